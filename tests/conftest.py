@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Service fixtures live in tests/support and are imported where needed."""

@@ -1,0 +1,136 @@
+"""Run real services for tests: free 127.0.0.1 ports, processes that are always stopped, readiness waits.
+
+Every service fixture (SeaweedFS, OpenBao, the IdP, the hub, the Kubernetes emulator's kubelet) builds on
+these, so that nothing leaks between tests: each process gets its own process group and is killed with it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from contextlib import closing
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+VENV_BIN = REPO / ".venv" / "bin"
+NODE_BIN = REPO / "node_modules" / ".bin"
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on `host` right now."""
+    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment for child processes: the venv and node_modules first on PATH."""
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(VENV_BIN), str(NODE_BIN), env.get("PATH", "")])
+    env.update(extra or {})
+    return env
+
+
+class ManagedProcess:
+    """A child process in its own process group, its output in a log file, stopped for sure.
+
+    Use as a context manager or call stop(); stop() terminates the whole group, waits, then kills.
+    """
+
+    def __init__(self, argv, *, log_path: Path, env=None, cwd=None, name: str | None = None):
+        self.argv = [str(a) for a in argv]
+        self.log_path = Path(log_path)
+        self.name = name or Path(self.argv[0]).name
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=env if env is not None else tool_env(),
+            cwd=cwd,
+            start_new_session=True,
+        )
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def log(self) -> str:
+        self._log.flush()
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(5)
+        else:
+            # The leader is gone; children it left in the group must go too.
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+        self._log.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def wait_for_port(host: str, port: int, timeout: float = 30.0, proc: ManagedProcess | None = None) -> None:
+    """Wait until something accepts TCP connections on host:port (or the process died)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited with {proc.proc.returncode}:\n{proc.log()[-4000:]}")
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    tail = proc.log()[-4000:] if proc else ""
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s\n{tail}")
+
+
+def wait_for_http(url: str, timeout: float = 30.0, proc: ManagedProcess | None = None, ok=(200,)) -> None:
+    """Wait until GET url answers with a status in `ok` (or the process died)."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        if proc is not None and not proc.alive():
+            raise RuntimeError(f"{proc.name} exited with {proc.proc.returncode}:\n{proc.log()[-4000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status in ok:
+                    return
+                last = r.status
+        except urllib.error.HTTPError as e:
+            if e.code in ok:
+                return
+            last = e.code
+        except OSError as e:
+            last = e
+        time.sleep(0.1)
+    tail = proc.log()[-4000:] if proc else ""
+    raise TimeoutError(f"{url} not ready after {timeout}s (last: {last})\n{tail}")
