@@ -57,3 +57,18 @@ class LaunchPlan:
     secret_env_keys: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     user_options: dict[str, Any] = field(default_factory=dict)  # the validated, normalised options
+
+
+@dataclass(frozen=True)
+class SessionCredentials:
+    """What the credential broker hands a backend at spawn (the contract between hub/ and spawner/).
+
+    `env` is non-secret (endpoints, region, bucket, Vault address...) and may go into the pod spec;
+    `secret_files` (name -> content, e.g. "credentials.json") go only into the per-server Secret,
+    mounted read-only at /var/run/datalab/ (Kubernetes) or written 0600 (local backend);
+    `warnings` are shown in the spawn progress (an optional integration that failed).
+    """
+
+    env: dict[str, str] = field(default_factory=dict)
+    secret_files: dict[str, str] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
