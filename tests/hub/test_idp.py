@@ -1,0 +1,67 @@
+"""The development IdP: passwords checked, groups in the ID token, refresh tokens, keys surviving a restart."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+import requests
+
+from tests.support.idp import LoginFailed, node_available, run_idp
+
+pytestmark = pytest.mark.skipif(
+    not node_available(), reason="node or hub/idp/node_modules missing (run scripts/bootstrap.sh)"
+)
+
+USERS = {
+    "alice": {"password": "alice-pw", "groups": ["datalab-users", "team-a"], "email": "alice@example.org"}
+}
+
+
+def claims(jwt: str) -> dict:
+    payload = jwt.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+@pytest.fixture(scope="module")
+def idp(tmp_path_factory):
+    with run_idp(tmp_path_factory.mktemp("idp"), users=dict(USERS)) as idp:
+        yield idp
+
+
+def test_sign_in_gives_id_token_with_groups_and_username(idp):
+    tokens = idp.tokens("alice", "alice-pw")
+    c = claims(tokens["id_token"])
+    assert c["iss"] == idp.issuer
+    assert c["preferred_username"] == "alice"
+    assert c["groups"] == ["datalab-users", "team-a"]
+    assert tokens["refresh_token"]
+    me = requests.get(
+        f"{idp.issuer}/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}, timeout=10
+    )
+    assert me.json()["groups"] == ["datalab-users", "team-a"]
+
+
+def test_wrong_password_and_unknown_user_are_refused(idp):
+    with pytest.raises(LoginFailed):
+        idp.tokens("alice", "not-her-password")
+    with pytest.raises(LoginFailed):
+        idp.tokens("mallory", "alice-pw")
+
+
+def test_tokens_survive_restart_and_users_file_is_reread(idp):
+    tokens = idp.tokens("alice", "alice-pw")
+    kid_before = requests.get(f"{idp.issuer}/jwks", timeout=10).json()["keys"][0]["kid"]
+    idp.restart()
+    assert requests.get(f"{idp.issuer}/jwks", timeout=10).json()["keys"][0]["kid"] == kid_before
+    refreshed = idp.refresh(tokens["refresh_token"])
+    assert refreshed.status_code == 200, refreshed.text
+    # A changed users.yaml is seen without a restart: new groups on the next refresh, removal kills refresh.
+    idp.set_users({"alice": {**USERS["alice"], "groups": ["team-b"]}})
+    again = idp.refresh(refreshed.json()["refresh_token"])
+    assert claims(again.json()["id_token"])["groups"] == ["team-b"]
+    idp.set_users({})
+    dead = idp.refresh(again.json()["refresh_token"])
+    assert dead.status_code == 400 and dead.json()["error"] == "invalid_grant"
+    idp.set_users(dict(USERS))
