@@ -48,3 +48,23 @@ for dir in . hub/idp; do
     fi
   fi
 done
+
+# code-server for the vscode-python service on one machine, in .datalab-tools/ (RECIPES: 4.100.3 is the
+# newest on Node 20; root needs --unsafe-perm; node-pty runs `npx node-gyp`; @vscode/ripgrep would download
+# rg from a host we cannot reach, but uses an archive from its cache under TMPDIR first: Debian's rg).
+cs_version=4.100.3
+tools=.datalab-tools
+if ! grep -qs "\"version\": \"$cs_version\"" "$tools/node_modules/code-server/package.json"; then
+  if command -v rg >/dev/null; then
+    echo "bootstrap: installing code-server $cs_version into $tools (about a minute)"
+    cache="$tools/tmp/vscode-ripgrep-cache-1.15.11"
+    mkdir -p "$cache" && rgdir="$(mktemp -d)" && cp "$(command -v rg)" "$rgdir/rg"
+    tar czf "$cache/ripgrep-v13.0.0-10-x86_64-unknown-linux-musl.tar.gz" -C "$rgdir" rg && rm -rf "$rgdir"
+    [ -f "$tools/package.json" ] || echo '{"name": "datalab-tools", "private": true}' >"$tools/package.json"
+    (cd "$tools" && TMPDIR="$PWD/tmp" npm_config_yes=true npm install --unsafe-perm --no-audit --no-fund \
+      --loglevel=error "code-server@$cs_version") ||
+      echo "bootstrap: code-server did not install; the catalog will show vscode-python as unavailable"
+  else
+    echo "bootstrap: code-server needs Debian's ripgrep (apt-get install ripgrep); vscode-python stays unavailable"
+  fi
+fi
