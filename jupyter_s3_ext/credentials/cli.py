@@ -1,0 +1,57 @@
+"""`datalab-credentials`: the session's current credentials for tools outside the server process.
+
+    datalab-credentials aws      the AWS `credential_process` JSON (Version 1), renewed when near expiry
+    datalab-credentials env      `export` lines: eval "$(datalab-credentials env)" (static: re-run to refresh)
+    datalab-credentials status   what is configured and when it expires, without any secret
+
+Kept light to import: an AWS SDK may run it before every request when credentials are short-lived.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from .model import CredentialsError, credential_process_output, describe, export_lines, utcnow
+from .source import CredentialSource
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="datalab-credentials", description="Print this session's current S3 and Vault credentials."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("aws", help="credential_process output for AWS SDKs and the aws CLI")
+    sub.add_parser("env", help="export lines for tools that only read environment variables")
+    sub.add_parser("status", help="what is configured and when it expires (no secret)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    source = CredentialSource.from_env()
+    region = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    try:
+        if args.command == "aws":
+            s3 = source.current().s3
+            if s3 is None:
+                raise CredentialsError("this session has no S3 credentials")
+            print(json.dumps(credential_process_output(s3)))
+        elif args.command == "env":
+            print(export_lines(source.current(), region), end="")
+        else:
+            bundle = source.cached()
+            now = utcnow()
+            print(
+                json.dumps({"s3": describe(bundle.s3, now), "vault": describe(bundle.vault, now)}, indent=1)
+            )
+    except (CredentialsError, OSError) as e:
+        print(f"datalab-credentials: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

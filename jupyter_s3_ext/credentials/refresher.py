@@ -1,0 +1,251 @@
+"""The session server's background task that keeps S3 and Vault credentials fresh.
+
+Once half (configurable) of a credential's life is spent: the Vault token is renewed with renew_self;
+S3 credentials, and a Vault token that can no longer be renewed (max TTL reached, not renewable,
+refused), are fetched anew from the hub. Results land in the private cache (read by kernels'
+credential_process), the Vault token file (read by hvac and the vault/bao CLI) and the AWS config
+file. A failure keeps the current credentials, is retried with backoff and is shown in the status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from . import store, vault
+from .hub import HubEndpoint, HubError, fetch_async
+from .model import (
+    Bundle,
+    CredentialsError,
+    aws_config_text,
+    backoff_delay,
+    describe,
+    format_time,
+    is_due,
+    is_expired,
+    newer_s3,
+    next_wakeup,
+    utcnow,
+    with_lifetime,
+)
+
+
+@dataclass
+class RefresherSettings:
+    cache_path: Path
+    initial_path: Path | None = None
+    endpoint: HubEndpoint | None = None
+    refresh_fraction: float = 0.5
+    request_timeout: float = 10.0
+    retry_initial_delay: float = 2.0
+    retry_max_delay: float = 60.0
+    min_interval: float = 1.0
+    max_interval: float = 3600.0
+    vault_token_file: Path | None = None
+    aws_config_file: Path | None = None
+    aws_command: str = "datalab-credentials aws"
+    default_region: str = "us-east-1"
+    vault_env_path: str | None = None  # read `<top>/<path>` for kernels' environment; None = off
+
+
+class CredentialsRefresher:
+    def __init__(self, settings: RefresherSettings, log: logging.Logger | None = None):
+        self.settings = settings
+        self.log = log or logging.getLogger(__name__)
+        self.bundle: Bundle | None = None
+        self.last_renewal: datetime | None = None
+        self.last_error: str | None = None
+        self.last_error_at: datetime | None = None
+        self.failures = 0
+        self.next_check: datetime | None = None
+        self.kernel_env: dict[str, str] = {}
+        self.kernel_env_error: str | None = None
+        self._written_token: str | None = None
+        self._written_aws_config: str | None = None
+        self._task: asyncio.Task | None = None
+
+    # --- start and stop --------------------------------------------------------------------------
+
+    def load(self) -> Bundle | None:
+        """Read the cache (or the initial file) and write the files tools read. Safe to call before the loop."""
+        s = self.settings
+        try:
+            bundle = store.read_bundle(s.cache_path)
+            if bundle is None and s.initial_path is not None:
+                bundle = store.read_bundle(s.initial_path)
+        except CredentialsError as e:
+            self._fail(str(e))
+            bundle = None
+        if bundle is not None:
+            now = utcnow()
+            bundle = replace(
+                bundle,
+                s3=with_lifetime(bundle.s3, None, now),
+                vault=with_lifetime(bundle.vault, None, now),
+                fetched_at=bundle.fetched_at or now,
+            )
+            self._apply(bundle)
+        return self.bundle
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                delay = await self.refresh_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # a bug must not end renewal for the rest of the session
+                self.log.exception("credential refresh failed unexpectedly")
+                delay = self._fail(f"unexpected error: {type(e).__name__}")
+            self.next_check = utcnow() + timedelta(seconds=delay)
+            await asyncio.sleep(delay)
+
+    # --- one round -------------------------------------------------------------------------------
+
+    async def refresh_once(self) -> float:
+        """Renew what is due; return the seconds until the next look."""
+        s = self.settings
+        now = utcnow()
+        bundle = self.bundle or Bundle()
+        with contextlib.suppress(CredentialsError):  # a client may have renewed S3 itself meanwhile
+            cached = store.read_bundle(s.cache_path)
+            if cached is not None:
+                bundle = replace(bundle, s3=newer_s3(bundle.s3, cached.s3))
+        fraction = s.refresh_fraction
+        need_hub = self.bundle is None or is_due(bundle.s3, now, fraction)
+        need_vault = False
+        token = bundle.vault
+        renewal_error = None
+        if token is not None and is_due(token, now, fraction):
+            if token.renewable and not is_expired(token, now):
+                try:
+                    renewed = await self._in_executor(vault.renew, token, s.request_timeout)
+                    token = replace(renewed, lifetime=token.lifetime)
+                    self.last_renewal = utcnow()
+                    self.log.info("Vault token renewed until %s", format_time(token.expiration))
+                    need_vault = is_due(token, utcnow(), fraction)  # capped by its max TTL: re-mint
+                except (vault.VaultError, TimeoutError) as e:
+                    renewal_error = str(e) or "Vault token renewal timed out"
+                    need_vault = True
+            else:
+                need_vault = True
+        bundle = replace(bundle, vault=token)
+        if need_hub or need_vault:
+            if s.endpoint is None:
+                self._apply(bundle)
+                return self._fail("credentials are due for renewal but JUPYTERHUB_API_URL/TOKEN are not set")
+            try:
+                fresh = await fetch_async(s.endpoint, s.request_timeout)
+            except HubError as e:
+                self._apply(bundle)
+                reason = f"{renewal_error}; then {e}" if renewal_error else str(e)
+                return self._fail(reason)
+            now = utcnow()
+            s3 = with_lifetime(fresh.s3, bundle.s3, now)
+            # Adopt a new Vault token only when ours is ending: clients hold the one they were made with.
+            if need_vault or token is None or fresh.vault is None:
+                token = with_lifetime(fresh.vault, token, now)
+            bundle = Bundle(s3=s3, vault=token, warnings=fresh.warnings, fetched_at=fresh.fetched_at)
+            self.last_renewal = now
+            self.log.info(
+                "Credentials renewed through the hub (S3 until %s, Vault until %s)",
+                format_time(s3.expiration) if s3 else "-",
+                format_time(token.expiration) if token else "-",
+            )
+            for warning in fresh.warnings:
+                self.log.warning("Credential renewal: %s", warning)
+        elif renewal_error:
+            self._apply(bundle)
+            return self._fail(renewal_error)
+        self._apply(bundle)
+        self.failures = 0
+        await self._refresh_kernel_env()
+        return next_wakeup(
+            bundle, utcnow(), fraction=fraction, min_interval=s.min_interval, max_interval=s.max_interval
+        )
+
+    async def _in_executor(self, fn, *args):
+        loop = asyncio.get_running_loop()
+        return await asyncio.wait_for(
+            loop.run_in_executor(None, fn, *args), self.settings.request_timeout + 5
+        )
+
+    async def _refresh_kernel_env(self) -> None:
+        s = self.settings
+        if not s.vault_env_path or self.bundle is None or self.bundle.vault is None:
+            return
+        try:
+            self.kernel_env = await self._in_executor(
+                vault.read_env, self.bundle.vault, s.vault_env_path, s.request_timeout
+            )
+            self.kernel_env_error = None
+        except (vault.VaultError, TimeoutError) as e:
+            self.kernel_env_error = str(e) or "reading the Vault env secrets timed out"
+            self.log.warning("%s", self.kernel_env_error)
+
+    def _fail(self, message: str) -> float:
+        self.failures += 1
+        self.last_error = message
+        self.last_error_at = utcnow()
+        delay = backoff_delay(self.failures, self.settings.retry_initial_delay, self.settings.retry_max_delay)
+        self.log.warning("Credential renewal failed (retry in %.0fs): %s", delay, message)
+        return delay
+
+    # --- writing what tools read -----------------------------------------------------------------
+
+    def _apply(self, bundle: Bundle) -> None:
+        s = self.settings
+        self.bundle = bundle = store.merge_into_cache(s.cache_path, bundle)
+        token = bundle.vault.token if bundle.vault else None
+        if s.vault_token_file and token and token != self._written_token:
+            store.write_private(s.vault_token_file, token)
+            self._written_token = token
+        if s.aws_config_file and bundle.s3:
+            text = aws_config_text(s.aws_command, bundle.s3, s.default_region)
+            if text != self._written_aws_config:
+                store.write_private(s.aws_config_file, text, mode=0o644)
+                self._written_aws_config = text
+
+    # --- status (never a secret) -----------------------------------------------------------------
+
+    def status(self) -> dict:
+        s = self.settings
+        now = utcnow()
+        bundle = self.bundle or Bundle()
+        return {
+            "s3": describe(bundle.s3, now),
+            "vault": describe(bundle.vault, now),
+            "renewal": {
+                "hub_endpoint": s.endpoint.url if s.endpoint else None,
+                "refresh_fraction": s.refresh_fraction,
+                "last_renewal": format_time(self.last_renewal),
+                "next_check": format_time(self.next_check),
+                "last_error": self.last_error,
+                "last_error_at": format_time(self.last_error_at),
+                "consecutive_failures": self.failures,
+            },
+            "warnings": list(bundle.warnings),
+            "files": {
+                "aws_config": str(s.aws_config_file) if s.aws_config_file else None,
+                "vault_token": str(s.vault_token_file) if s.vault_token_file else None,
+            },
+            "kernel_env": {
+                "enabled": bool(s.vault_env_path),
+                "keys": sorted(self.kernel_env),
+                "error": self.kernel_env_error,
+            },
+        }
