@@ -1,0 +1,381 @@
+"""Load a catalog directory, reporting every problem at once as FILE:LINE: message.
+
+Layout of a catalog directory (see profiles/README.md):
+    catalog.yaml          optional settings (the image registry)
+    services/<slug>.yaml  one service each
+    lists/<name>.yaml     one profile list each
+    icons/                icon files services refer to by name (inlined as data: URIs)
+Reading these files is the only I/O; everything else is pure.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from .checks import (
+    NUMBER_OPTIONS,
+    Effective,
+    ImageBounds,
+    Issue,
+    apply_overrides,
+    check_git,
+    check_image_option,
+    check_number,
+    check_postgres,
+    check_service,
+)
+from .model import (
+    SLUG_PATTERN,
+    GitOption,
+    ImageOption,
+    NumberOption,
+    PostgresOption,
+    ProfileList,
+    Service,
+    ServiceOverrides,
+    Settings,
+    Window,
+)
+from .refs import image_problem
+from .resolve import Offer
+from .yamlmarks import load_with_lines
+
+REGISTRY_PLACEHOLDER = "{registry}"
+_ICON_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
+_MAX_ICON_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    """One thing wrong with the catalog; line 0 means the whole file or directory."""
+
+    file: str
+    line: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+class CatalogError(Exception):
+    """The catalog is invalid; `.problems` lists every problem found, sorted by file and line."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = sorted(problems)
+        super().__init__("\n".join(str(p) for p in self.problems))
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """A validated catalog: services by slug, profile lists by name and the offers of each list."""
+
+    directory: Path
+    registry: str | None
+    services: Mapping[str, Service]
+    lists: Mapping[str, ProfileList]
+    offers: Mapping[str, tuple[Offer, ...]] = field(default_factory=dict)
+
+
+def default_catalog_dir() -> Path:
+    """`$DATALAB_CATALOG_DIR`, else the installed copy (<prefix>/share/datalab/profiles), else the repository's.
+
+    A source checkout (editable install) uses its own `profiles/` first, so edits there take effect
+    rather than a stale copy installed into the venv; a wheel install has no such directory.
+    """
+    if env := os.environ.get("DATALAB_CATALOG_DIR"):
+        return Path(env)
+    checkout = Path(__file__).resolve().parents[2] / "profiles"
+    if (checkout / "services").is_dir() and (checkout.parent / "pyproject.toml").is_file():
+        return checkout
+    for prefix in dict.fromkeys((sys.prefix, sys.base_prefix, "/usr/local", "/usr")):
+        installed = Path(prefix) / "share" / "datalab" / "profiles"
+        if (installed / "services").is_dir():
+            return installed
+    return checkout
+
+
+class _File:
+    """One YAML file being loaded: its data, the line of each key and the problems found in it."""
+
+    def __init__(self, path: Path, problems: list[Problem], registry: str | None = None):
+        self.path = path
+        self.problems = problems
+        self.lines: dict[tuple, int] = {}
+        self.data: Any = None
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            self.add((), f"cannot read the file: {e}")
+            self.ok = False
+            return
+        self.data, self.lines, found = load_with_lines(text)
+        for p in found:
+            problems.append(Problem(str(path), p.line, p.message))
+        self.ok = self.data is not None or not found  # only a syntax error leaves nothing to check
+        self.data = _substitute(self.data, registry)
+
+    def line(self, loc: tuple) -> int:
+        """The line of the longest known prefix of `loc` (pydantic may add non-key parts)."""
+        known: tuple = ()
+        best = self.lines.get((), 1 if self.lines else 0)
+        for part in loc:
+            if known + (part,) in self.lines:
+                known += (part,)
+                best = self.lines[known]
+        return best
+
+    def add(self, loc: tuple, message: str) -> None:
+        self.problems.append(Problem(str(self.path), self.line(loc), message))
+
+    def add_all(self, issues: list[Issue], registry: str | None) -> None:
+        for loc, message in issues:
+            self.add(loc, _placeholder_hint(message, registry))
+
+    def part(self, model: type[BaseModel], loc: tuple) -> Any:
+        """The value at `loc` parsed as `model`, or None when absent or invalid (already reported)."""
+        value = self.data
+        for key in loc:
+            if not isinstance(value, dict) or key not in value:
+                return None
+            value = value[key]
+        try:
+            return model.model_validate(value)
+        except ValidationError:
+            return None
+
+    def parse(self, model: type[BaseModel], what: str) -> Any:
+        if not self.ok:
+            return None
+        if not isinstance(self.data, dict):
+            self.add((), f"a {what} file must be a YAML mapping (key: value lines)")
+            return None
+        try:
+            return model.model_validate(self.data)
+        except ValidationError as e:
+            for err in e.errors(include_url=False):
+                self.add(tuple(err["loc"]), _message(err))
+            return None
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    # Drop the parts pydantic adds that are not keys (e.g. "[key]", "function-before[...]").
+    where = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {where!r}"
+    if err["type"] == "missing":
+        return f"missing key {where!r}"
+    msg = err["msg"].replace("Input should be", "should be").replace("a valid tuple", "a list")
+    msg = msg.replace("a valid dictionary", "a mapping (key: value)")
+    value = err.get("input")
+    if isinstance(value, str | int | float | bool) or value is None:
+        msg += (
+            f" (got {value!r})"
+            if not isinstance(value, str) or len(value) <= 60
+            else f" (got {value[:57]!r}...)"
+        )
+    if err["type"] == "string_pattern_mismatch" and "pattern" in err.get("ctx", {}):
+        msg = "must be lowercase letters, digits and '-' (at most 63), e.g. jupyter-python"
+    return f"{where}: {msg}" if where else msg
+
+
+def _substitute(data: Any, registry: str | None, key: str | None = None) -> Any:
+    """Replace {registry} in every string (escaped inside regexes); leave it when no registry is set."""
+    if isinstance(data, dict):
+        return {k: _substitute(v, registry, k if isinstance(k, str) else None) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_substitute(v, registry, key) for v in data]
+    if isinstance(data, str) and registry is not None and REGISTRY_PLACEHOLDER in data:
+        return data.replace(REGISTRY_PLACEHOLDER, re.escape(registry) if key == "custom_regex" else registry)
+    return data
+
+
+def _yaml_files(directory: Path, problems: list[Problem], kind: str) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    if not directory.is_dir():
+        return found
+    for path in sorted(directory.iterdir()):
+        if path.name.startswith(".") or path.suffix not in (".yaml", ".yml") or not path.is_file():
+            continue
+        stem = path.stem
+        if not re.fullmatch(SLUG_PATTERN, stem):
+            problems.append(
+                Problem(
+                    str(path),
+                    0,
+                    f"the {kind} name {stem!r} (the file name) must be lowercase letters, digits and '-' (at most 63)",
+                )
+            )
+        elif stem in found:
+            problems.append(Problem(str(path), 0, f"duplicate {kind} {stem!r} (also in {found[stem].name})"))
+        else:
+            found[stem] = path
+    return found
+
+
+def _icon(value: str, icons: Path) -> tuple[str, str | None]:
+    """An icon reference as the form can use it: URLs and absolute paths as they are, files inlined."""
+    if not value or value.startswith(("https://", "/", "data:image/")):
+        return value, None
+    path = icons / value
+    if "/" in value or "\\" in value or value.startswith("."):
+        return value, f"icon {value!r}: give a file name in icons/, an https:// URL or an absolute path"
+    if path.suffix not in _ICON_TYPES:
+        return value, f"icon {value!r}: only .svg and .png icons are supported"
+    try:
+        raw = path.read_bytes()
+    except OSError:
+        return value, f"icon {value!r}: no such file in {icons}"
+    if len(raw) > _MAX_ICON_BYTES:
+        return value, f"icon {value!r}: larger than {_MAX_ICON_BYTES // 1024} KiB"
+    return f"data:{_ICON_TYPES[path.suffix]};base64,{base64.b64encode(raw).decode()}", None
+
+
+def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
+    """Load and validate the catalog in directory `path`; raise CatalogError with ALL problems.
+
+    `registry` (e.g. from the spawner's configuration) overrides catalog.yaml's `registry`.
+    """
+    root = Path(path)
+    problems: list[Problem] = []
+    if not root.is_dir():
+        raise CatalogError([Problem(str(root), 0, "the catalog directory does not exist")])
+
+    settings_file = root / "catalog.yaml"
+    if settings_file.is_file():
+        f = _File(settings_file, problems)
+        settings = f.parse(Settings, "catalog settings") if f.data is not None or not f.ok else Settings()
+        if settings and settings.registry and (why := image_problem(settings.registry + "/image:1")):
+            f.add(
+                ("registry",), f"registry {settings.registry!r} is not a valid image registry prefix ({why})"
+            )
+        registry = registry or (settings.registry if settings else None)
+
+    service_paths = _yaml_files(root / "services", problems, "service")
+    list_paths = _yaml_files(root / "lists", problems, "list")
+    if not service_paths:
+        problems.append(Problem(str(root / "services"), 0, "the catalog has no services (services/*.yaml)"))
+
+    services: dict[str, Service] = {}
+    images: dict[str, ImageBounds] = {}
+    for slug, spath in service_paths.items():
+        f = _File(spath, problems, registry)
+        svc = f.parse(Service, "service")
+        if svc is None:
+            _salvage_service(f, registry)
+            continue
+        icon, why = _icon(svc.icon, root / "icons")
+        if why:
+            f.add(("icon",), why)
+        bounds, issues = check_service(svc)
+        f.add_all(issues, registry)
+        if bounds is not None:  # lists are checked against it even if its icon is wrong
+            services[slug] = svc.model_copy(update={"icon": icon})
+            images[slug] = bounds
+
+    lists: dict[str, ProfileList] = {}
+    offers: dict[str, tuple[Offer, ...]] = {}
+    for name, lpath in list_paths.items():
+        f = _File(lpath, problems, registry)
+        plist = f.parse(ProfileList, "profile list")
+        if plist is None:
+            _salvage_list(f, registry, service_paths, services, images)
+            continue
+        ok = _check_window(f, plist.window)
+        list_offers = []
+        for slug, overrides in plist.services.items():
+            offer = _check_entry(f, registry, slug, overrides, service_paths, services, images)
+            if offer is None:
+                ok = False
+                continue
+            list_offers.append(_offer(slug, services[slug], name, plist, offer))
+        if ok:
+            lists[name] = plist
+            offers[name] = tuple(list_offers)
+
+    if problems:
+        raise CatalogError(problems)
+    return Catalog(root, registry, services, lists, offers)
+
+
+def _check_window(f: _File, window: Window | None) -> bool:
+    if window and window.end <= window.start:
+        f.add(("window", "end"), "window: end must be after start")
+        return False
+    return True
+
+
+def _check_entry(
+    f: _File,
+    registry: str | None,
+    slug: str,
+    overrides: ServiceOverrides | None,
+    service_paths: Mapping[str, Path],
+    services: Mapping[str, Service],
+    images: Mapping[str, ImageBounds],
+) -> Effective | None:
+    """One `services:` entry of a list: a known, valid service and narrower overrides."""
+    if slug not in service_paths:
+        known = ", ".join(sorted(service_paths)) or "none"
+        f.add(("services", slug), f"unknown service {slug!r} (known: {known})")
+        return None
+    if slug not in services:
+        return None  # the service itself is broken; its problems are reported in its file
+    eff, issues = apply_overrides(services[slug], images[slug], overrides, ("services", slug))
+    f.add_all(issues, registry)
+    return eff
+
+
+def _salvage_service(f: _File, registry: str | None) -> None:
+    """The file has shape errors: still check the parts that parse, so all problems come out at once."""
+    for name in NUMBER_OPTIONS:
+        if (spec := f.part(NumberOption, ("options", name))) is not None:
+            f.add_all(check_number(name, spec, ("options", name)), registry)
+    if (image := f.part(ImageOption, ("options", "image"))) is not None:
+        f.add_all(check_image_option(image, ("options", "image"))[1], registry)
+    if (git := f.part(GitOption, ("options", "git_repository"))) is not None:
+        f.add_all(check_git(git, ("options", "git_repository")), registry)
+    if (pg := f.part(PostgresOption, ("options", "postgres"))) is not None:
+        f.add_all(check_postgres(pg, ("options", "postgres")), registry)
+
+
+def _salvage_list(f: _File, registry, service_paths, services, images) -> None:
+    """Like _salvage_service, for a list: its window and each of its service entries."""
+    _check_window(f, f.part(Window, ("window",)))
+    entries = f.data.get("services") if isinstance(f.data, dict) else None
+    for slug in entries if isinstance(entries, dict) else ():
+        if not isinstance(slug, str):
+            continue
+        overrides = f.part(ServiceOverrides, ("services", slug))
+        if overrides is not None or entries[slug] is None:
+            _check_entry(f, registry, slug, overrides, service_paths, services, images)
+
+
+def _placeholder_hint(message: str, registry: str | None) -> str:
+    if registry is None and REGISTRY_PLACEHOLDER in message:
+        return message + "; {registry} needs `registry:` in catalog.yaml"
+    return message
+
+
+def _offer(slug: str, svc: Service, list_name: str, plist: ProfileList, eff: Effective) -> Offer:
+    return Offer(
+        service=slug,
+        list_name=list_name,
+        list_display_name=plist.display_name,
+        display_name=svc.display_name,
+        description=svc.description,
+        icon=svc.icon,
+        kind=svc.kind,
+        options=eff.as_dict(),
+        node_selector=dict(svc.node_selector),
+        tolerations=tuple(t.to_k8s() for t in svc.tolerations),
+        postgres_image=svc.options.postgres.image,
+    )

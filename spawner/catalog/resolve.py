@@ -1,0 +1,88 @@
+"""What one user is offered at one moment: the services of every list they may see, now.
+
+Rule when several visible lists offer the same service: the list whose file name sorts first wins
+(its bounds, images and defaults apply); the service is offered once. Operators who want a
+hackathon's narrower bounds to win over the default list name it so it sorts first (e.g.
+`00-hackathon.yaml`); otherwise `default.yaml` sorts before most names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from ..plan import DEFAULT_URLS
+
+if TYPE_CHECKING:
+    from .load import Catalog
+    from .model import ProfileList
+
+
+@dataclass(frozen=True)
+class Offer:
+    """One service as offered to a user through one profile list, with the list's bounds applied.
+
+    `options` maps each option name (image, cpu, memory, storage, gpu, git_repository, postgres) to
+    its effective bounds: `checks.ImageBounds` for image, `model.NumberOption` for the numbers,
+    `model.GitOption` and `model.PostgresOption`.
+    """
+
+    service: str
+    list_name: str
+    list_display_name: str
+    display_name: str
+    description: str
+    icon: str
+    kind: str
+    options: Mapping[str, Any]
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[dict[str, Any], ...] = ()
+    postgres_image: str | None = None
+
+    @property
+    def default_url(self) -> str:
+        return DEFAULT_URLS[self.kind]
+
+    def defaults(self) -> dict[str, Any]:
+        """The user_options this offer starts with when the user changes nothing."""
+        o = self.options
+        return {
+            "service": self.service,
+            "image": o["image"].default,
+            "cpu": o["cpu"].default,
+            "memory": o["memory"].default,
+            "storage": o["storage"].default,
+            "gpu": int(o["gpu"].default),
+            "git_repository": o["git_repository"].default,
+            "postgres": o["postgres"].default,
+        }
+
+
+def list_is_open(plist: ProfileList, now: datetime) -> bool:
+    """A list without a window is always open; with one, from start (included) to end (excluded)."""
+    if plist.window is None:
+        return True
+    return plist.window.start <= now < plist.window.end
+
+
+def resolve(catalog: Catalog, groups: Iterable[str], now: datetime) -> list[Offer]:
+    """The services a user in `groups` is offered at `now` (naive datetimes are taken as UTC).
+
+    `organiser_groups` do not grant services: organisers who want to start them join `groups`.
+    """
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    mine = set(groups)
+    offers: list[Offer] = []
+    seen: set[str] = set()
+    for name in sorted(catalog.lists):
+        plist = catalog.lists[name]
+        if not mine.intersection(plist.groups) or not list_is_open(plist, now):
+            continue
+        for offer in catalog.offers[name]:
+            if offer.service not in seen:
+                seen.add(offer.service)
+                offers.append(offer)
+    return offers
