@@ -83,8 +83,12 @@ class OpenBao:
         token_ttl: str = "1h",
         token_max_ttl: str = "4h",
         bound_claims: dict | None = None,
+        strict_expiry: bool = False,
     ) -> str:
-        """Enable JWT auth against the IdP's discovery document and a role for Datalab; return the accessor."""
+        """Enable JWT auth against the IdP's discovery document and a role for Datalab; return the accessor.
+
+        `strict_expiry` removes Vault's leeways (150 s past `exp`, 60 s of clock skew) for expiry tests.
+        """
         c = self.client()
         if f"{mount}/" not in c.sys.list_auth_methods():
             c.sys.enable_auth_method("jwt", path=mount)
@@ -102,6 +106,8 @@ class OpenBao:
             token_ttl=token_ttl,
             token_max_ttl=token_max_ttl,
             allowed_redirect_uris=[],
+            expiration_leeway=-1 if strict_expiry else 0,
+            clock_skew_leeway=-1 if strict_expiry else 0,
             path=mount,
         )
         return accessor
