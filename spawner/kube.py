@@ -1,0 +1,400 @@
+"""CatalogSpawner: KubeSpawner whose form, options and pod come from the catalog and a launch plan.
+
+Hooks into KubeSpawner 7.1 at its documented seams:
+- `options_form` / `options_from_form` / `profile_list`: rendered from the catalog resolved for the
+  user's groups now (spawner.form);
+- `load_user_options` (first thing `_start` does): validates `user_options` from any way in into a
+  LaunchPlan, or fails the spawn with a SpawnException (HTTP 400/403 naming the field and range);
+- `get_pod_manifest` / `get_env` / `get_pvc_manifest`: KubeSpawner builds the pod from the operator's
+  config with the plan's parts (spawner.pod) laid over it for this call only;
+- `_make_create_pod_request`: right after the pod exists, the per-server Secret is created, owned by the
+  pod (the internal_ssl secret-after-pod pattern, using the uid from the create response);
+- `_start`: on failure, deletes what this spawn created (pod, Secret, a PVC it created; never an older home).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from jupyterhub.spawner import SpawnException
+from jupyterhub.utils import exponential_backoff
+from kubernetes_asyncio.client.rest import ApiException
+from kubespawner import KubeSpawner
+from traitlets import Float, Unicode, default
+
+from . import form, pod
+from .catalog import Offer, OptionsError, resolve, validate_options
+from .kube_catalog import CatalogCache
+from .kube_progress import ProgressMixin
+from .plan import LaunchPlan, SessionCredentials
+
+_CREATED_BY_SPAWN = "datalab.io/created-by-spawn"
+
+
+def _escape_braces(obj: Any) -> Any:
+    """KubeSpawner formats strings in volumes/containers with user properties: keep ours literal."""
+    if isinstance(obj, str):
+        return obj.replace("{", "{{").replace("}", "}}")
+    if isinstance(obj, list):
+        return [_escape_braces(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _escape_braces(v) for k, v in obj.items()}
+    return obj
+
+
+class CatalogSpawner(ProgressMixin, KubeSpawner):
+    """A KubeSpawner that offers the Datalab catalog and starts pods from validated launch plans."""
+
+    catalog_dir = Unicode(
+        help="""Directory of the service catalog (services/, lists/). Default: $DATALAB_CATALOG_DIR, else
+        the installed copy, else the repository's profiles/. Re-read when its files change.""",
+    ).tag(config=True)
+
+    @default("catalog_dir")
+    def _default_catalog_dir(self):
+        from .catalog import default_catalog_dir
+
+        return str(default_catalog_dir())
+
+    home_mount_path = Unicode(
+        "/home/jovyan",
+        help="Where the persistent home PVC is mounted in the session container (and repositories cloned).",
+    ).tag(config=True)
+
+    git_clone_image = Unicode(
+        "",
+        help="""Image of the init container that clones `git_repository` (it needs `sh` and `git`).
+        Empty: the session's own image, so the clone belongs to the session's user.""",
+    ).tag(config=True)
+
+    cpu_guarantee_fraction = Float(
+        1.0,
+        min=0.01,
+        max=1.0,
+        help="CPU request as a fraction of the chosen CPU (the limit). Below 1 overcommits nodes.",
+    ).tag(config=True)
+
+    mem_guarantee_fraction = Float(
+        1.0,
+        min=0.01,
+        max=1.0,
+        help="Memory request as a fraction of the chosen memory (the limit). Below 1 overcommits nodes.",
+    ).tag(config=True)
+
+    secret_name_suffix = Unicode(
+        ".datalab",
+        help="""Suffix of the per-server Secret's name (`<pod name><suffix>`). The default contains a dot,
+        which pod names never do, so it cannot collide with another server's objects.""",
+    ).tag(config=True)
+
+    # -- catalog -> form ---------------------------------------------------------------------------
+
+    _catalogs = CatalogCache()
+
+    def now(self) -> datetime:
+        """The moment offers are resolved for (a method so tests can move time)."""
+        return datetime.now(UTC)
+
+    def user_groups(self) -> list[str]:
+        return sorted(getattr(g, "name", g) for g in (getattr(self.user, "groups", None) or []))
+
+    def offers(self) -> list[Offer]:
+        """What this server's user is offered now (raises a 500 SpawnException if no catalog loads)."""
+        catalog = self._catalogs.get(Path(self.catalog_dir), self.log)
+        return resolve(catalog, self.user_groups(), self.now())
+
+    @default("options_form")
+    def _options_form_default(self):
+        return self._render_catalog_form
+
+    async def _render_catalog_form(self, spawner=None) -> str:
+        offers = self.offers()
+        previous = None
+        if self.user_options:
+            try:
+                previous = self.validate(offers).user_options
+            except SpawnException:
+                previous = None  # stale options (catalog changed): fall back to the defaults
+        env = form.make_environment(self.additional_profile_form_template_paths)
+        return form.render_form(offers, previous, environment=env)
+
+    @default("options_from_form")
+    def _options_from_form_default(self):
+        return form.options_from_form
+
+    @default("profile_list")
+    def _profile_list_default(self):
+        return lambda spawner: form.offers_as_profile_list(spawner.offers())
+
+    # -- user_options -> plan -> parts -------------------------------------------------------------
+
+    plan: LaunchPlan | None = None
+    credentials: SessionCredentials | None = None
+    _parts: pod.PodParts | None = None
+    _secret_values: dict[str, str] | None = None
+
+    def validate(self, offers: list[Offer] | None = None) -> LaunchPlan:
+        """user_options -> LaunchPlan, or a SpawnException the REST caller and form see (400/403)."""
+        offers = self.offers() if offers is None else offers
+        try:
+            return validate_options(
+                offers, self.user_options or {}, username=self.user.name, server_name=self.name
+            )
+        except OptionsError as e:
+            reason = "forbidden_options" if e.status == 403 else "invalid_options"
+            raise SpawnException(e.message, reason=reason, status_code=e.status) from None
+
+    async def session_credentials(self) -> SessionCredentials:
+        """Credentials for the session (S3, Vault...). Default: none; the credential broker overrides it."""
+        return SessionCredentials()
+
+    def pod_names(self) -> pod.PodNames:
+        return pod.PodNames(
+            pod=self.pod_name,
+            namespace=self.namespace,
+            secret=f"{self.pod_name}{self.secret_name_suffix}",
+            pvc=self.pvc_name,
+        )
+
+    async def load_user_options(self):
+        """Validate user_options into a plan (any way in: form, REST API, saved options) and prepare the pod."""
+        plan = self.validate()
+        self.plan = plan
+        self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
+        credentials = await self.session_credentials()
+        for warning in credentials.warnings:
+            self.report_progress(f"Warning: {warning}")
+        self.credentials = credentials
+        self._parts = pod.build_pod_parts(
+            plan,
+            self.pod_names(),
+            credentials,
+            home_mount_path=self.home_mount_path,
+            git_image=self.git_clone_image or None,
+            cpu_guarantee_fraction=self.cpu_guarantee_fraction,
+            mem_guarantee_fraction=self.mem_guarantee_fraction,
+            secret_file_mode=0o440 if self.fs_gid is not None else 0o444,
+        )
+        self._secret_values = pod.build_secret_data(
+            plan,
+            self.api_token or "",
+            credentials,
+            postgres_password=secrets.token_urlsafe(24) if plan.postgres else None,
+            secret_env_values={k: secrets.token_urlsafe(24) for k in plan.secret_env_keys},
+        )
+        self.storage_pvc_ensure = bool(self._parts.storage)
+
+    # -- manifests ---------------------------------------------------------------------------------
+
+    def _require_parts(self) -> pod.PodParts:
+        if self._parts is None:
+            raise RuntimeError("load_user_options() must run before building manifests")
+        return self._parts
+
+    @contextmanager
+    def _plan_applied(self):
+        """Lay the plan's parts over the operator's KubeSpawner config for one manifest build."""
+        p = self._require_parts()
+        values = {
+            "image": p.image,
+            "default_url": p.default_url,
+            "cpu_limit": p.cpu_limit,
+            "cpu_guarantee": p.cpu_guarantee,
+            "mem_limit": p.mem_limit,
+            "mem_guarantee": p.mem_guarantee,
+            "extra_resource_limits": {**self.extra_resource_limits, **p.extra_resource_limits},
+            "node_selector": {**self.node_selector, **p.node_selector},
+            "tolerations": list(self._sorted_dict_values(self.tolerations)) + p.tolerations,
+            "volumes": list(self._sorted_dict_values(self.volumes)) + _escape_braces(p.volumes),
+            "volume_mounts": list(self._sorted_dict_values(self.volume_mounts))
+            + _escape_braces(p.volume_mounts),
+            "init_containers": list(self._sorted_dict_values(self.init_containers))
+            + _escape_braces(p.init_containers),
+            "extra_containers": list(self._sorted_dict_values(self.extra_containers))
+            + _escape_braces(p.sidecars),
+            "extra_labels": {**self.extra_labels, **_escape_braces(p.labels)},
+            "storage_capacity": p.storage or self.storage_capacity,
+        }
+        saved = {name: getattr(self, name) for name in values}
+        try:
+            for name, value in values.items():
+                setattr(self, name, value)
+            yield p
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def get_env(self):
+        """KubeSpawner's env with the API token replaced by Secret references, plus the plan's env."""
+        env = super().get_env()
+        if self._parts is None:
+            return env
+        secret = self.pod_names().secret
+        for name in ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"):
+            env[name] = pod.secret_env(secret, pod.API_TOKEN_KEY)
+        env.update(self._parts.env)
+        return env
+
+    async def get_pod_manifest(self):
+        with self._plan_applied():
+            manifest = await super().get_pod_manifest()
+        self._check_no_secret_in(manifest)
+        return manifest
+
+    def get_pvc_manifest(self):
+        with self._plan_applied():
+            pvc = super().get_pvc_manifest()
+        if self._spawn_id:  # lets a retry after a timeout tell "created by this spawn" from an older home
+            pvc.metadata.annotations[_CREATED_BY_SPAWN] = self._spawn_id
+        return pvc
+
+    def get_session_secret_manifest(self, owner_uid: str | None) -> dict[str, Any]:
+        """The per-server Secret (owned by the pod whose uid is given) holding every secret value."""
+        labels = self._build_common_labels(self._expand_all(self.extra_labels))
+        labels.update({k: v for k, v in self._require_parts().labels.items()})
+        return pod.secret_manifest(
+            self.pod_names(), self._secret_values or {}, owner_uid=owner_uid, labels=labels
+        )
+
+    def _check_no_secret_in(self, manifest) -> None:
+        """Refuse to create a pod whose spec would carry a secret value in clear (defence in depth)."""
+        text = json.dumps(self.api.api_client.sanitize_for_serialization(manifest))
+        for key, value in (self._secret_values or {}).items():
+            if len(value) >= 8 and value in text:
+                raise RuntimeError(f"refusing to create the pod: the secret {key!r} would appear in its spec")
+
+    # -- the spawn ---------------------------------------------------------------------------------
+
+    _spawn_id = ""
+    _created: dict[str, bool] | None = None
+
+    async def _start(self):
+        self._spawn_id = secrets.token_hex(8)
+        self._created = {"pod": False, "secret": False, "pvc": False, "pvc_timeout": False}
+        try:
+            return await super()._start()
+        except (Exception, asyncio.CancelledError):
+            await self._clean_up_failed_start()
+            raise
+
+    async def _make_create_pvc_request(self, pvc, request_timeout):
+        """Create the home PVC, remembering whether this spawn created it (an older home is kept)."""
+        self.report_progress(f"Preparing the persistent home {pvc.metadata.name} ({self._parts.storage})")
+        try:
+            await asyncio.wait_for(
+                self.api.create_namespaced_persistent_volume_claim(namespace=self.namespace, body=pvc),
+                request_timeout,
+            )
+        except TimeoutError:
+            self._created["pvc_timeout"] = True  # it may exist now: the 409 that follows will tell
+            return False
+        except ApiException as e:
+            if e.status not in (403, 409):
+                raise
+            try:
+                existing = await self.api.read_namespaced_persistent_volume_claim(
+                    pvc.metadata.name, self.namespace
+                )
+            except ApiException:
+                if e.status == 403:
+                    raise e from None  # e.g. quota exceeded and no such PVC
+                raise
+            annotations = existing.metadata.annotations or {}
+            if annotations.get(_CREATED_BY_SPAWN) == self._spawn_id:
+                self._created["pvc"] = True  # our own earlier attempt, which timed out, made it
+            return True
+        self._created["pvc"] = True
+        return True
+
+    async def _make_create_pod_request(self, pod_manifest, request_timeout):
+        """Create the pod, then at once its Secret, owned by the pod (uid from the create response)."""
+        self.report_progress("Creating the session's pod")
+        try:
+            created = await asyncio.wait_for(
+                self.api.create_namespaced_pod(self.namespace, pod_manifest), request_timeout
+            )
+        except TimeoutError:
+            return False
+        except ApiException as e:
+            if e.status != 409:
+                raise
+            self.log.info("Found an existing pod %s, deleting it before trying again", self.pod_name)
+            await self.stop(True)
+            return False
+        self._created["pod"] = True
+        await self._create_session_secret(created.metadata.uid)
+        return True
+
+    async def _create_session_secret(self, pod_uid: str) -> None:
+        manifest = self.get_session_secret_manifest(pod_uid)
+        name = manifest["metadata"]["name"]
+        self.report_progress(f"Storing the session's secrets in Secret {name}")
+
+        async def attempt() -> bool:
+            try:
+                await asyncio.wait_for(
+                    self.api.create_namespaced_secret(self.namespace, manifest), self.k8s_api_request_timeout
+                )
+            except TimeoutError:
+                return False
+            except ApiException as e:
+                if e.status != 409:
+                    # never relay the API's body: it may quote the Secret's (encoded) values
+                    raise RuntimeError(f"could not create Secret {name}: {e.status} {e.reason}") from None
+                # a Secret left by an earlier pod of this server (or our own timed-out attempt): replace it
+                await self._delete_quietly("secret", name)
+                return False
+            return True
+
+        await exponential_backoff(
+            attempt, f"Could not create Secret {name}", timeout=self.k8s_api_request_retry_timeout
+        )
+        self._created["secret"] = True
+
+    async def _delete_quietly(self, kind: str, name: str) -> bool:
+        """Delete one object; True when it is gone. Errors are logged, never raised."""
+        delete = getattr(self.api, f"delete_namespaced_{kind}")
+        kwargs = {"grace_period_seconds": 0} if kind == "pod" else {}
+        try:
+            await asyncio.wait_for(
+                delete(name=name, namespace=self.namespace, **kwargs), self.k8s_api_request_timeout
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return True
+            self.log.warning("Could not delete %s/%s: %s %s", kind, name, e.status, e.reason)
+            return False
+        except (TimeoutError, OSError) as e:
+            self.log.warning("Could not delete %s/%s: %r", kind, name, e)
+            return False
+        return True
+
+    async def _clean_up_failed_start(self) -> None:
+        """Remove what this failed spawn created, so nothing half-made stays behind."""
+        created = self._created or {}
+        names = self.pod_names()
+        todo = []
+        if created.get("pod"):
+            todo.append(("pod", names.pod))
+        if created.get("secret") or created.get("pod"):
+            todo.append(("secret", names.secret))
+        if created.get("pvc"):
+            todo.append(("persistent_volume_claim", names.pvc))
+        for kind, name in todo:
+            self.log.info("Spawn of %s failed: deleting %s/%s it created", self._log_name, kind, name)
+            try:
+                await exponential_backoff(
+                    lambda kind=kind, name=name: self._delete_quietly(kind, name),
+                    f"Could not delete {kind}/{name}",
+                    timeout=max(self.k8s_api_request_timeout, 5),
+                )
+            except TimeoutError:
+                self.log.error("Gave up deleting %s/%s after a failed spawn", kind, name)
+            if kind == "persistent_volume_claim":
+                self._pvc_exists = False
