@@ -173,7 +173,12 @@ def _message(err: Mapping[str, Any]) -> str:
         return f"unknown key {where!r}"
     if err["type"] == "missing":
         return f"missing key {where!r}"
-    msg = err["msg"].replace("Input should be", "should be").replace("a valid tuple", "a list")
+    msg = (
+        err["msg"]
+        .replace("Input should", "should")
+        .replace("a valid tuple", "a list")
+        .replace("Tuple", "List")
+    )
     msg = msg.replace("a valid dictionary", "a mapping (key: value)")
     value = err.get("input")
     if isinstance(value, str | int | float | bool) or value is None:

@@ -33,7 +33,7 @@ def image_problem(ref: str, *, pinned: bool = False) -> str | None:
     if not ref or len(ref) > _MAX_IMAGE:
         return f"an image reference must be 1 to {_MAX_IMAGE} characters"
     if "{" in ref or "}" in ref:
-        return "unknown placeholder (only {registry} is replaced)"
+        return "has an unreplaced placeholder"
     match = IMAGE_REF.fullmatch(ref)
     if not match:
         return "not a valid image reference (expected like registry.example/name:tag)"

@@ -1,0 +1,1 @@
+"""Tests of the spawner package: catalog, launch plans, pods."""

@@ -1,0 +1,1 @@
+"""Tests of spawner.catalog: loading, resolution, validation of submitted options."""
