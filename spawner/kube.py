@@ -18,19 +18,15 @@ import asyncio
 import json
 import secrets
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import exponential_backoff
 from kubernetes_asyncio.client.rest import ApiException
 from kubespawner import KubeSpawner
 from traitlets import Float, Unicode, default
 
 from . import form, pod
-from .catalog import Offer, OptionsError, resolve, validate_options
-from .kube_catalog import CatalogCache
+from .catalog_options import CatalogOptionsMixin
 from .kube_progress import ProgressMixin
 from .plan import LaunchPlan, SessionCredentials
 
@@ -48,19 +44,11 @@ def _escape_braces(obj: Any) -> Any:
     return obj
 
 
-class CatalogSpawner(ProgressMixin, KubeSpawner):
-    """A KubeSpawner that offers the Datalab catalog and starts pods from validated launch plans."""
+class CatalogSpawner(ProgressMixin, CatalogOptionsMixin, KubeSpawner):
+    """A KubeSpawner that offers the Datalab catalog and starts pods from validated launch plans.
 
-    catalog_dir = Unicode(
-        help="""Directory of the service catalog (services/, lists/). Default: $DATALAB_CATALOG_DIR, else
-        the installed copy, else the repository's profiles/. Re-read when its files change.""",
-    ).tag(config=True)
-
-    @default("catalog_dir")
-    def _default_catalog_dir(self):
-        from .catalog import default_catalog_dir
-
-        return str(default_catalog_dir())
+    The catalog, form and validation (catalog_dir, offers(), validate()...) come from CatalogOptionsMixin,
+    shared with the local backend (spawner.local.LocalCatalogSpawner)."""
 
     home_mount_path = Unicode(
         "/home/jovyan",
@@ -93,41 +81,6 @@ class CatalogSpawner(ProgressMixin, KubeSpawner):
         which pod names never do, so it cannot collide with another server's objects.""",
     ).tag(config=True)
 
-    # -- catalog -> form ---------------------------------------------------------------------------
-
-    _catalogs = CatalogCache()
-
-    def now(self) -> datetime:
-        """The moment offers are resolved for (a method so tests can move time)."""
-        return datetime.now(UTC)
-
-    def user_groups(self) -> list[str]:
-        return sorted(getattr(g, "name", g) for g in (getattr(self.user, "groups", None) or []))
-
-    def offers(self) -> list[Offer]:
-        """What this server's user is offered now (raises a 500 SpawnException if no catalog loads)."""
-        catalog = self._catalogs.get(Path(self.catalog_dir), self.log)
-        return resolve(catalog, self.user_groups(), self.now())
-
-    @default("options_form")
-    def _options_form_default(self):
-        return self._render_catalog_form
-
-    async def _render_catalog_form(self, spawner=None) -> str:
-        offers = self.offers()
-        previous = None
-        if self.user_options:
-            try:
-                previous = self.validate(offers).user_options
-            except SpawnException:
-                previous = None  # stale options (catalog changed): fall back to the defaults
-        env = form.make_environment(self.additional_profile_form_template_paths)
-        return form.render_form(offers, previous, environment=env)
-
-    @default("options_from_form")
-    def _options_from_form_default(self):
-        return form.options_from_form
-
     @default("profile_list")
     def _profile_list_default(self):
         return lambda spawner: form.offers_as_profile_list(spawner.offers())
@@ -138,21 +91,6 @@ class CatalogSpawner(ProgressMixin, KubeSpawner):
     credentials: SessionCredentials | None = None
     _parts: pod.PodParts | None = None
     _secret_values: dict[str, str] | None = None
-
-    def validate(self, offers: list[Offer] | None = None) -> LaunchPlan:
-        """user_options -> LaunchPlan, or a SpawnException the REST caller and form see (400/403)."""
-        offers = self.offers() if offers is None else offers
-        try:
-            return validate_options(
-                offers, self.user_options or {}, username=self.user.name, server_name=self.name
-            )
-        except OptionsError as e:
-            reason = "forbidden_options" if e.status == 403 else "invalid_options"
-            raise SpawnException(e.message, reason=reason, status_code=e.status) from None
-
-    async def session_credentials(self) -> SessionCredentials:
-        """Credentials for the session (S3, Vault...). Default: none; the credential broker overrides it."""
-        return SessionCredentials()
 
     def pod_names(self) -> pod.PodNames:
         return pod.PodNames(
