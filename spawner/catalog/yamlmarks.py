@@ -13,6 +13,8 @@ from typing import Any
 import yaml
 
 Path_ = tuple[Any, ...]
+# A catalog file is small; aliases can make a tiny file expand exponentially ("billion laughs").
+MAX_VALUES = 100_000
 
 
 class YamlProblem(Exception):
@@ -38,6 +40,8 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[YamlProblem]
     problems: list[YamlProblem] = []
     try:
         node = loader.get_single_node()
+    except RecursionError:
+        return None, {}, [YamlProblem(1, "the YAML is nested too deeply")]
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         line = mark.line + 1 if mark else 1
@@ -50,11 +54,22 @@ def load_with_lines(text: str) -> tuple[Any, dict[Path_, int], list[YamlProblem]
     lines: dict[Path_, int] = {}
     if node is None:
         return None, lines, problems
-    data = _build(loader, node, (), lines, problems)
+    try:
+        data = _build(loader, node, (), lines, problems)
+    except RecursionError:
+        return None, {}, [YamlProblem(1, "the YAML is nested too deeply")]
+    except _TooBig:
+        return None, {}, [YamlProblem(1, f"the YAML expands to more than {MAX_VALUES} values (aliases?)")]
     return data, lines, problems
 
 
+class _TooBig(Exception):
+    pass
+
+
 def _build(loader: yaml.SafeLoader, node: yaml.Node, path: Path_, lines: dict, problems: list) -> Any:
+    if len(lines) > MAX_VALUES:
+        raise _TooBig
     lines.setdefault(path, _line(node))
     if isinstance(node, yaml.MappingNode):
         out: dict[Any, Any] = {}

@@ -104,6 +104,11 @@ def test_every_problem_of_every_file_at_once(tmp_path):
     assert str(CatalogError([])) == ""
 
 
+# Nine levels of ten aliases each: 10**10 values if expanded.
+_BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" for i in range(1, 10)
+)
+
 # (file to (over)write, its text, expected line, expected part of the message)
 BROKEN = {
     "yaml-syntax": (
@@ -387,6 +392,26 @@ BROKEN = {
         "registry 'Not A Registry' is not a valid image registry prefix",
     ),
     "settings-typo": ("catalog.yaml", "registy: reg.example\n", 1, "unknown key 'registy'"),
+    "alias-bomb": ("services/py.yaml", _BOMB, 1, "expands to more than 100000 values"),
+    "deep-nesting": ("services/py.yaml", "a: " + "[" * 1500 + "]" * 1500 + "\n", 1, "nested too deeply"),
+    "list-window-date-only": (
+        "lists/main.yaml",
+        MAIN_LIST + "window: {start: 2026-12-01, end: 2026-12-02}\n",
+        6,
+        "should have timezone info",
+    ),
+    "toleration-exists-with-value": (
+        "services/py.yaml",
+        SERVICE + "tolerations: [{key: gpu, operator: Exists, value: x}]\n",
+        17,
+        "operator Exists must not have a value",
+    ),
+    "node-selector-bool": (
+        "services/py.yaml",
+        SERVICE + "node_selector: {gpu: true}\n",
+        17,
+        "node_selector.gpu: should be a valid string (got True)",
+    ),
 }
 
 
