@@ -10,15 +10,24 @@ from __future__ import annotations
 
 import json
 
+from tornado import web
 from traitlets import Unicode
+from traitlets.config import Configurable
 
 from .plan import SessionCredentials
 
 CREDENTIALS_FILE = "credentials.json"
 
 
-class SpawnCredentialsError(RuntimeError):
-    """A required integration could not give credentials; the spawn stops with this message."""
+class SpawnCredentialsError(web.HTTPError):
+    """A required integration could not give credentials; the spawn stops and the user sees this message."""
+
+    def __init__(self, message: str):
+        super().__init__(503, message.replace("%", "%%"))
+        self.jupyterhub_message = message  # what JupyterHub shows in the spawn progress and error page
+
+    def __str__(self) -> str:
+        return self.jupyterhub_message
 
 
 async def session_credentials_for(spawner, credentials_file_path: str) -> SessionCredentials:
@@ -53,7 +62,7 @@ async def session_credentials_for(spawner, credentials_file_path: str) -> Sessio
     )
 
 
-class BrokerCredentialsMixin:
+class BrokerCredentialsMixin(Configurable):
     """Mix into a Spawner: `session_credentials()` from the CredentialBroker (config section CredentialBroker)."""
 
     credentials_file_path = Unicode(

@@ -120,6 +120,18 @@ function loadClients(file) {
   });
 }
 
+function loopbackWithoutPort(uri) {
+  let url;
+  try {
+    url = new URL(uri);
+  } catch {
+    return null;
+  }
+  if (url.protocol !== 'http:' || !['127.0.0.1', '[::1]', 'localhost'].includes(url.hostname)) return null;
+  url.port = '';
+  return url.href;
+}
+
 // ---- HTML ------------------------------------------------------------------------------------------
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
@@ -261,6 +273,15 @@ async function main() {
 <pre>${Object.entries(out).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join('\n')}</pre></body></html>`;
     },
   });
+
+  // RFC 8252 section 7.3: for loopback redirect URIs the port is not compared, because development
+  // and test hubs listen on ports chosen at start (registered "http://127.0.0.1/hub/oauth_callback").
+  const exactRedirect = provider.Client.prototype.redirectUriAllowed;
+  provider.Client.prototype.redirectUriAllowed = function redirectUriAllowed(value) {
+    if (exactRedirect.call(this, value)) return true;
+    const portless = loopbackWithoutPort(value);
+    return portless !== null && this.redirectUris.some((uri) => loopbackWithoutPort(uri) === portless);
+  };
 
   const oidc = provider.callback();
   const server = http.createServer(async (req, res) => {
