@@ -360,7 +360,7 @@ def _salvage_list(f: _File, registry, service_paths, services, images) -> None:
         if not isinstance(slug, str):
             continue
         overrides = f.part(ServiceOverrides, ("services", slug))
-        if overrides is not None or entries[slug] is None:
+        if slug not in service_paths or overrides is not None or entries[slug] is None:
             _check_entry(f, registry, slug, overrides, service_paths, services, images)
 
 

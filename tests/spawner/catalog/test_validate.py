@@ -281,3 +281,21 @@ def test_choices_restrict_numbers(tmp_path):
     assert validate_options(offers, {"memory": "4"}, username="a").memory_gib == 4
     with pytest.raises(OptionsError, match="memory: 3 is not allowed; allowed: one of 2, 4"):
         validate_options(offers, {"memory": 3}, username="a")
+
+
+def test_every_builtin_offer_accepts_its_defaults_and_its_bounds():
+    from .test_load import REPO_PROFILES
+
+    offers = resolve(load_catalog(REPO_PROFILES), ["datalab-users", "datalab-gpu"], NOW)
+    assert len(offers) == 5
+    for offer in offers:
+        plan = validate_options(offers, offer.defaults(), username="u")
+        assert plan.user_options == offer.defaults() and plan.service == offer.service
+        o = offer.options
+        top = {"service": offer.service, **{n: o[n].max for n in ("cpu", "memory", "storage", "gpu")}}
+        plan = validate_options(offers, top, username="u")
+        assert (plan.cpu, plan.memory_gib, plan.storage_gib, plan.gpu) == tuple(
+            top[n] for n in ("cpu", "memory", "storage", "gpu")
+        )
+        with pytest.raises(OptionsError, match=r"memory: .* is not allowed"):
+            validate_options(offers, {**top, "memory": o["memory"].max + 1}, username="u")
