@@ -50,6 +50,12 @@ class CatalogSpawner(ProgressMixin, CatalogOptionsMixin, KubeSpawner):
     The catalog, form and validation (catalog_dir, offers(), validate()...) come from CatalogOptionsMixin,
     shared with the local backend (spawner.local.LocalCatalogSpawner)."""
 
+    image_registry = Unicode(
+        None,
+        allow_none=True,
+        help="Image registry substituted for {registry} in catalog image names; None: catalog.yaml's `registry`.",
+    ).tag(config=True)
+
     home_mount_path = Unicode(
         "/home/jovyan",
         help="Where the persistent home PVC is mounted in the session container (and repositories cloned).",

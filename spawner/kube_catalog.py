@@ -36,18 +36,21 @@ class CatalogCache:
     """Valid catalogs by directory, shared by all spawners of the hub process."""
 
     def __init__(self) -> None:
-        self._entries: dict[Path, tuple[tuple, Catalog | None]] = {}
+        self._entries: dict[tuple[Path, str | None], tuple[tuple, Catalog | None]] = {}
 
-    def get(self, directory: Path, log: logging.Logger | logging.LoggerAdapter) -> Catalog:
+    def get(
+        self, directory: Path, log: logging.Logger | logging.LoggerAdapter, registry: str | None = None
+    ) -> Catalog:
         signature = catalog_signature(directory)
-        cached = self._entries.get(directory)
+        key = (directory, registry)
+        cached = self._entries.get(key)
         if cached and cached[0] == signature and cached[1] is not None:
             return cached[1]
         last_good = cached[1] if cached else None
         try:
-            catalog = load_catalog(directory)
+            catalog = load_catalog(directory, registry=registry)
         except CatalogError as e:
-            self._entries[directory] = (signature, last_good)
+            self._entries[key] = (signature, last_good)
             if last_good is not None:
                 if not cached or cached[0] != signature:
                     log.error(
@@ -60,7 +63,7 @@ class CatalogCache:
                 reason="catalog_invalid",
                 status_code=500,
             ) from None
-        self._entries[directory] = (signature, catalog)
+        self._entries[key] = (signature, catalog)
         return catalog
 
     def clear(self) -> None:
