@@ -1,0 +1,159 @@
+"""A real Jupyter server with the extension, in its own HOME, and real kernels started through it.
+
+with run_session(tmp_path, env={...}) as session:
+    session.status()                      # GET /datalab/credentials/status
+    kernel = session.kernel()             # a kernel started by the server: it inherits the server's env
+    kernel.run("print(1)")                # -> "1\n" (raises KernelError with the traceback on error)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+from jupyter_client import BlockingKernelClient
+
+from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env, wait_for_http
+
+# Variables of the test runner that must not leak into the session under test.
+SCRUBBED = ("AWS_", "VAULT_", "BAO_", "JUPYTERHUB_", "JPY_", "DATALAB_", "XDG_RUNTIME_DIR", "JUPYTER_")
+
+
+class KernelError(AssertionError):
+    pass
+
+
+class Kernel:
+    def __init__(self, session: SessionServer, kernel_id: str):
+        self.session = session
+        self.id = kernel_id
+        self.client = BlockingKernelClient(
+            connection_file=str(session.runtime_dir / f"kernel-{kernel_id}.json")
+        )
+        self.client.load_connection_file()
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=90)
+
+    def run(self, code: str, timeout: float = 60) -> str:
+        out: list[str] = []
+        errors: list[str] = []
+
+        def hook(msg):
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                out.append(content["text"])
+            elif kind == "error":
+                errors.append("\n".join(content["traceback"]))
+
+        reply = self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
+        if errors or reply["content"]["status"] != "ok":
+            raise KernelError(f"kernel error running:\n{code}\n{''.join(errors)}\n{''.join(out)}")
+        return "".join(out)
+
+    def close(self) -> None:
+        self.client.stop_channels()
+
+
+class SessionServer:
+    def __init__(self, workdir: Path, env: dict[str, str], args=()):
+        self.workdir = Path(workdir)
+        self.home = self.workdir / "home"
+        self.runtime_dir = self.workdir / "runtime"
+        for d in (self.home, self.runtime_dir, self.workdir / "config", self.workdir / "root"):
+            d.mkdir(parents=True, exist_ok=True)
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.token = secrets.token_hex(16)
+        base = {k: v for k, v in tool_env().items() if not k.startswith(SCRUBBED)}
+        self.env = {
+            **base,
+            "HOME": str(self.home),
+            "JUPYTER_RUNTIME_DIR": str(self.runtime_dir),
+            "JUPYTER_CONFIG_DIR": str(self.workdir / "config"),
+            **env,
+        }
+        argv = [
+            VENV_BIN / "jupyter-server",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--IdentityProvider.token={self.token}",
+            "--ServerApp.open_browser=False",
+            f"--ServerApp.root_dir={self.workdir / 'root'}",
+            "--ServerApp.jpserver_extensions={'jupyter_s3_ext': True}",
+            "--ServerApp.contents_manager_class=jupyter_server.services.contents.largefilemanager.AsyncLargeFileManager",
+            *(["--allow-root"] if os.geteuid() == 0 else []),
+            *args,
+        ]
+        self.proc = ManagedProcess(
+            argv, log_path=self.workdir / "server.log", env=self.env, name="jupyter-server"
+        )
+        self.kernels: list[Kernel] = []
+        try:
+            wait_for_http(f"{self.url}/api/status?token={self.token}", timeout=90, proc=self.proc)
+        except BaseException:
+            self.proc.stop()
+            raise
+
+    def get(self, path: str, *, authenticated: bool = True) -> requests.Response:
+        headers = {"Authorization": f"token {self.token}"} if authenticated else {}
+        return requests.get(self.url + path, headers=headers, timeout=30)
+
+    def status(self) -> dict:
+        r = self.get("/datalab/credentials/status")
+        r.raise_for_status()
+        return r.json()
+
+    def wait_status(self, predicate, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        status = self.status()
+        while not predicate(status):
+            if time.monotonic() > deadline:
+                raise TimeoutError(
+                    f"status never matched: {json.dumps(status, indent=1)}\n{self.log()[-3000:]}"
+                )
+            time.sleep(0.5)
+            status = self.status()
+        return status
+
+    def kernel(self) -> Kernel:
+        r = requests.post(
+            f"{self.url}/api/kernels",
+            json={"name": "python3"},
+            headers={"Authorization": f"token {self.token}"},
+        )
+        r.raise_for_status()
+        kernel = Kernel(self, r.json()["id"])
+        self.kernels.append(kernel)
+        return kernel
+
+    def log(self) -> str:
+        return self.proc.log()
+
+    def stop(self) -> None:
+        # Kernels run in their own sessions: shut them down through the server (they also exit when
+        # their parent dies, through ipykernel's parent poller).
+        for kernel in self.kernels:
+            kernel.close()
+            try:
+                requests.delete(
+                    f"{self.url}/api/kernels/{kernel.id}",
+                    headers={"Authorization": f"token {self.token}"},
+                    timeout=10,
+                )
+            except requests.RequestException:
+                pass
+        self.proc.stop()
+
+
+@contextmanager
+def run_session(workdir: Path, env: dict[str, str], args=()):
+    server = SessionServer(workdir, env, args)
+    try:
+        yield server
+    finally:
+        server.stop()

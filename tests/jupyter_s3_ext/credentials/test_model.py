@@ -1,0 +1,205 @@
+"""The pure core: parsing the hub's JSON, when to renew, what tools are given."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from jupyter_s3_ext.credentials.model import (
+    Bundle,
+    CredentialsError,
+    S3Credentials,
+    VaultCredentials,
+    aws_config_text,
+    backoff_delay,
+    bundle_to_json,
+    credential_process_output,
+    describe,
+    due_at,
+    export_lines,
+    is_due,
+    newer_s3,
+    next_wakeup,
+    parse_bundle,
+    session_env,
+    with_lifetime,
+)
+
+T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+
+HUB_JSON = {
+    "s3": {
+        "access_key_id": "AKIAEXAMPLE",
+        "secret_access_key": "s3cr3t-key-value",
+        "session_token": "session-token-value",
+        "expiration": "2026-11-27T09:00:00Z",
+        "endpoint": "http://127.0.0.1:8333",
+        "region": "eu-west-3",
+        "bucket": "user-alice",
+        "prefix": "",
+    },
+    "vault": {
+        "token": "hvs.vault-token-value",
+        "expiration": "2026-11-27T08:10:00+00:00",
+        "addr": "http://127.0.0.1:8200",
+        "mount": "secret",
+        "top_dir": "users/alice",
+        "renewable": True,
+    },
+    "warnings": ["vault is optional"],
+}
+SECRETS = ("s3cr3t-key-value", "session-token-value", "hvs.vault-token-value")
+
+
+def test_parse_the_hub_json_and_round_trip_through_the_cache_format():
+    bundle = parse_bundle(HUB_JSON, source="hub")
+    assert bundle.s3.expiration == datetime(2026, 11, 27, 9, tzinfo=UTC)
+    assert bundle.s3.prefix is None  # empty string means none
+    assert bundle.vault.renewable and bundle.vault.top_dir == "users/alice"
+    assert bundle.warnings == ("vault is optional",)
+    again = parse_bundle(json.loads(json.dumps(bundle_to_json(bundle))), source="cache")
+    assert again.s3 == bundle.s3 and again.vault == bundle.vault
+
+
+def test_null_parts_mean_not_configured():
+    bundle = parse_bundle({"s3": None, "vault": None, "warnings": []}, source="hub")
+    assert bundle.s3 is None and bundle.vault is None
+    assert describe(bundle.s3, T0) == {"configured": False}
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ([], "hub: expected a JSON object, got list"),
+        ({"s3": {"secret_access_key": "x"}}, "hub: s3.access_key_id is missing"),
+        (
+            {"s3": {"access_key_id": "a", "secret_access_key": 3}},
+            "hub: s3.secret_access_key: expected a string",
+        ),
+        (
+            {"s3": {"access_key_id": "a", "secret_access_key": "b", "expiration": "soon"}},
+            "'soon' is not an ISO",
+        ),
+        ({"vault": "token"}, "hub: vault: expected an object or null"),
+        ({"vault": {"addr": "http://x"}}, "hub: vault.token is missing"),
+        ({"warnings": "oops"}, "warnings: expected a list of strings"),
+    ],
+)
+def test_bad_json_is_refused_with_the_field_named(data, message):
+    with pytest.raises(CredentialsError, match=message.replace("(", r"\(")) as e:
+        parse_bundle(data, source="hub")
+    assert "s3cr3t" not in str(e.value)
+
+
+def test_secrets_are_not_in_reprs():
+    bundle = parse_bundle(HUB_JSON, source="hub")
+    text = repr(bundle)
+    assert "AKIAEXAMPLE" in text
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_renewal_is_due_once_the_fraction_of_the_lifetime_is_spent():
+    s3 = with_lifetime(S3Credentials("a", "b", expiration=T0 + timedelta(seconds=60)), None, T0)
+    assert s3.lifetime == 60
+    assert due_at(s3, 0.5) == T0 + timedelta(seconds=30)
+    assert not is_due(s3, T0 + timedelta(seconds=29), 0.5)
+    assert is_due(s3, T0 + timedelta(seconds=30), 0.5)
+    # The same credential seen again later keeps its original lifetime (so it stays due) ...
+    later = with_lifetime(S3Credentials("a", "b", expiration=s3.expiration), s3, T0 + timedelta(seconds=40))
+    assert later.lifetime == 60
+    # ... a new one gets its own.
+    new = with_lifetime(
+        S3Credentials("c", "d", expiration=T0 + timedelta(seconds=100)), s3, T0 + timedelta(seconds=40)
+    )
+    assert new.lifetime == 60
+    # Credentials without expiry are never due.
+    assert not is_due(S3Credentials("a", "b"), T0 + timedelta(days=999), 0.5)
+
+
+def test_next_wakeup_takes_the_earliest_due_credential_and_retries_soon_when_still_due():
+    s3 = S3Credentials("a", "b", expiration=T0 + timedelta(seconds=3600), lifetime=3600)
+    vault = VaultCredentials("t", expiration=T0 + timedelta(seconds=60), lifetime=60)
+    kw = {"fraction": 0.5, "min_interval": 1, "max_interval": 3600}
+    assert next_wakeup(Bundle(s3=s3, vault=vault), T0, **kw) == 30
+    assert next_wakeup(Bundle(), T0, **kw) == 3600
+    # The hub handed back the same credential, already due: look again at a quarter of what is left.
+    assert next_wakeup(Bundle(vault=vault), T0 + timedelta(seconds=40), **kw) == 5
+    assert next_wakeup(Bundle(vault=vault), T0 + timedelta(seconds=59), **kw) == 1
+
+
+def test_backoff_doubles_up_to_the_cap():
+    assert [backoff_delay(n, 2, 60) for n in (1, 2, 3, 4, 5, 6, 7)] == [2, 4, 8, 16, 32, 60, 60]
+
+
+def test_the_longer_lived_s3_credential_wins():
+    a = S3Credentials("a", "x", expiration=T0)
+    b = S3Credentials("b", "y", expiration=T0 + timedelta(seconds=1))
+    assert newer_s3(a, b) is b and newer_s3(b, a) is b
+    assert newer_s3(None, a) is a and newer_s3(a, None) is a
+    static = S3Credentials("s", "z")
+    assert newer_s3(b, static) is static
+
+
+def test_credential_process_output_is_aws_version_1():
+    bundle = parse_bundle(HUB_JSON, source="hub")
+    assert credential_process_output(bundle.s3) == {
+        "Version": 1,
+        "AccessKeyId": "AKIAEXAMPLE",
+        "SecretAccessKey": "s3cr3t-key-value",
+        "SessionToken": "session-token-value",
+        "Expiration": "2026-11-27T09:00:00Z",
+    }
+    static = credential_process_output(S3Credentials("a", "b"))
+    assert "Expiration" not in static and "SessionToken" not in static
+
+
+def test_aws_config_has_the_process_endpoint_and_region_but_no_secret():
+    bundle = parse_bundle(HUB_JSON, source="hub")
+    text = aws_config_text("/venv/bin/datalab-credentials aws", bundle.s3, "us-east-1")
+    assert "[default]\ncredential_process = /venv/bin/datalab-credentials aws\n" in text
+    assert "region = eu-west-3" in text and "endpoint_url = http://127.0.0.1:8333" in text
+    assert "addressing_style = path" in text
+    for secret in SECRETS:
+        assert secret not in text
+
+
+def test_session_env_is_onyxia_compatible_and_not_secret():
+    env = session_env(parse_bundle(HUB_JSON, source="hub"), "us-east-1")
+    assert env == {
+        "AWS_DEFAULT_REGION": "eu-west-3",
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:8333",
+        "AWS_S3_ENDPOINT": "127.0.0.1:8333",
+        "DATALAB_S3_BUCKET": "user-alice",
+        "VAULT_ADDR": "http://127.0.0.1:8200",
+        "VAULT_MOUNT": "secret",
+        "VAULT_TOP_DIR": "users/alice",
+    }
+
+
+def test_export_lines_are_shell_safe():
+    data = json.loads(json.dumps(HUB_JSON))
+    data["s3"]["secret_access_key"] = "it's $(rm -rf /) `x`"
+    lines = export_lines(parse_bundle(data, source="hub"), "us-east-1")
+    exports = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in lines.splitlines()
+        if line.startswith("export ")
+    )
+    assert shlex.split(exports["AWS_SECRET_ACCESS_KEY"]) == ["it's $(rm -rf /) `x`"]
+    assert shlex.split(exports["VAULT_TOKEN"]) == ["hvs.vault-token-value"]
+    assert "# S3 credentials expire at 2026-11-27T09:00:00Z" in lines
+
+
+def test_describe_tells_expiry_and_no_secret():
+    bundle = parse_bundle(HUB_JSON, source="hub")
+    s3 = describe(bundle.s3, T0)
+    assert s3["expires_in_seconds"] == 3600 and not s3["expired"] and s3["temporary"]
+    vault = describe(bundle.vault, T0 + timedelta(minutes=11))
+    assert vault["expired"] and vault["renewable"]
+    text = json.dumps([s3, vault])
+    for secret in (*SECRETS, "AKIAEXAMPLE"):
+        assert secret not in text
