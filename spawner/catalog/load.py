@@ -207,7 +207,12 @@ def _yaml_files(directory: Path, problems: list[Problem], kind: str) -> dict[str
     found: dict[str, Path] = {}
     if not directory.is_dir():
         return found
-    for path in sorted(directory.iterdir()):
+    try:
+        entries = sorted(directory.iterdir())
+    except OSError as e:
+        problems.append(Problem(str(directory), 0, f"cannot list the directory: {e}"))
+        return found
+    for path in entries:
         if path.name.startswith(".") or path.suffix not in (".yaml", ".yml") or not path.is_file():
             continue
         stem = path.stem
