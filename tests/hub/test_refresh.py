@@ -1,0 +1,105 @@
+"""Token refresh with short lifetimes: refreshed before expiry, groups follow the IdP, a dead refresh token
+means a new login (endpoint 401, browser sent to the login page), never a silently broken session."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import pytest
+import requests
+
+from hub.auth import needs_refresh
+from tests.hub.stack import HUB_CLIENT_ID, hub_client, hub_config, new_secret
+from tests.support.hub import run_hub
+from tests.support.idp import login, node_available, run_idp
+from tests.support.openbao import run_openbao
+
+TTL = 10  # seconds of access and id tokens
+MARGIN = 5  # refresh when less than this is left
+USERS = {
+    "alice": {"password": "alice-pw", "groups": ["datalab-users"]},
+    "bob": {"password": "bob-pw", "groups": ["datalab-users"]},
+}
+ENDPOINT = "/datalab/credentials"
+SCOPES = ["custom:datalab-credentials:read!user"]
+
+
+def test_refresh_margin_is_a_fraction_of_the_lifetime_with_a_floor():
+    state = {"tokens_obtained_at": 0.0, "access_token_expires_at": 100.0, "id_token_expires_at": 100.0}
+    assert needs_refresh(state, 70, fraction=0.25, min_margin=5) is False
+    assert needs_refresh(state, 76, fraction=0.25, min_margin=5) is True
+    assert needs_refresh(state, 70, fraction=0.1, min_margin=40) is True
+    assert needs_refresh({"access_token": "x"}, 0, fraction=0.25, min_margin=5) is None  # nothing known
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not node_available():
+        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
+    work = tmp_path_factory.mktemp("refresh")
+    secret = new_secret()
+    with (
+        run_idp(work / "idp", users=USERS, clients=[hub_client(secret)], access_token_ttl=TTL) as idp,
+        run_openbao(work / "bao") as bao,
+    ):
+        bao.configure_jwt(issuer=idp.issuer, audience=HUB_CLIENT_ID, strict_expiry=True)
+        config = hub_config(
+            issuer=idp.issuer,
+            client_secret=secret,
+            sessions_dir=work / "sessions",
+            broker={"vault_mode": "required", "vault_addr": bao.addr, "timeout": 5.0},
+            authenticator={"refresh_min_margin": MARGIN, "auth_refresh_age": 1},
+        )
+        with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+            yield idp, hub, secret
+            assert hub.alive()
+
+
+def auth_state(hub, user):
+    return hub.api("GET", f"/users/{user}").json()["auth_state"]
+
+
+def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_login(stack):
+    idp, hub, secret = stack
+    browsers = {}
+    for user in USERS:
+        browsers[user] = requests.Session()
+        login(browsers[user], user, USERS[user]["password"], start_url=f"{hub.url}/hub/oauth_login")
+    tokens = {
+        u: hub.api("POST", f"/users/{u}/tokens", json={"scopes": SCOPES}).json()["token"] for u in USERS
+    }
+    first = {u: auth_state(hub, u) for u in USERS}
+
+    # Fresh tokens are used as they are: no refresh yet.
+    assert hub.api("GET", ENDPOINT, token=tokens["alice"]).status_code == 200
+    assert auth_state(hub, "alice")["id_token"] == first["alice"]["id_token"]
+
+    # bob's session is revoked at the IdP (e.g. by an administrator); alice changes groups there.
+    revoke = requests.post(
+        idp.metadata()["revocation_endpoint"],
+        data={"token": first["bob"]["refresh_token"], "token_type_hint": "refresh_token"},
+        auth=(HUB_CLIENT_ID, secret),
+        timeout=10,
+    )
+    assert revoke.status_code == 200
+    idp.set_users({**USERS, "alice": {**USERS["alice"], "groups": ["datalab-users", "team-x"]}})
+
+    time.sleep(max(0.0, first["alice"]["id_token_expires_at"] - MARGIN - time.time()) + 0.5)
+    r = hub.api("GET", ENDPOINT, token=tokens["alice"])
+    assert r.status_code == 200, r.text
+    second = auth_state(hub, "alice")
+    assert second["id_token"] != first["alice"]["id_token"]
+    assert second["refresh_token"] != first["alice"]["refresh_token"]  # rotated
+    assert second["tokens_obtained_at"] < first["alice"]["id_token_expires_at"]  # before expiry
+    assert sorted(hub.api("GET", "/users/alice").json()["groups"]) == ["datalab-users", "team-x"]
+
+    # bob: the renewal endpoint says to log in again; his browser is sent to the login page.
+    r = hub.api("GET", ENDPOINT, token=tokens["bob"])
+    assert r.status_code == 401 and "log in" in r.json()["message"]
+    home = browsers["bob"].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=30)
+    assert home.status_code == 302 and "/hub/login" in home.headers["Location"]
+    assert "refused to refresh bob's sign-in" in hub.log()
+    # After logging in again everything works.
+    login(requests.Session(), "bob", "bob-pw", start_url=f"{hub.url}/hub/oauth_login")
+    assert hub.api("GET", ENDPOINT, token=tokens["bob"]).status_code == 200
