@@ -164,6 +164,12 @@ def options_from_form(formdata: Mapping[str, Any]) -> dict[str, Any]:
     return options
 
 
+def options_from_query(query: Mapping[str, Any]) -> dict[str, Any]:
+    """Launch links (`/hub/spawn?service=jupyter-python&cpu=2&postgres=true`): plain option names, the
+    last value of each wins. Every key is kept, so an unknown one is refused by validation, not ignored."""
+    return {key: _text(_last(value)) for key, value in query.items() if not key.startswith("_")}
+
+
 def offers_as_profile_list(offers: Iterable[Offer]) -> list[dict[str, Any]]:
     """The offers in KubeSpawner's `profile_list` shape, for tools that read it (informational only:
     CatalogSpawner validates user_options against the catalog, never against this list)."""

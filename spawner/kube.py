@@ -27,6 +27,7 @@ from traitlets import Float, Unicode, default
 
 from . import form, pod
 from .catalog_options import CatalogOptionsMixin
+from .credentials import BrokerCredentialsMixin
 from .kube_progress import ProgressMixin
 from .plan import LaunchPlan, SessionCredentials
 
@@ -44,7 +45,7 @@ def _escape_braces(obj: Any) -> Any:
     return obj
 
 
-class CatalogSpawner(ProgressMixin, CatalogOptionsMixin, KubeSpawner):
+class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin, KubeSpawner):
     """A KubeSpawner that offers the Datalab catalog and starts pods from validated launch plans.
 
     The catalog, form and validation (catalog_dir, offers(), validate()...) come from CatalogOptionsMixin,
@@ -86,6 +87,10 @@ class CatalogSpawner(ProgressMixin, CatalogOptionsMixin, KubeSpawner):
         help="""Suffix of the per-server Secret's name (`<pod name><suffix>`). The default contains a dot,
         which pod names never do, so it cannot collide with another server's objects.""",
     ).tag(config=True)
+
+    def options_from_query(self, query_data):
+        """Launch links use the option names themselves (service, cpu, ...), validated like the API."""
+        return form.options_from_query(query_data)
 
     @default("profile_list")
     def _profile_list_default(self):

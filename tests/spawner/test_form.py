@@ -232,3 +232,18 @@ async def test_spawner_renders_the_form_for_the_users_groups():
         assert spawner.options_from_form({"service": ["jupyter-python-gpu"]}) == {
             "service": "jupyter-python-gpu"
         }
+
+
+def test_launch_links_use_plain_option_names():
+    from spawner.catalog import OptionsError
+
+    offers = offers_for("datalab-users")
+    query = {"service": ["jupyter-r"], "cpu": ["2"], "postgres": ["true"], "_xsrf": ["x"]}
+    options = form.options_from_query(query)
+    assert options == {"service": "jupyter-r", "cpu": "2", "postgres": "true"}
+    plan = validate_options(offers, options, username="alice")
+    assert (plan.service, plan.cpu, plan.postgres is not None) == ("jupyter-r", 2, True)
+    with pytest.raises(OptionsError, match="unknown option 'colour'"):
+        validate_options(
+            offers, form.options_from_query({"service": ["jupyter-r"], "colour": ["red"]}), username="a"
+        )
