@@ -175,6 +175,9 @@ class ProfileList(_Model):
     groups: Seq(Annotated[str, StringConstraints(min_length=1)]) = Field(min_length=1)
     organiser_groups: Seq(Annotated[str, StringConstraints(min_length=1)]) = ()
     window: Window | None = None
+    priority: int = Field(
+        default=0, description="when several lists a user sees offer a service, the highest priority wins"
+    )
     services: dict[Slug, ServiceOverrides | None] = Field(min_length=1)
 
 

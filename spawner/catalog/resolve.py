@@ -1,9 +1,9 @@
 """What one user is offered at one moment: the services of every list they may see, now.
 
-Rule when several visible lists offer the same service: the list whose file name sorts first wins
-(its bounds, images and defaults apply); the service is offered once. Operators who want a
-hackathon's narrower bounds to win over the default list name it so it sorts first (e.g.
-`00-hackathon.yaml`); otherwise `default.yaml` sorts before most names.
+Rule when several visible lists offer the same service: the list with the highest `priority` wins
+(default 0), and among equal priorities the one whose file name sorts first; its bounds, images and
+defaults apply and the service is offered once. An event's list gets e.g. `priority: 10` so its
+narrower bounds and starter repository apply to participants who also see the default list.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def resolve(catalog: Catalog, groups: Iterable[str], now: datetime) -> list[Offe
     mine = set(groups)
     offers: list[Offer] = []
     seen: set[str] = set()
-    for name in sorted(catalog.lists):
+    for name in sorted(catalog.lists, key=lambda n: (-catalog.lists[n].priority, n)):
         plist = catalog.lists[name]
         if not mine.intersection(plist.groups) or not list_is_open(plist, now):
             continue

@@ -392,6 +392,12 @@ BROKEN = {
         "registry 'Not A Registry' is not a valid image registry prefix",
     ),
     "settings-typo": ("catalog.yaml", "registy: reg.example\n", 1, "unknown key 'registy'"),
+    "list-priority-float": (
+        "lists/main.yaml",
+        MAIN_LIST + "priority: 1.5\n",
+        6,
+        "priority: should be a valid integer (got 1.5)",
+    ),
     "alias-bomb": ("services/py.yaml", _BOMB, 1, "expands to more than 100000 values"),
     "deep-nesting": ("services/py.yaml", "a: " + "[" * 1500 + "]" * 1500 + "\n", 1, "nested too deeply"),
     "list-window-date-only": (

@@ -113,3 +113,14 @@ def test_builtin_catalog_resolution():
     gpu = resolve(catalog, ["datalab-users", "datalab-gpu"], NOW)
     assert gpu[-1].service == "jupyter-python-gpu" and gpu[-1].node_selector and gpu[-1].tolerations
     assert [o.default_url for o in gpu] == ["/lab", "/lab", "/rstudio", "/vscode", "/lab"]
+
+
+def test_priority_beats_file_name_order(tmp_path):
+    lists = {"main": MAIN_LIST, "zz-event": EVENT.replace("groups: [event]", "groups: [event]\npriority: 10")}
+    catalog = load_catalog(write_catalog(tmp_path, lists=lists))
+    offers = resolve(catalog, ["users", "event"], NOW)
+    assert services(offers) == [("py", "zz-event"), ("rs", "main")]
+    assert offers[0].options["git_repository"].editable is False
+    # Without the priority, "main" sorts first and its py applies.
+    plain = load_catalog(write_catalog(tmp_path / "plain", lists={"main": MAIN_LIST, "zz-event": EVENT}))
+    assert services(resolve(plain, ["users", "event"], NOW)) == [("py", "main"), ("rs", "main")]
