@@ -1,0 +1,376 @@
+"""The kubelet (and scheduler) of the emulator's one node: pods go Pending -> scheduled -> Running, with events.
+
+Each pod gets its own loopback address (a random 127.A.B.0/24 per emulator, so parallel test runs never
+collide); single-user containers run as local processes unless `fast` (then every container is pretended).
+A pod whose referenced Secret/ConfigMap or key is missing waits, with a CreateContainerConfigError (env) or
+FailedMount (volume) event, until it appears. Graceful deletion stops the processes, then removes the pod.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.kube import containers
+from tests.support.kube.errors import ApiError
+from tests.support.kube.store import Change, Store, now_iso
+from tests.support.procs import ManagedProcess
+
+log = logging.getLogger("kube-emulator.kubelet")
+NODE = "emulator-node"
+
+
+@dataclass
+class PodRuntime:
+    uid: str
+    root: Path
+    ip: str = ""
+    started: bool = False
+    terminating: bool = False
+    reported: str = ""
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+
+
+class Kubelet:
+    def __init__(self, store: Store, workdir: Path, *, fast: bool = False):
+        self.store = store
+        self.workdir = Path(workdir)
+        self.fast = fast
+        self.runtimes: dict[tuple[str, str], PodRuntime] = {}
+        self._prefix = f"127.{random.randint(1, 250)}.{random.randint(0, 250)}."
+        self._next_ip = 1
+        self._dirty: set[tuple[str, str]] = set()
+        self._wake: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._tasks: set[asyncio.Task] = set()
+
+    # -- plumbing ------------------------------------------------------------------------------------
+
+    def _on_change(self, change: Change) -> None:
+        if change.plural == "pods":
+            meta = change.obj["metadata"]
+            self._mark({(meta["namespace"], meta["name"])})
+        elif change.plural in ("secrets", "configmaps"):
+            self._mark({k for k, rt in self.runtimes.items() if not rt.started})
+
+    def _mark(self, keys) -> None:
+        if not keys or self._loop is None:
+            return
+        try:
+            self._loop.call_soon_threadsafe(self._add_dirty, keys)
+        except RuntimeError:
+            pass
+
+    def _add_dirty(self, keys) -> None:
+        self._dirty.update(keys)
+        self._wake.set()
+
+    async def run(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self.store.subscribe(self._on_change)
+        pods, _ = self.store.list("pods")
+        self._dirty.update((p["metadata"]["namespace"], p["metadata"]["name"]) for p in pods)
+        last_check = 0.0
+        try:
+            while True:
+                try:
+                    await asyncio.wait_for(self._wake.wait(), 0.5)
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+                if self._loop.time() - last_check >= 0.5:
+                    last_check = self._loop.time()
+                    self._check_processes()
+                dirty, self._dirty = self._dirty, set()
+                for key in sorted(dirty):
+                    try:
+                        self.reconcile(key)
+                    except ApiError as e:  # the pod changed or went meanwhile: the next event retries
+                        log.debug("kubelet: %s: %s", key, e)
+                    except Exception:
+                        log.exception("kubelet failed on pod %s", key)
+        finally:
+            self.store.unsubscribe(self._on_change)
+            await self.shutdown()
+
+    async def shutdown(self) -> None:
+        """Stop every process this kubelet started (the emulator is going away)."""
+        for key in list(self.runtimes):
+            await self._teardown(key, self.runtimes.pop(key))
+
+    # -- the pod lifecycle ---------------------------------------------------------------------------
+
+    def reconcile(self, key: tuple[str, str]) -> None:
+        pod = self.store.find("pods", *key)
+        runtime = self.runtimes.get(key)
+        if runtime and (pod is None or pod["metadata"]["uid"] != runtime.uid) and not runtime.terminating:
+            self._spawn_task(self._teardown(key, self.runtimes.pop(key)))
+            runtime = None
+        if pod is None:
+            return
+        meta, spec, status = pod["metadata"], pod.get("spec", {}), pod.get("status", {})
+        if runtime is None:
+            if status.get("phase") in ("Succeeded", "Failed"):
+                return
+            runtime = PodRuntime(meta["uid"], self.workdir / "pods" / f"{key[0]}.{key[1]}.{meta['uid'][:8]}")
+            self.runtimes[key] = runtime
+        if meta.get("deletionTimestamp"):
+            if not runtime.terminating:
+                runtime.terminating = True
+                self._spawn_task(self._terminate(key, pod, runtime))
+            return
+        if not spec.get("nodeName"):
+            self._schedule(pod)
+            return
+        if runtime.started or status.get("phase") in ("Succeeded", "Failed"):
+            return
+        missing = containers.check_references(self.store, pod)
+        if missing is not None:
+            if runtime.reported != missing.message:
+                runtime.reported = missing.message
+                self.event(pod, missing.reason, missing.message, "Warning")
+                self._set_waiting(
+                    pod,
+                    missing.reason if missing.reason != "FailedMount" else "ContainerCreating",
+                    missing.message,
+                )
+            return
+        self._start(pod, runtime)
+
+    def _schedule(self, pod: dict) -> None:
+        def bind(p):
+            p["spec"]["nodeName"] = NODE
+            p.setdefault("status", {})["conditions"] = [_condition("PodScheduled")]
+
+        meta = pod["metadata"]
+        self.store.update("pods", meta["namespace"], meta["name"], bind, rv=meta["resourceVersion"])
+        self.event(
+            pod,
+            "Scheduled",
+            f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE}",
+            source="default-scheduler",
+        )
+
+    def _set_waiting(self, pod: dict, reason: str, message: str) -> None:
+        def waiting(p):
+            p["status"]["containerStatuses"] = [
+                {
+                    "name": c["name"],
+                    "image": c.get("image", ""),
+                    "imageID": "",
+                    "ready": False,
+                    "started": False,
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": reason, "message": message}},
+                }
+                for c in p["spec"]["containers"]
+            ]
+
+        self.store.update("pods", pod["metadata"]["namespace"], pod["metadata"]["name"], waiting)
+
+    def _allocate_ip(self) -> str:
+        used = {rt.ip for rt in self.runtimes.values()}
+        for _ in range(254):
+            ip = self._prefix + str(self._next_ip)
+            self._next_ip = self._next_ip % 254 + 1
+            if ip not in used:
+                return ip
+        raise RuntimeError("the emulator's node ran out of pod addresses")
+
+    def _start(self, pod: dict, runtime: PodRuntime) -> None:
+        meta, spec = pod["metadata"], pod["spec"]
+        runtime.ip = runtime.ip or self._allocate_ip()
+        started = now_iso()
+        for container in (spec.get("initContainers") or []) + spec["containers"]:
+            self.event(
+                pod, "Pulling", f'Pulling image "{container.get("image")}"', field_path=container["name"]
+            )
+            self.event(
+                pod,
+                "Pulled",
+                f'Successfully pulled image "{container.get("image")}" in 12ms',
+                field_path=container["name"],
+            )
+            self.event(pod, "Created", f"Created container {container['name']}", field_path=container["name"])
+            if not self.fast and container in spec["containers"]:
+                argv = containers.singleuser_argv(container)
+                if argv is not None:
+                    runtime.processes[container["name"]] = containers.launch(
+                        self.store, pod, container, argv, runtime.ip, runtime.root, self.workdir / "pvcs"
+                    )
+            self.event(pod, "Started", f"Started container {container['name']}", field_path=container["name"])
+        runtime.started = True
+
+        def running(p):
+            status = p.setdefault("status", {})
+            status.update(
+                phase="Running",
+                podIP=runtime.ip,
+                podIPs=[{"ip": runtime.ip}],
+                hostIP="127.0.0.1",
+                hostIPs=[{"ip": "127.0.0.1"}],
+                startTime=started,
+                conditions=[
+                    _condition(t)
+                    for t in (
+                        "PodReadyToStartContainers",
+                        "Initialized",
+                        "Ready",
+                        "ContainersReady",
+                        "PodScheduled",
+                    )
+                ],
+                containerStatuses=[
+                    _container_status(c, {"running": {"startedAt": started}}, True)
+                    for c in spec["containers"]
+                ],
+            )
+            if spec.get("initContainers"):
+                done = {
+                    "terminated": {
+                        "exitCode": 0,
+                        "reason": "Completed",
+                        "startedAt": started,
+                        "finishedAt": started,
+                    }
+                }
+                status["initContainerStatuses"] = [
+                    _container_status(c, done, True) for c in spec["initContainers"]
+                ]
+
+        self.store.update("pods", meta["namespace"], meta["name"], running)
+
+    def _check_processes(self) -> None:
+        """A container process that exited ends the pod (no restarts): Succeeded on 0, else Failed."""
+        for key, runtime in list(self.runtimes.items()):
+            if runtime.terminating or not runtime.processes:
+                continue
+            exited = {name: p.proc.returncode for name, p in runtime.processes.items() if not p.alive()}
+            if not exited:
+                continue
+            pod = self.store.find("pods", *key)
+            if pod is None or pod["metadata"]["uid"] != runtime.uid:
+                continue
+            code = next(iter(exited.values()))
+            log.warning("kubelet: pod %s/%s container exited with %s", *key, code)
+
+            def ended(p, exited=exited):
+                status = p["status"]
+                status["phase"] = "Succeeded" if all(c == 0 for c in exited.values()) else "Failed"
+                for cs in status.get("containerStatuses") or []:
+                    if cs["name"] in exited:
+                        cs.update(
+                            ready=False,
+                            started=False,
+                            state={
+                                "terminated": {
+                                    "exitCode": exited[cs["name"]],
+                                    "reason": "Error" if exited[cs["name"]] else "Completed",
+                                    "finishedAt": now_iso(),
+                                }
+                            },
+                        )
+                status["conditions"] = [
+                    c if c["type"] not in ("Ready", "ContainersReady") else {**c, "status": "False"}
+                    for c in status.get("conditions", [])
+                ]
+
+            self.store.update("pods", *key, ended)
+            self._spawn_task(self._teardown(key, self.runtimes.pop(key)))
+
+    async def _terminate(self, key, pod: dict, runtime: PodRuntime) -> None:
+        grace = pod["metadata"].get("deletionGracePeriodSeconds") or 0
+        for container in pod["spec"]["containers"]:
+            if runtime.started:
+                self.event(
+                    pod, "Killing", f"Stopping container {container['name']}", field_path=container["name"]
+                )
+        await self._teardown(key, runtime, grace)
+        current = self.store.find("pods", *key)
+        if current is not None and current["metadata"]["uid"] == runtime.uid:
+            try:
+                self.store.remove("pods", *key)
+            except ApiError:
+                pass
+        if self.runtimes.get(key) is runtime:
+            del self.runtimes[key]
+
+    async def _teardown(self, key, runtime: PodRuntime, grace: float = 0) -> None:
+        procs = list(runtime.processes.values())
+        runtime.processes.clear()
+        if procs:
+            loop = asyncio.get_running_loop()
+            await asyncio.gather(*(loop.run_in_executor(None, p.stop, max(grace, 1)) for p in procs))
+        if runtime.root.exists():
+            await asyncio.get_running_loop().run_in_executor(
+                None, lambda: shutil.rmtree(runtime.root, ignore_errors=True)
+            )
+
+    def _spawn_task(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def event(
+        self,
+        pod: dict,
+        reason: str,
+        message: str,
+        type_: str = "Normal",
+        *,
+        field_path=None,
+        source="kubelet",
+    ):
+        meta = pod["metadata"]
+        involved = {
+            "kind": "Pod",
+            "namespace": meta["namespace"],
+            "name": meta["name"],
+            "uid": meta["uid"],
+            "apiVersion": "v1",
+        }
+        involved["resourceVersion"] = meta.get("resourceVersion", "")
+        if field_path:
+            involved["fieldPath"] = f"spec.containers{{{field_path}}}"
+        now = now_iso()
+        event = {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
+            "involvedObject": involved,
+            "reason": reason,
+            "message": message,
+            "type": type_,
+            "source": {"component": source, "host": NODE},
+            "firstTimestamp": now,
+            "lastTimestamp": now,
+            "eventTime": None,
+            "count": 1,
+            "reportingComponent": source,
+            "reportingInstance": NODE,
+        }
+        self.store.create("events", meta["namespace"], event)
+
+
+def _condition(type_: str) -> dict:
+    return {"type": type_, "status": "True", "lastProbeTime": None, "lastTransitionTime": now_iso()}
+
+
+def _container_status(container: dict, state: dict, ready: bool) -> dict:
+    return {
+        "name": container["name"],
+        "image": container.get("image", ""),
+        "imageID": f"docker-pullable://{container.get('image', '')}",
+        "containerID": f"containerd://{uuid.uuid4().hex}",
+        "ready": ready,
+        "started": ready,
+        "restartCount": 0,
+        "state": state,
+        "lastState": {},
+    }

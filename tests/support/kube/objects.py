@@ -1,0 +1,120 @@
+"""Admission: strict schema validation (kubernetes-validate), the API server's own checks, server defaults."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import itertools
+import re
+
+import kubernetes_validate
+from kubernetes_validate.utils import ValidationError
+
+from tests.support.kube.errors import ApiError
+from tests.support.kube.store import RESOURCES
+
+KUBE_VERSION = "1.33"
+_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+_LABEL_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+_cluster_ips = itertools.count(10)
+
+
+def _name_problems(plural: str, name: str) -> str | None:
+    if plural == "services":  # DNS-1035 label
+        if len(name) > 63 or not _LABEL_NAME.match(name):
+            return f"metadata.name: Invalid value: \"{name}\": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character"
+    elif plural != "events" and (len(name) > 253 or not _SUBDOMAIN.match(name)):
+        return f"metadata.name: Invalid value: \"{name}\": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character"
+    return None
+
+
+def _label_problems(labels: dict) -> str | None:
+    for key, value in (labels or {}).items():
+        prefix, _, name = key.rpartition("/")
+        if (
+            not name
+            or len(name) > 63
+            or not _QUALIFIED.match(name)
+            or (prefix and not _SUBDOMAIN.match(prefix))
+        ):
+            return f"metadata.labels: Invalid value: \"{key}\": name part must consist of alphanumeric characters, '-', '_' or '.'"
+        if value is not None and (len(value) > 63 or not _LABEL_VALUE.match(value)):
+            return f"metadata.labels: Invalid value: \"{value}\": a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', at most 63 characters"
+    return None
+
+
+def validate(plural: str, obj: dict) -> None:
+    """Refuse (422 Invalid, with the validator's message) what a real API server would refuse."""
+    kind = RESOURCES[plural].kind
+    meta = obj.get("metadata") or {}
+    name = meta.get("name") or meta.get("generateName") or ""
+    try:
+        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    except ValidationError as e:
+        field = ".".join(str(p) for p in e.path)
+        raise ApiError.invalid(kind, name, f"{field}: {e.message}" if field else e.message, field) from None
+    if meta.get("name") and (problem := _name_problems(plural, meta["name"])):
+        raise ApiError.invalid(kind, name, problem, "metadata.name")
+    if problem := _label_problems(meta.get("labels")):
+        raise ApiError.invalid(kind, name, problem, "metadata.labels")
+    if plural == "secrets":
+        for key, value in (obj.get("data") or {}).items():
+            try:
+                base64.b64decode(value or "", validate=True)
+            except (binascii.Error, ValueError):
+                raise ApiError.invalid(
+                    kind, name, f"data[{key}]: Invalid value: illegal base64 data", f"data[{key}]"
+                ) from None
+    if plural == "pods":
+        containers = (obj.get("spec") or {}).get("containers") or []
+        if not containers:
+            raise ApiError.invalid(kind, name, "spec.containers: Required value", "spec.containers")
+        names = [c.get("name") for c in containers + ((obj.get("spec") or {}).get("initContainers") or [])]
+        if len(names) != len(set(names)):
+            raise ApiError.invalid(
+                kind, name, "spec.containers: Duplicate value: container names must be unique"
+            )
+
+
+def prepare(plural: str, obj: dict) -> dict:
+    """Check kind/apiVersion against the URL, then fill in what the server defaults (on a copy)."""
+    res = RESOURCES[plural]
+    if not isinstance(obj, dict):
+        raise ApiError.bad_request("the body must be a JSON object")
+    if obj.get("kind", res.kind) != res.kind or obj.get("apiVersion", "v1") != "v1":
+        raise ApiError.bad_request(
+            f"the API version in the data ({obj.get('apiVersion')}) or kind ({obj.get('kind')}) does not match the expected v1 {res.kind}"
+        )
+    obj = {"apiVersion": "v1", "kind": res.kind, **obj}
+    obj.setdefault("metadata", {})
+    if plural == "pods":
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("restartPolicy", "Always")
+        spec.setdefault("terminationGracePeriodSeconds", 30)
+        spec.setdefault("schedulerName", "default-scheduler")
+        obj["status"] = {"phase": "Pending", "qosClass": "Burstable"}
+    elif plural == "services":
+        spec = obj.setdefault("spec", {})
+        spec.setdefault("type", "ClusterIP")
+        if spec.get("clusterIP") != "None":
+            n = next(_cluster_ips)
+            spec["clusterIP"] = f"10.96.{n // 250 % 250}.{n % 250 + 1}"
+    elif plural == "persistentvolumeclaims":
+        storage = ((obj.get("spec") or {}).get("resources") or {}).get("requests", {}).get("storage")
+        obj["status"] = {
+            "phase": "Bound",
+            "accessModes": obj["spec"].get("accessModes", []),
+            "capacity": {"storage": storage},
+        }
+    elif plural == "secrets":
+        obj.setdefault("type", "Opaque")
+        string_data = obj.pop("stringData", None) or {}
+        if string_data:
+            data = dict(obj.get("data") or {})
+            data.update({k: base64.b64encode(v.encode()).decode() for k, v in string_data.items()})
+            obj["data"] = data
+    elif plural == "namespaces":
+        obj["status"] = {"phase": "Active"}
+    return obj
