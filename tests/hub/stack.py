@@ -8,6 +8,7 @@ can call the renewal endpoint exactly as the session would.
 
 from __future__ import annotations
 
+import base64
 import secrets
 
 from tests.support.procs import REPO, VENV_BIN
@@ -86,3 +87,59 @@ def hub_client(secret: str) -> dict:
 
 def new_secret() -> str:
     return secrets.token_urlsafe(24)
+
+
+ROLE = "arn:aws:iam::role/datalab-user"
+
+
+def iam_config(issuer: str, audience: str) -> dict:
+    """STS trusting the IdP; the role's policy gives the caller the bucket named after their token."""
+    own = "arn:aws:s3:::user-${jwt:preferred_username}"
+    return {
+        "sts": {
+            "tokenDuration": "1h",
+            "maxSessionLength": "12h",
+            "issuer": "datalab-sts",
+            "signingKey": base64.b64encode(secrets.token_bytes(32)).decode(),
+        },
+        "providers": [
+            {
+                "name": "datalab-idp",
+                "type": "oidc",
+                "enabled": True,
+                "config": {
+                    "issuer": issuer,
+                    "clientId": audience,
+                    "jwksUri": f"{issuer}/jwks",
+                    "claimsMapping": {"username": "preferred_username", "groups": "groups"},
+                },
+            }
+        ],
+        "policy": {"defaultEffect": "Deny", "storeType": "memory"},
+        "roles": [
+            {
+                "roleName": "datalab-user",
+                "roleArn": ROLE,
+                "trustPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Federated": "datalab-idp"},
+                            "Action": ["sts:AssumeRoleWithWebIdentity"],
+                        }
+                    ],
+                },
+                "attachedPolicies": ["own-bucket"],
+            }
+        ],
+        "policies": [
+            {
+                "name": "own-bucket",
+                "document": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": [own, own + "/*"]}],
+                },
+            }
+        ],
+    }

@@ -11,14 +11,16 @@ import os
 import secrets
 import stat
 
+import botocore.exceptions
 import hvac
 import pytest
 import requests
 
-from tests.hub.stack import hub_client, hub_config, new_secret
+from tests.hub.stack import ROLE, hub_client, hub_config, iam_config, new_secret
 from tests.support.hub import run_hub
 from tests.support.idp import LoginFailed, login, node_available, run_idp
 from tests.support.openbao import run_openbao
+from tests.support.seaweedfs import run_seaweedfs
 
 USERS = {  # carol is added during the tests
     "alice": {
@@ -33,8 +35,8 @@ ENDPOINT = "/datalab/credentials"
 
 
 class Stack:
-    def __init__(self, idp, bao, hub, sessions, client_secret):
-        self.idp, self.bao, self.hub, self.sessions = idp, bao, hub, sessions
+    def __init__(self, idp, bao, sw, hub, sessions, client_secret):
+        self.idp, self.bao, self.sw, self.hub, self.sessions = idp, bao, sw, hub, sessions
         self.client_secret = client_secret
         self.secrets_seen: set[str] = set()
 
@@ -80,7 +82,11 @@ def stack(tmp_path_factory):
     with (
         run_idp(work / "idp", users=USERS, clients=[hub_client(client_secret)]) as idp,
         run_openbao(work / "bao") as bao,
+        run_seaweedfs(work / "weed", iam=iam_config(idp.issuer, "datalab-hub")) as sw,
     ):
+        for user in ("alice", "bob"):
+            sw.make_bucket(f"user-{user}")
+        sw.client().put_object(Bucket="user-bob", Key="private.csv", Body=b"a,b\n1,2\n")
         bao.configure_jwt(issuer=idp.issuer, audience="datalab-hub")
         bao.write_user_secret("alice", "env", {"ALICE_KEY": "alice-value"})
         bao.write_user_secret("bob", "env", {"BOB_KEY": "bob-value"})
@@ -88,11 +94,18 @@ def stack(tmp_path_factory):
             issuer=idp.issuer,
             client_secret=client_secret,
             sessions_dir=sessions,
-            broker={"vault_mode": "required", "vault_addr": bao.addr, "timeout": 5.0},
+            broker={
+                "vault_mode": "required",
+                "vault_addr": bao.addr,
+                "s3_mode": "required",
+                "s3_endpoint": sw.endpoint,
+                "s3_role_arn": ROLE,
+                "timeout": 5.0,
+            },
         )
         env = {"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}
         with run_hub(work / "hub", config, env=env) as hub:
-            yield Stack(idp, bao, hub, sessions, client_secret)
+            yield Stack(idp, bao, sw, hub, sessions, client_secret)
             assert hub.alive(), "the hub died during the tests"
 
 
@@ -138,6 +151,18 @@ def test_renewal_endpoint_gives_each_user_only_their_own_credentials(stack):
         client.secrets.kv.v2.read_secret_version(
             path="users/bob/env", mount_point="secret", raise_on_deleted_version=True
         )
+    s3 = a.json()["s3"]
+    assert s3["bucket"] == "user-alice" and s3["endpoint"] == stack.sw.endpoint and s3["expiration"]
+    c = stack.sw.client(s3["access_key_id"], s3["secret_access_key"], s3["session_token"])
+    c.put_object(Bucket="user-alice", Key="data.csv", Body=b"x,y\n")
+    assert c.get_object(Bucket="user-alice", Key="data.csv")["Body"].read() == b"x,y\n"
+    for call in (
+        lambda: c.list_objects_v2(Bucket="user-bob"),
+        lambda: c.get_object(Bucket="user-bob", Key="private.csv"),
+        lambda: c.put_object(Bucket="user-bob", Key="planted.csv", Body=b"!"),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+            call()
     b = stack.credentials(bob_tok)
     assert b.json()["vault"]["top_dir"] == "users/bob" and b.json()["vault"]["token"] != vault["token"]
     # There is no way to ask for someone else: query parameters are ignored, the owner decides.
@@ -172,7 +197,11 @@ def test_spawn_puts_credentials_in_a_0600_file_and_the_server_token_renews_them(
         and env["VAULT_MOUNT"] == "secret"
         and env["VAULT_TOP_DIR"] == "users/alice"
     )
-    assert doc["vault"]["token"] not in json.dumps(env)
+    assert env["AWS_ENDPOINT_URL"] == stack.sw.endpoint and env["DATALAB_S3_BUCKET"] == "user-alice"
+    assert env["DATALAB_CREDENTIALS_FILE"].endswith("credentials.json")
+    stack.secrets_seen.update([doc["s3"]["secret_access_key"], doc["s3"]["session_token"]])
+    for value in (doc["vault"]["token"], doc["s3"]["secret_access_key"], doc["s3"]["session_token"]):
+        assert value not in json.dumps(env)
     server_token = (home / "api_token").read_text()
     stack.secrets_seen.add(server_token)
     renewed = stack.credentials(server_token)
