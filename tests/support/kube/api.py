@@ -126,7 +126,10 @@ class Api:
                     return await self.create(request, plural, ns)
                 raise ApiError.method_not_allowed()
             if method == "GET":
-                return _json(self.store.get(plural, ns, name))
+                obj = self.store.get(plural, ns, name)
+                if "as=Table" in request.headers.get("Accept", ""):
+                    return _json(tables.table(plural, [obj], self.store.resource_version))
+                return _json(obj)
             if method == "DELETE":
                 return await self.delete(request, plural, ns, name)
             if method == "PUT":

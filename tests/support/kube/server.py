@@ -66,7 +66,7 @@ class KubeEmulator:
     async def _open(self) -> None:
         self._runner = web.AppRunner(self.api.app(), access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, shutdown_timeout=0.5)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]
         self.api.port = self.port
@@ -88,6 +88,10 @@ class KubeEmulator:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        others = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+        for task in others:  # requests still hanging (fault injection)
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def stop(self) -> None:
         """Stop serving, stop every container process, remove the work directory if it was ours."""

@@ -1,0 +1,293 @@
+"""The Kubernetes API emulator behaves like an API server for the clients we use (kubernetes_asyncio,
+KubeSpawner's reflector, kubectl): errors, validation, selectors, watches, garbage collection, the kubelet."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import shutil
+import subprocess
+import time
+
+import pytest
+import requests
+from kubernetes_asyncio import client, watch
+
+from tests.support.kube import KubeEmulator
+from tests.support.kube.selectors import Selector
+
+
+@pytest.fixture(scope="module")
+def emu():
+    with KubeEmulator(fast=True) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def core(emu):
+    api_client = client.ApiClient(client.Configuration(host=emu.url))
+    yield client.CoreV1Api(api_client)
+    await api_client.close()
+
+
+def pod(name, labels=None, **container):
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {}},
+        "spec": {"containers": [{"name": "main", "image": "busybox", **container}]},
+    }
+
+
+def secret(name, data, owner=None):
+    meta = {"name": name}
+    if owner:
+        meta["ownerReferences"] = [
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "name": owner["metadata"]["name"],
+                "uid": owner["metadata"]["uid"],
+            }
+        ]
+    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
+    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded}
+
+
+def post(emu, plural, body, ns="default"):
+    return requests.post(f"{emu.url}/api/v1/namespaces/{ns}/{plural}", json=body, timeout=10)
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(0.05)
+    raise AssertionError("condition not reached in time")
+
+
+@pytest.mark.parametrize(
+    ("selector", "expected"),
+    [
+        ("app=web", {"a", "b"}),
+        ("app==web,tier!=db", {"a"}),
+        ("tier in (db, cache)", {"b", "c"}),
+        ("tier notin (db),app", {"a"}),
+        ("tier", {"b", "c"}),
+        ("!tier", {"a"}),
+        ("", {"a", "b", "c"}),
+    ],
+)
+def test_label_selectors(selector, expected):
+    objs = {
+        "a": {"metadata": {"labels": {"app": "web"}}},
+        "b": {"metadata": {"labels": {"app": "web", "tier": "db"}}},
+        "c": {"metadata": {"labels": {"tier": "cache"}}},
+    }
+    parsed = Selector.parse(selector)
+    assert {k for k, o in objs.items() if parsed.matches(o)} == expected
+
+
+def test_create_sets_server_fields_and_duplicates_are_409(emu):
+    r = post(emu, "configmaps", {"metadata": {"name": "settings"}, "data": {"a": "1"}})
+    assert r.status_code == 201, r.text
+    meta = r.json()["metadata"]
+    assert meta["uid"] and meta["creationTimestamp"] and int(meta["resourceVersion"]) > 0
+
+    again = post(emu, "configmaps", {"metadata": {"name": "settings"}})
+    assert again.status_code == 409
+    assert again.json()["reason"] == "AlreadyExists" and again.json()["kind"] == "Status"
+
+    generated = post(emu, "configmaps", {"metadata": {"generateName": "cfg-"}}).json()["metadata"]["name"]
+    assert generated.startswith("cfg-") and len(generated) > 4
+
+    missing = requests.get(f"{emu.url}/api/v1/namespaces/default/secrets/nope", timeout=10)
+    assert missing.status_code == 404 and missing.json()["reason"] == "NotFound"
+
+
+def test_misspelled_field_is_refused_with_422_and_the_validation_message(emu):
+    bad = pod("typo")
+    bad["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    r = post(emu, "pods", bad)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["reason"] == "Invalid"
+    assert "imagePullPolicyy" in body["message"] and "spec.containers.0" in body["message"]
+    assert emu.store.find("pods", "default", "typo") is None
+
+    r = post(
+        emu,
+        "persistentvolumeclaims",
+        {"metadata": {"name": "home"}, "spec": {"resources": {"requests": {"storage": None}}}},
+    )
+    assert r.status_code == 422, r.text
+
+
+async def test_list_with_label_and_field_selectors(emu, core):
+    for name, labels in (
+        ("sel-a", {"component": "singleuser-server", "user": "ann"}),
+        ("sel-b", {"component": "other"}),
+    ):
+        await core.create_namespaced_pod("default", pod(name, labels))
+    pods = await core.list_namespaced_pod(
+        "default", label_selector="component=singleuser-server,user in (ann,bob)"
+    )
+    assert [p.metadata.name for p in pods.items] == ["sel-a"]
+    pods = await core.list_namespaced_pod("default", field_selector="metadata.name=sel-b")
+    assert [p.metadata.name for p in pods.items] == ["sel-b"]
+    events = await core.list_namespaced_event(
+        "default", field_selector="involvedObject.kind=Pod,involvedObject.name=sel-a"
+    )
+    assert "Scheduled" in {e.reason for e in events.items} or wait_until(
+        lambda: any(
+            e["reason"] == "Scheduled"
+            for e in emu.objects("events")
+            if e["involvedObject"]["name"] == "sel-a"
+        )
+    )
+
+
+async def test_watch_resumes_from_resource_version_and_ends_on_timeout(emu, core):
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "w1", "labels": {"w": "yes"}}})
+    listed = await core.list_namespaced_config_map("default", label_selector="w=yes")
+    rv = listed.metadata.resource_version
+    await core.create_namespaced_config_map("default", {"metadata": {"name": "w2", "labels": {"w": "yes"}}})
+    await core.patch_namespaced_config_map("w1", "default", {"metadata": {"labels": {"w": "no"}}})
+
+    seen = []
+    start = time.monotonic()
+    async with watch.Watch().stream(
+        core.list_namespaced_config_map,
+        "default",
+        label_selector="w=yes",
+        resource_version=rv,
+        timeout_seconds=1,
+    ) as stream:
+        async for event in stream:
+            seen.append((event["type"], event["raw_object"]["metadata"]["name"]))
+    # Only what happened after rv; w1 stopped matching, so this watcher sees it deleted.
+    assert seen == [("ADDED", "w2"), ("DELETED", "w1")]
+    assert 0.9 < time.monotonic() - start < 5
+
+
+def test_a_watch_from_a_forgotten_resource_version_gets_410():
+    with KubeEmulator(fast=True) as small:
+        small.store._history = type(small.store._history)(maxlen=3)
+        for i in range(6):
+            post(small, "configmaps", {"metadata": {"name": f"c{i}"}})
+        r = requests.get(
+            f"{small.url}/api/v1/namespaces/default/configmaps?watch=true&resourceVersion=2&timeoutSeconds=1",
+            timeout=10,
+        )
+        assert '"code": 410' in r.text and '"type": "ERROR"' in r.text
+
+
+def test_garbage_collection_follows_owner_references(emu):
+    owner = post(emu, "pods", pod("gc-owner")).json()
+    assert post(emu, "secrets", secret("gc-owned", {"k": "v"}, owner=owner)).status_code == 201
+    ghost = {"metadata": {"name": "ghost", "uid": "00000000-0000-0000-0000-000000000000"}}
+    assert post(emu, "secrets", secret("gc-orphan", {"k": "v"}, owner=ghost)).status_code == 201
+    wait_until(lambda: emu.store.find("secrets", "default", "gc-orphan") is None)
+    assert emu.store.find("secrets", "default", "gc-owned") is not None
+
+    r = requests.delete(f"{emu.url}/api/v1/namespaces/default/pods/gc-owner?gracePeriodSeconds=0", timeout=10)
+    assert r.status_code == 200
+    wait_until(lambda: emu.store.find("secrets", "default", "gc-owned") is None)
+
+
+def test_kubelet_waits_for_a_missing_secret(emu):
+    env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "late", "key": "token"}}}]
+    post(emu, "pods", pod("waiter", env=env))
+
+    def reasons():
+        return {e["reason"] for e in emu.objects("events") if e["involvedObject"]["name"] == "waiter"}
+
+    wait_until(lambda: "CreateContainerConfigError" in reasons())
+    time.sleep(0.3)
+    waiter = emu.store.get("pods", "default", "waiter")
+    assert waiter["status"]["phase"] == "Pending"
+    assert (
+        waiter["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
+    )
+
+    post(emu, "secrets", secret("late", {"other": "x"}))  # the key is still missing
+    wait_until(
+        lambda: any(
+            "couldn't find key token" in e["message"]
+            for e in emu.objects("events")
+            if e["involvedObject"]["name"] == "waiter"
+        )
+    )
+    assert emu.store.get("pods", "default", "waiter")["status"]["phase"] == "Pending"
+
+    requests.patch(
+        f"{emu.url}/api/v1/namespaces/default/secrets/late",
+        json={"data": {"token": base64.b64encode(b"t").decode()}},
+        headers={"Content-Type": "application/merge-patch+json"},
+        timeout=10,
+    ).raise_for_status()
+    running = wait_until(
+        lambda: (p := emu.store.get("pods", "default", "waiter"))["status"]["phase"] == "Running" and p
+    )
+    assert running["status"]["podIP"].startswith("127.")
+    assert all(c["ready"] for c in running["status"]["containerStatuses"])
+    assert {"Scheduled", "Pulling", "Pulled", "Created", "Started"} <= reasons()
+
+
+def test_injected_faults_and_dropped_connections(emu):
+    emu.fail("GET", r"/secrets", count=1)
+    url = f"{emu.url}/api/v1/namespaces/default/secrets"
+    assert requests.get(url, timeout=10).status_code == 500
+    assert requests.get(url, timeout=10).status_code == 200
+
+    emu.hang("GET", r"/configmaps\b", seconds=5)
+    with pytest.raises(requests.exceptions.ReadTimeout):
+        requests.get(f"{emu.url}/api/v1/namespaces/default/configmaps", timeout=0.5)
+
+    with requests.get(f"{url}?watch=true", stream=True, timeout=10) as stream:
+        emu.drop_connections(down_seconds=0.3)
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):  # cut mid-stream, as in a restart
+            for _ in stream.iter_lines():
+                pass
+    assert requests.get(url, timeout=10).status_code == 200  # objects kept, serving again
+
+
+async def test_kubespawner_reflector_recovers_after_the_api_server_drops_connections(emu):
+    from kubespawner.reflector import ResourceReflector
+
+    previous = client.Configuration.get_default_copy()
+    client.Configuration.set_default(client.Configuration(host=emu.url))  # what load_config() does
+
+    class Pods(ResourceReflector):
+        kind = "pods"
+
+    reflector = Pods(namespace="default", labels={"reflect": "me"}, timeout_seconds=1)
+    await reflector.start()
+    try:
+        post(emu, "pods", pod("not-reflected", {"reflect": "no"}))
+        post(emu, "pods", pod("reflected-1", {"reflect": "me"}))
+        await asyncio.to_thread(wait_until, lambda: "default/reflected-1" in reflector.resources)
+        await asyncio.to_thread(emu.drop_connections, 0.5)
+        post(emu, "pods", pod("reflected-2", {"reflect": "me"}))
+        await asyncio.to_thread(wait_until, lambda: "default/reflected-2" in reflector.resources, 15)
+        assert "default/not-reflected" not in reflector.resources
+        phase = reflector.resources["default/reflected-2"].get("status", {}).get("phase")
+        assert phase in ("Pending", "Running")
+    finally:
+        await reflector.stop()
+        client.Configuration.set_default(previous)
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
+def test_kubectl_get_pods(emu):
+    post(emu, "pods", pod("for-kubectl"))
+    wait_until(lambda: emu.store.get("pods", "default", "for-kubectl")["status"]["phase"] == "Running")
+    out = subprocess.run(
+        ["kubectl", "--server", emu.url, "get", "pods", "for-kubectl"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "for-kubectl" in out.stdout and "Running" in out.stdout
