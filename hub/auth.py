@@ -218,6 +218,10 @@ class DatalabOAuthenticator(GenericOAuthenticator):
             if auth_model["name"] != user.name:
                 self.log.error("Refreshed tokens of %s name another user: a new login is needed", user.name)
                 return False
+            if not await self.check_allowed(user.name, auth_model):
+                # e.g. removed from the allowed groups at the IdP: the next login will say so (403)
+                self.log.warning("%s is no longer allowed by the identity provider's groups", user.name)
+                return False
             # Save now, inside the lock, so a concurrent refresh never reuses the rotated refresh token.
             await user.save_auth_state(auth_model["auth_state"])
             self.log.info("Refreshed the sign-in of %s", user.name)

@@ -20,6 +20,7 @@ MARGIN = 5  # refresh when less than this is left
 USERS = {
     "alice": {"password": "alice-pw", "groups": ["datalab-users"]},
     "bob": {"password": "bob-pw", "groups": ["datalab-users"]},
+    "carol": {"password": "carol-pw", "groups": ["datalab-users"]},
 }
 ENDPOINT = "/datalab/credentials"
 SCOPES = ["custom:datalab-credentials:read!user"]
@@ -83,7 +84,14 @@ def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_logi
         timeout=10,
     )
     assert revoke.status_code == 200
-    idp.set_users({**USERS, "alice": {**USERS["alice"], "groups": ["datalab-users", "team-x"]}})
+    # carol leaves the allowed group.
+    idp.set_users(
+        {
+            **USERS,
+            "alice": {**USERS["alice"], "groups": ["datalab-users", "team-x"]},
+            "carol": {**USERS["carol"], "groups": ["alumni"]},
+        }
+    )
 
     time.sleep(max(0.0, first["alice"]["id_token_expires_at"] - MARGIN - time.time()) + 0.5)
     r = hub.api("GET", ENDPOINT, token=tokens["alice"])
@@ -100,6 +108,11 @@ def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_logi
     home = browsers["bob"].get(f"{hub.url}/hub/home", allow_redirects=False, timeout=30)
     assert home.status_code == 302 and "/hub/login" in home.headers["Location"]
     assert "refused to refresh bob's sign-in" in hub.log()
+    # carol is no longer allowed: her token stops giving credentials and a new login is refused.
+    r = hub.api("GET", ENDPOINT, token=tokens["carol"])
+    assert r.status_code == 401, r.text
+    relogin = login(requests.Session(), "carol", "carol-pw", start_url=f"{hub.url}/hub/oauth_login")
+    assert relogin.status_code == 403
     # After logging in again everything works.
     login(requests.Session(), "bob", "bob-pw", start_url=f"{hub.url}/hub/oauth_login")
     assert hub.api("GET", ENDPOINT, token=tokens["bob"]).status_code == 200
