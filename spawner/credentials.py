@@ -30,12 +30,12 @@ class SpawnCredentialsError(web.HTTPError):
         return self.jupyterhub_message
 
 
-async def session_credentials_for(spawner, credentials_file_path: str) -> SessionCredentials:
+async def session_credentials_for(spawner, credentials_file_path: str, broker=None) -> SessionCredentials:
     """Mint the user's credentials through the hub's broker (kept apart from the mixin to be testable)."""
     from hub.broker import BrokerError
     from hub.credentials_api import LoginRequired, fresh_id_token, get_broker
 
-    broker = get_broker(spawner.config, spawner.log)
+    broker = broker or get_broker(spawner.config, spawner.log)
     if not broker.enabled:
         return SessionCredentials()
     username = spawner.user.name
