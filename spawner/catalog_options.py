@@ -64,7 +64,17 @@ class CatalogOptionsMixin(Configurable):
             except SpawnException:
                 previous = None  # stale options (catalog changed): fall back to the defaults
         env = form.make_environment(self.form_template_paths())
-        return form.render_form(offers, previous, environment=env)
+        return self.form_notice(offers) + form.render_form(
+            self.form_offers(offers), previous, environment=env
+        )
+
+    def form_offers(self, offers: list[Offer]) -> list[Offer]:
+        """The offers shown as cards (a backend hides the ones it cannot run here)."""
+        return offers
+
+    def form_notice(self, offers: list[Offer]) -> str:
+        """HTML shown above the cards (a backend says what it cannot run here, and why)."""
+        return ""
 
     @default("options_from_form")
     def _options_from_form_default(self):
