@@ -15,7 +15,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 USERS = {
-    "alice": {"password": "alice-pw", "groups": ["datalab-users", "team-a"], "email": "alice@example.org"}
+    "alice": {"password": "alice-pw", "groups": ["datalab-users", "team-a"], "email": "alice@example.org"},
+    # made with: echo -n 'hashed pw' | node hub/idp/idp.js hash-password
+    "hugo": {
+        "password": "scrypt$OObGA8nI7fFwnvOBJ02Cmg==$v6RxLELSVWs3rNFz9vYnGc0YXNkBjEMiJkQ6sn57TnAT418c54v0pF9j98BAdmm5yfo+3TiPxleMQDRcmdvcHQ=="
+    },
 }
 
 
@@ -43,6 +47,12 @@ def test_sign_in_gives_id_token_with_groups_and_username(idp):
     assert me.json()["groups"] == ["datalab-users", "team-a"]
 
 
+def test_scrypt_hashed_passwords_are_checked(idp):
+    assert claims(idp.tokens("hugo", "hashed pw")["id_token"])["groups"] == []
+    with pytest.raises(LoginFailed):
+        idp.tokens("hugo", USERS["hugo"]["password"])  # the hash itself is not a password
+
+
 def test_wrong_password_and_unknown_user_are_refused(idp):
     with pytest.raises(LoginFailed):
         idp.tokens("alice", "not-her-password")
@@ -58,7 +68,7 @@ def test_tokens_survive_restart_and_users_file_is_reread(idp):
     refreshed = idp.refresh(tokens["refresh_token"])
     assert refreshed.status_code == 200, refreshed.text
     # A changed users.yaml is seen without a restart: new groups on the next refresh, removal kills refresh.
-    idp.set_users({"alice": {**USERS["alice"], "groups": ["team-b"]}})
+    idp.set_users({**USERS, "alice": {**USERS["alice"], "groups": ["team-b"]}})
     again = idp.refresh(refreshed.json()["refresh_token"])
     assert claims(again.json()["id_token"])["groups"] == ["team-b"]
     idp.set_users({})
