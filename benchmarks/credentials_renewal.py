@@ -1,0 +1,95 @@
+"""How long does a session wait for fresh credentials from the hub?
+
+Starts the real IdP, OpenBao, SeaweedFS (STS) and a hub wired with DatalabOAuthenticator + the broker,
+logs alice in through the form, then times `GET /hub/api/datalab/credentials` with a token of hers:
+served from the broker's cache, and forced (`?force=1`: one STS AssumeRoleWithWebIdentity + one Vault JWT
+login). Baseline, in the same run: `GET /hub/api/user` with the same token (an authenticated hub call
+that does no credential work). Last line: one JSON object (milliseconds, medians).
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tests.hub.stack import ROLE, hub_client, hub_config, iam_config, new_secret  # noqa: E402
+from tests.support.hub import run_hub  # noqa: E402
+from tests.support.idp import login, run_idp  # noqa: E402
+from tests.support.openbao import run_openbao  # noqa: E402
+from tests.support.seaweedfs import run_seaweedfs  # noqa: E402
+
+ROUNDS = 15
+
+
+def timed(fn, rounds=ROUNDS) -> float:
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return round(statistics.median(samples), 1)
+
+
+def main() -> None:
+    users = {"alice": {"password": "alice-pw", "groups": ["datalab-users"]}}
+    with tempfile.TemporaryDirectory(prefix="bench-creds-") as tmp:
+        work = Path(tmp)
+        secret = new_secret()
+        with (
+            run_idp(work / "idp", users=users, clients=[hub_client(secret)]) as idp,
+            run_openbao(work / "bao") as bao,
+            run_seaweedfs(work / "weed", iam=iam_config(idp.issuer, "datalab-hub")) as sw,
+        ):
+            bao.configure_jwt(issuer=idp.issuer, audience="datalab-hub")
+            config = hub_config(
+                issuer=idp.issuer,
+                client_secret=secret,
+                sessions_dir=work / "sessions",
+                broker={
+                    "vault_mode": "required",
+                    "vault_addr": bao.addr,
+                    "s3_mode": "required",
+                    "s3_endpoint": sw.endpoint,
+                    "s3_role_arn": ROLE,
+                },
+            ).replace('c.JupyterHub.log_level = "DEBUG"', 'c.JupyterHub.log_level = "INFO"')
+            with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+                login(requests.Session(), "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login")
+                r = hub.api(
+                    "POST",
+                    "/users/alice/tokens",
+                    json={"scopes": ["custom:datalab-credentials:read!user", "read:users!user"]},
+                )
+                token = r.json()["token"]
+
+                def get(path):
+                    resp = hub.api("GET", path, token=token)
+                    assert resp.status_code == 200, resp.text
+
+                get("/datalab/credentials")  # warm: first mint
+                baseline = timed(lambda: get("/user"))
+                cached = timed(lambda: get("/datalab/credentials"))
+                forced = timed(lambda: get("/datalab/credentials?force=1"))
+    result = {
+        "benchmark": "credentials_renewal",
+        "unit": "ms (median)",
+        "rounds": ROUNDS,
+        "baseline_hub_api_user": baseline,
+        "renewal_cached": cached,
+        "renewal_minted_sts_and_vault": forced,
+    }
+    print(f"hub API baseline {baseline} ms; renewal from cache {cached} ms; minting STS+Vault {forced} ms")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
