@@ -134,7 +134,9 @@ class CredentialsRefresher:
             if token.renewable and not is_expired(token, now):
                 try:
                     renewed = await self._in_executor(vault.renew, token, s.request_timeout)
-                    token = replace(renewed, lifetime=token.lifetime)
+                    # Uncapped, a renewal's lease is the token's TTL: the lifetime to plan with.
+                    lease = (renewed.expiration - utcnow()).total_seconds()
+                    token = replace(renewed, lifetime=max(token.lifetime or 0.0, lease))
                     self.last_renewal = utcnow()
                     self.log.info("Vault token renewed until %s", format_time(token.expiration))
                     need_vault = is_due(token, utcnow(), fraction)  # capped by its max TTL: re-mint

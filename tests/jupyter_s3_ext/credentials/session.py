@@ -29,12 +29,14 @@ class KernelError(AssertionError):
 
 
 class Kernel:
-    def __init__(self, session: SessionServer, kernel_id: str):
-        self.session = session
+    """A client of a kernel some Jupyter server started (found by its connection file)."""
+
+    def __init__(self, connection_file: Path, kernel_id: str = ""):
         self.id = kernel_id
-        self.client = BlockingKernelClient(
-            connection_file=str(session.runtime_dir / f"kernel-{kernel_id}.json")
-        )
+        deadline = time.monotonic() + 30
+        while not Path(connection_file).exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.client = BlockingKernelClient(connection_file=str(connection_file))
         self.client.load_connection_file()
         self.client.start_channels()
         self.client.wait_for_ready(timeout=90)
@@ -127,7 +129,8 @@ class SessionServer:
             headers={"Authorization": f"token {self.token}"},
         )
         r.raise_for_status()
-        kernel = Kernel(self, r.json()["id"])
+        kernel_id = r.json()["id"]
+        kernel = Kernel(self.runtime_dir / f"kernel-{kernel_id}.json", kernel_id)
         self.kernels.append(kernel)
         return kernel
 
