@@ -1,0 +1,133 @@
+"""One aiobotocore S3 client for the contents manager, and S3 errors turned into clear HTTP errors.
+
+Why aiobotocore rather than boto3 in an executor: every request is a coroutine on the server's own loop
+(no thread pool to exhaust, no blocked loop), streaming bodies are read chunk by chunk, and the
+session-credentials side already offers aiobotocore credentials that refresh themselves.
+
+The credentials seam: `credentials` is a zero-argument callable returning botocore/aiobotocore
+credentials (static `AioCredentials`, or `AioRefreshableCredentials` from
+`jupyter_s3_ext.credentials.aio_refreshable_credentials`), or None for "no S3 here". It is asked once;
+refreshable credentials then renew themselves before each request as needed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+
+from aiobotocore.session import AioSession
+from botocore.config import Config
+from botocore.credentials import CredentialProvider
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    HTTPClientError,
+    NoCredentialsError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from tornado.web import HTTPError
+
+log = logging.getLogger(__name__)
+
+FORBIDDEN = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
+MISSING_BUCKET = {"NoSuchBucket"}
+MISSING = {"NoSuchKey", "NotFound", "404", "NoSuchUpload"}
+
+
+class _Provider(CredentialProvider):
+    """Puts the given credentials first in aiobotocore's chain (never the environment's static keys)."""
+
+    METHOD = "datalab-contents"
+    CANONICAL_NAME = "DatalabContents"
+
+    def __init__(self, factory: Callable):
+        super().__init__()
+        self._factory = factory
+
+    async def load(self):
+        return self._factory()
+
+
+class S3Client:
+    """Lazily opens one client, shared by all requests; `close()` at shutdown."""
+
+    def __init__(self, *, endpoint_url, region, credentials: Callable, connect_timeout, read_timeout):
+        self.endpoint_url = endpoint_url or None
+        self.region = region or "us-east-1"
+        self._credentials = credentials
+        self._config = Config(
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"max_attempts": 2, "mode": "standard"},
+            s3={"addressing_style": "path"},
+            max_pool_connections=20,
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
+        self._client = None
+        self._ctx = None
+        self._lock = asyncio.Lock()
+
+    async def get(self):
+        if self._client is None:
+            async with self._lock:
+                if self._client is None:
+                    session = AioSession()
+                    resolver = session.get_component("credential_provider")
+                    resolver.insert_before("env", _Provider(self._credentials))
+                    self._ctx = session.create_client(
+                        "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=self._config
+                    )
+                    self._client = await self._ctx.__aenter__()
+        return self._client
+
+    async def close(self):
+        if self._ctx is not None:
+            ctx, self._ctx, self._client = self._ctx, None, None
+            await ctx.__aexit__(None, None, None)
+
+
+def error_code(e: ClientError) -> str:
+    err = e.response.get("Error", {})
+    return str(err.get("Code") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
+
+
+def to_http_error(e: Exception, what: str) -> HTTPError:
+    """An HTTPError saying what failed, never with a secret (botocore messages name no keys)."""
+    if isinstance(e, HTTPError):
+        return e
+    if isinstance(e, ClientError):
+        code = error_code(e)
+        if code in FORBIDDEN:
+            return HTTPError(403, f"S3 denied access to {what} ({code}): you may not do this here")
+        if code in MISSING_BUCKET:
+            return HTTPError(404, f"{what}: the S3 bucket does not exist")
+        if code in MISSING:
+            return HTTPError(404, f"{what}: no such file or directory")
+        if code in {"EntityTooLarge", "InvalidArgument", "InvalidRequest", "KeyTooLongError"}:
+            return HTTPError(400, f"S3 refused {what} ({code})")
+        return HTTPError(502, f"S3 error on {what} ({code})")
+    if isinstance(e, NoCredentialsError):
+        return HTTPError(503, f"S3 is unavailable for {what}: no S3 credentials in this session")
+    if isinstance(e, EndpointConnectionError | BotoConnectionError | HTTPClientError | OSError):
+        return HTTPError(503, f"S3 is unavailable for {what}: the S3 endpoint cannot be reached")
+    if isinstance(e, asyncio.TimeoutError | TimeoutError):
+        return HTTPError(503, f"S3 is unavailable for {what}: the S3 endpoint did not answer in time")
+    if isinstance(e, BotoCoreError):
+        return HTTPError(503, f"S3 is unavailable for {what}: {type(e).__name__}")
+    log.error("unexpected error on S3 %s", what, exc_info=e)
+    return HTTPError(500, f"unexpected error on S3 for {what}: {type(e).__name__}")
+
+
+@asynccontextmanager
+async def s3_errors(what: str):
+    """Turn any S3/transport failure inside the block into an HTTPError naming `what`."""
+    try:
+        yield
+    except HTTPError:
+        raise
+    except Exception as e:  # noqa: BLE001 - every failure becomes a clear HTTP error
+        raise to_http_error(e, what) from e

@@ -1,0 +1,332 @@
+"""S3MountContentsManager: the home directory as usual, plus an `s3/` folder holding the user's S3 locations.
+
+Everything outside the folder is the default async file manager (AsyncLargeFileManager); paths inside go
+to `S3Side`. With no S3 configured (no mounts, or no credentials) the folder is absent and nothing
+changes. Moves and copies between home and S3 stream through `transfer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+
+import nbformat
+from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+from jupyter_server.services.contents.manager import copy_pat
+from tornado.web import HTTPError
+from traitlets import Any, Dict, Float, Int, List, Unicode, default
+
+from . import models, transfer
+from .client import S3Client
+from .mounts import build_table
+from .s3side import S3Side
+from .uploads import Uploads
+
+
+def _env_endpoint() -> str:
+    url = os.environ.get("AWS_ENDPOINT_URL") or os.environ.get("AWS_S3_ENDPOINT") or ""
+    if url and "://" not in url:  # Onyxia's AWS_S3_ENDPOINT is a bare host name
+        url = "https://" + url
+    return url
+
+
+def _remove(os_path: str) -> None:
+    (shutil.rmtree if os.path.isdir(os_path) else os.unlink)(os_path)
+
+
+class S3MountContentsManager(AsyncLargeFileManager):
+    s3_folder = Unicode(
+        "s3", help="Name of the folder (at the root of the file browser) holding the S3 locations."
+    ).tag(config=True)
+    endpoint_url = Unicode(help="S3 endpoint URL. Default: $AWS_ENDPOINT_URL, else $AWS_S3_ENDPOINT.").tag(
+        config=True
+    )
+    region = Unicode(help="S3 region. Default: $AWS_DEFAULT_REGION, else us-east-1.").tag(config=True)
+    access_key_id = Unicode("", help="Static S3 access key (when there are no session credentials).").tag(
+        config=True
+    )
+    secret_access_key = Unicode("", help="Static S3 secret key, used with access_key_id.").tag(config=True)
+    credentials = Any(
+        None,
+        allow_none=True,
+        help="A callable returning (aio)botocore credentials, or None. Overrides the static keys. Default: the "
+        "session's self-refreshing credentials when $DATALAB_CREDENTIALS_FILE is set, else the static keys.",
+    ).tag(config=True)
+    own_bucket = Unicode(help="The user's own bucket. Default: $DATALAB_S3_BUCKET.").tag(config=True)
+    own_prefix = Unicode(
+        help="The user's prefix in own_bucket ('' = whole bucket). Default: $DATALAB_S3_PREFIX."
+    ).tag(config=True)
+    own_name = Unicode("", help="Folder name of the user's own location (default: the bucket name).").tag(
+        config=True
+    )
+    group_buckets = List(
+        Unicode(), help="Buckets of the user's groups, each shown as a folder named after it."
+    ).tag(config=True)
+    datasets = List(
+        Dict(),
+        help="Datasets declared by the administrator: [{name, bucket, prefix, read_only}] (read-only ones "
+        "are shown writable=false and every write to them is refused with 403).",
+    ).tag(config=True)
+    mounts = List(Dict(), help="Other S3 locations: [{name, bucket, prefix, writable}].").tag(config=True)
+    max_open_mb = Float(
+        100.0, help="Largest S3 file (MiB) that may be opened or downloaded through the server."
+    ).tag(config=True)
+    part_size_mb = Int(
+        8, help="Multipart part size (MiB, at least 5) for uploads: the memory bound per upload."
+    ).tag(config=True)
+    upload_idle_timeout = Float(600.0, help="Seconds without a chunk after which an upload is aborted.").tag(
+        config=True
+    )
+    s3_connect_timeout = Float(5.0, help="Seconds to connect to the S3 endpoint before answering 503.").tag(
+        config=True
+    )
+    s3_read_timeout = Float(60.0, help="Seconds to wait for an S3 answer before answering 503.").tag(
+        config=True
+    )
+
+    @default("endpoint_url")
+    def _default_endpoint(self):
+        return _env_endpoint()
+
+    @default("region")
+    def _default_region(self):
+        return os.environ.get("AWS_DEFAULT_REGION", "us-east-1")
+
+    @default("own_bucket")
+    def _default_own_bucket(self):
+        return os.environ.get("DATALAB_S3_BUCKET", "")
+
+    @default("own_prefix")
+    def _default_own_prefix(self):
+        return os.environ.get("DATALAB_S3_PREFIX", "")
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.s3: S3Side | None = None
+        factory = self._credentials_factory()
+        table, problems = build_table(
+            own_bucket=self.own_bucket,
+            own_prefix=self.own_prefix,
+            own_name=self.own_name,
+            group_buckets=self.group_buckets,
+            datasets=self.datasets,
+            extra=self.mounts,
+        )
+        for problem in problems:
+            self.log.error("S3 contents: %s", problem)
+        if factory is None or not table:
+            self.log.info(
+                "S3 contents: no %s, the %s/ folder is not shown",
+                "credentials" if table else "S3 location",
+                self.s3_folder,
+            )
+            return
+        client = S3Client(
+            endpoint_url=self.endpoint_url,
+            region=self.region,
+            credentials=factory,
+            connect_timeout=self.s3_connect_timeout,
+            read_timeout=self.s3_read_timeout,
+        )
+        uploads = Uploads(self.part_size_mb * 2**20, self.upload_idle_timeout)
+        self.s3 = S3Side(
+            folder=self.s3_folder.strip("/"),
+            table=table,
+            client=client,
+            max_open_bytes=int(self.max_open_mb * 2**20),
+            uploads=uploads,
+        )
+        self.log.info("S3 contents: %s/ shows %s", self.s3_folder, ", ".join(m.name for m in table))
+
+    def _credentials_factory(self):
+        if self.credentials is not None:
+            return self.credentials
+        if self.access_key_id and self.secret_access_key:
+            from aiobotocore.credentials import AioCredentials
+
+            creds = AioCredentials(self.access_key_id, self.secret_access_key, method="datalab-static")
+            return lambda: creds
+        if os.environ.get("DATALAB_CREDENTIALS_FILE"):
+            from jupyter_s3_ext.credentials import aio_refreshable_credentials
+
+            return aio_refreshable_credentials
+        return None
+
+    # -- routing ---------------------------------------------------------------------------------------
+    def _rel(self, path: str) -> str | None:
+        """The path relative to the S3 folder, or None when it is a home path."""
+        if self.s3 is None:
+            return None
+        path = (path or "").strip("/")
+        f = self.s3.folder
+        if path == f:
+            return ""
+        return path[len(f) + 1 :] if path.startswith(f + "/") else None
+
+    async def get(self, path, content=True, type=None, format=None, require_hash=False):
+        rel = self._rel(path)
+        if rel is not None:
+            return await self.s3.get(rel, content, type, format, require_hash)
+        model = await super().get(path, content=content, type=type, format=format, require_hash=require_hash)
+        if self.s3 is not None and path.strip("/") == "" and content:
+            model["content"] = [m for m in model["content"] if m["name"] != self.s3.folder]
+            model["content"].append(self.s3._root(False))
+        return model
+
+    async def save(self, model, path=""):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().save(model, path)
+        path = path.strip("/")
+        if "type" not in model:
+            raise HTTPError(400, "No file type provided")
+        chunk = model.get("chunk")
+        if chunk is not None:
+            if model["type"] != "file":
+                raise HTTPError(400, f'File type "{model["type"]}" is not supported for large file transfer')
+            if chunk == 1:
+                self.run_pre_save_hooks(model=model, path=path)
+            done = await self.s3.save_chunk(rel, models.encode_file(model, path), chunk)
+            if not done:  # the object appears only with the last chunk
+                m = models.base_model(path, "file", writable=True)
+                m["mimetype"] = models.mimetypes.guess_type(path)[0]
+                return m
+            return await self.get(path, content=False)
+        self.run_pre_save_hooks(model=model, path=path)
+        message = None
+        if model["type"] == "directory":
+            await self.s3.make_dir(rel)
+        elif model["type"] == "notebook":
+            if "content" not in model:
+                raise HTTPError(400, "No file content provided")
+            nb = nbformat.from_dict(model["content"])
+            self.check_and_sign(nb, path)
+            await self.s3.save_bytes(rel, models.notebook_bytes(nb))
+        elif model["type"] == "file":
+            await self.s3.save_bytes(rel, models.encode_file(model, path))
+        else:
+            raise HTTPError(400, f"Unhandled contents type: {model['type']}")
+        out = await self.get(path, content=False)
+        if model["type"] == "notebook":
+            message = self.validate_notebook_model({**model, "content": nb}) and None
+        if message:
+            out["message"] = message
+        return out
+
+    async def delete(self, path):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().delete(path)
+        await self.s3.delete(rel)
+        self.emit(data={"action": "delete", "path": path.strip("/")})
+
+    async def delete_file(self, path):
+        rel = self._rel(path)
+        return await (self.s3.delete(rel) if rel is not None else super().delete_file(path))
+
+    async def rename(self, old_path, new_path):
+        if self._rel(old_path) is None and self._rel(new_path) is None:
+            return await super().rename(old_path, new_path)
+        await self.rename_file(old_path, new_path)
+        self.emit(data={"action": "rename", "path": new_path, "source_path": old_path})
+
+    async def rename_file(self, old_path, new_path):
+        old, new = self._rel(old_path), self._rel(new_path)
+        if old is None and new is None:
+            return await super().rename_file(old_path, new_path)
+        if old is not None and new is not None:
+            return await self.s3.rename(old, new)
+        await self._transfer(old_path, new_path, move=True)
+
+    async def _transfer(self, src: str, dst: str, *, move: bool) -> None:
+        """Home <-> S3, file or folder: copy fully first, delete the source only after."""
+        if await self.exists(dst):
+            raise HTTPError(409, f"File already exists: {dst}")
+        old, new = self._rel(src), self._rel(dst)
+        if old is None:  # home -> S3
+            os_path = self._get_os_path(src.strip("/"))
+            if not await asyncio.to_thread(os.path.exists, os_path):
+                raise HTTPError(404, f"No such file or directory: {src}")
+            await transfer.local_to_s3(self.s3, os_path, new)
+            if move:
+                await asyncio.to_thread(_remove, os_path)
+                await self.checkpoints.delete_all_checkpoints(src.strip("/"))
+        else:  # S3 -> home
+            os_path = self._get_os_path(dst.strip("/"))
+            if not await asyncio.to_thread(os.path.isdir, os.path.dirname(os_path)):
+                raise HTTPError(404, f"No such directory for {dst}")
+            await transfer.s3_to_local(self.s3, old, os_path)
+            if move:
+                await self.s3.delete(old)
+
+    async def copy(self, from_path, to_path=None):
+        src = from_path.strip("/")
+        if self._rel(src) is None and (to_path is None or self._rel(to_path) is None):
+            return await super().copy(from_path, to_path)
+        from_dir, _, from_name = src.rpartition("/")
+        if (await self.get(src, content=False))["type"] == "directory":
+            raise HTTPError(400, "Can't copy directories")
+        dst = from_dir if to_path is None else to_path.strip("/")
+        if await self.dir_exists(dst):
+            name = await self.increment_filename(copy_pat.sub(".", from_name), dst, insert="-Copy")
+            dst = f"{dst}/{name}" if dst else name
+        elif to_path is None or not await self.dir_exists(dst.rpartition("/")[0]):
+            raise HTTPError(404, f"No such directory to copy into: {dst}")
+        old, new = self._rel(src), self._rel(dst)
+        if old is not None and new is not None:
+            await self.s3.copy_to(old, new)
+        else:
+            await self._transfer(src, dst, move=False)
+        self.emit(data={"action": "copy", "path": dst, "source_path": from_path})
+        return await self.get(dst, content=False)
+
+    # -- existence -------------------------------------------------------------------------------------
+    async def file_exists(self, path=""):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().file_exists(path)
+        return await self._kind(rel) == "file"
+
+    async def dir_exists(self, path):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().dir_exists(path)
+        return await self._kind(rel) == "directory"
+
+    async def _kind(self, rel):
+        try:
+            return await self.s3.kind(rel)
+        except HTTPError as e:
+            if e.status_code in (400, 404):
+                return None
+            raise
+
+    async def is_hidden(self, path):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().is_hidden(path)
+        return any(p.startswith(".") for p in rel.split("/"))
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    async def create_checkpoint(self, path):
+        rel = self._rel(path)
+        return await (
+            self.s3.checkpoint("create", rel) if rel is not None else super().create_checkpoint(path)
+        )
+
+    async def list_checkpoints(self, path):
+        rel = self._rel(path)
+        return await (self.s3.checkpoint("list", rel) if rel is not None else super().list_checkpoints(path))
+
+    async def restore_checkpoint(self, checkpoint_id, path):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().restore_checkpoint(checkpoint_id, path)
+        await self.s3.checkpoint("restore", rel, checkpoint_id)
+
+    async def delete_checkpoint(self, checkpoint_id, path):
+        rel = self._rel(path)
+        if rel is None:
+            return await super().delete_checkpoint(checkpoint_id, path)
+        await self.s3.checkpoint("delete", rel, checkpoint_id)

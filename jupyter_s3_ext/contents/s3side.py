@@ -1,0 +1,235 @@
+"""The S3 half of the contents API: paths relative to the S3 folder, models with full API paths.
+
+`S3Side` knows the mount table and one S3 client; the manager routes `s3/...` here. Every S3 call is
+wrapped so that a failure becomes a clear 403/404/503 for that request only.
+"""
+
+from __future__ import annotations
+
+from tornado.web import HTTPError
+
+from . import checkpoints, models, store
+from .client import S3Client, s3_errors
+from .mounts import Mount, PathError, dir_prefix, key_of, split
+from .uploads import Uploads
+
+
+class S3Side:
+    def __init__(
+        self, *, folder: str, table: list[Mount], client: S3Client, max_open_bytes: int, uploads: Uploads
+    ):
+        self.folder = folder
+        self.table = table
+        self.client = client
+        self.max_open_bytes = max_open_bytes
+        self.uploads = uploads
+
+    # -- paths -----------------------------------------------------------------------------------------
+    def api(self, rel: str) -> str:
+        return f"{self.folder}/{rel}" if rel else self.folder
+
+    def locate(self, rel: str) -> tuple[Mount | None, str]:
+        try:
+            return split(rel, self.table)
+        except PathError as e:
+            raise HTTPError(e.status, str(e)) from None
+
+    def target(self, rel: str, *, write: bool = False) -> tuple[Mount, str]:
+        """(mount, rest) for a path inside a mount; 403 on writes to read-only mounts."""
+        mount, rest = self.locate(rel)
+        if mount is None:
+            if write:
+                raise HTTPError(403, f"{self.folder}/ lists the S3 locations: it cannot be changed")
+            raise HTTPError(400, f"{self.folder}/ is not a file")
+        if write and not mount.writable:
+            raise HTTPError(403, f"{self.api(rel)} is in the read-only dataset {mount.name!r}")
+        if write and not rest:
+            raise HTTPError(403, f"{self.api(rel)} is an S3 location: it cannot be renamed or deleted")
+        return mount, rest
+
+    # -- existence -------------------------------------------------------------------------------------
+    async def kind(self, rel: str) -> str | None:
+        """'directory', 'file' or None. One HEAD, then (if needed) one small listing."""
+        mount, rest = self.locate(rel)
+        if mount is None or not rest:
+            return "directory"
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            if await store.head(c, mount.bucket, key_of(mount, rest)) is not None:
+                return "file"
+            if await store.prefix_exists(c, mount.bucket, dir_prefix(mount, rest)):
+                return "directory"
+        return None
+
+    # -- get -------------------------------------------------------------------------------------------
+    async def get(self, rel, content=True, type=None, format=None, require_hash=False) -> dict:
+        mount, rest = self.locate(rel)
+        if mount is None:
+            return self._root(content)
+        if type is None:
+            type = "directory" if not rest else await self._guess(rel)
+        if type == "directory":
+            return await self._dir(rel, mount, rest, content)
+        return await self._file(rel, mount, rest, content, type, format, require_hash)
+
+    async def _guess(self, rel: str) -> str:
+        kind = await self.kind(rel)
+        if kind is None:
+            raise HTTPError(404, f"No such file or directory: {self.api(rel)}")
+        return kind
+
+    def _root(self, content: bool) -> dict:
+        kids = (
+            [models.dir_model(self.api(m.name), writable=m.writable) for m in self.table] if content else None
+        )
+        return models.dir_model(self.folder, writable=False, children=kids)
+
+    async def _dir(self, rel, mount: Mount, rest: str, content: bool) -> dict:
+        c = await self.client.get()
+        prefix = dir_prefix(mount, rest)
+        async with s3_errors(self.api(rel)):
+            entries, found = await store.list_dir(c, mount.bucket, prefix)
+        if rest and not found:
+            raise HTTPError(404, f"No such directory: {self.api(rel)}")
+        if not content:
+            return models.dir_model(self.api(rel), writable=mount.writable)
+        kids = []
+        base = self.api(rel)
+        for e in entries:
+            if e.name.startswith("."):
+                continue
+            path = f"{base}/{e.name}"
+            if e.is_dir:
+                kids.append(models.dir_model(path, writable=mount.writable))
+            else:
+                m = models.base_model(
+                    path,
+                    models.file_type_of(e.name, None),
+                    writable=mount.writable,
+                    last_modified=e.last_modified,
+                    size=e.size,
+                )
+                m["mimetype"] = None if m["type"] == "notebook" else models.mimetypes.guess_type(e.name)[0]
+                kids.append(m)
+        return models.dir_model(base, writable=mount.writable, children=kids)
+
+    async def _file(self, rel, mount, rest, content, type, format, require_hash) -> dict:
+        c = await self.client.get()
+        key = key_of(mount, rest)
+        path = self.api(rel)
+        async with s3_errors(path):
+            if not content and not require_hash:
+                info = await store.head(c, mount.bucket, key)
+                if info is None:
+                    raise HTTPError(404, f"No such file: {path}")
+                data = None
+            else:
+                resp = await c.get_object(Bucket=mount.bucket, Key=key)
+                info = resp
+                if resp["ContentLength"] > self.max_open_bytes:
+                    resp["Body"].close()
+                    raise HTTPError(
+                        413,
+                        f"{path} is {resp['ContentLength'] / 2**20:.1f} MiB: files over "
+                        f"{self.max_open_bytes / 2**20:.0f} MiB in S3 cannot be opened here "
+                        "(read it from a kernel, e.g. with s3fs or pandas, instead)",
+                    )
+                async with resp["Body"] as body:
+                    data = await body.read()
+        kind = models.file_type_of(rest, type)
+        m = models.base_model(
+            path,
+            kind,
+            writable=mount.writable,
+            last_modified=info["LastModified"],
+            size=info["ContentLength"],
+        )
+        if kind == "notebook":
+            if data is not None and require_hash:
+                models.fill_file(m, data, None, require_hash=True, content=False)
+            m["mimetype"] = None
+            if content:
+                nb = models.read_notebook(data, path)
+                m["content"], m["format"] = nb, "json"
+            return m
+        if data is None:
+            m["mimetype"] = models.mimetypes.guess_type(path)[0]
+            return m
+        return models.fill_file(m, data, format, require_hash=require_hash, content=content)
+
+    # -- save ------------------------------------------------------------------------------------------
+    async def save_bytes(self, rel: str, data: bytes) -> None:
+        mount, rest = self.target(rel, write=True)
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            await c.put_object(Bucket=mount.bucket, Key=key_of(mount, rest), Body=data)
+
+    async def make_dir(self, rel: str) -> None:
+        mount, rest = self.target(rel, write=True)
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            await c.put_object(Bucket=mount.bucket, Key=dir_prefix(mount, rest), Body=b"")
+
+    async def save_chunk(self, rel: str, data: bytes, chunk: int) -> bool:
+        mount, rest = self.target(rel, write=True)
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            return await self.uploads.chunk(self.api(rel), c, mount.bucket, key_of(mount, rest), data, chunk)
+
+    def writer(self, c, rel: str) -> store.MultipartWriter:
+        mount, rest = self.target(rel, write=True)
+        return store.MultipartWriter(c, mount.bucket, key_of(mount, rest), self.uploads.part_size)
+
+    # -- delete, rename, copy --------------------------------------------------------------------------
+    async def delete(self, rel: str) -> None:
+        mount, rest = self.target(rel, write=True)
+        kind = await self._guess(rel)
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            if kind == "file":
+                key = key_of(mount, rest)
+                await c.delete_object(Bucket=mount.bucket, Key=key)
+                await checkpoints.delete_all(c, mount.bucket, key)
+            else:
+                await store.delete_prefix(c, mount.bucket, dir_prefix(mount, rest))
+
+    async def rename(self, old: str, new: str) -> None:
+        """Copy then delete (S3 has no rename); folders key by key, checkpoints follow their file."""
+        await self.copy_to(old, new, move=True)
+
+    async def copy_to(self, old: str, new: str, *, move: bool = False) -> None:
+        m1, r1 = self.target(old, write=move)
+        m2, r2 = self.target(new, write=True)
+        if move and m1 == m2 and (r2 + "/").startswith(r1 + "/"):
+            raise HTTPError(400, f"cannot move {self.api(old)} into itself")
+        kind = await self._guess(old)
+        if await self.kind(new) is not None:
+            raise HTTPError(409, f"File already exists: {self.api(new)}")
+        c = await self.client.get()
+        async with s3_errors(f"{self.api(old)} -> {self.api(new)}"):
+            if kind == "file":
+                k1, k2 = key_of(m1, r1), key_of(m2, r2)
+                await store.copy(c, m1.bucket, k1, m2.bucket, k2)
+                if move:
+                    await checkpoints.rename(c, m1.bucket, k1, m2.bucket, k2)
+                    await c.delete_object(Bucket=m1.bucket, Key=k1)
+            else:
+                p1, p2 = dir_prefix(m1, r1), dir_prefix(m2, r2)
+                await store.copy_prefix(c, m1.bucket, p1, m2.bucket, p2)
+                await c.put_object(Bucket=m2.bucket, Key=p2, Body=b"")
+                if move:
+                    await store.delete_prefix(c, m1.bucket, p1)
+
+    # -- checkpoints -----------------------------------------------------------------------------------
+    async def checkpoint(self, op: str, rel: str, checkpoint_id: str | None = None):
+        mount, rest = self.target(rel, write=op != "list")
+        c = await self.client.get()
+        key = key_of(mount, rest)
+        async with s3_errors(self.api(rel)):
+            if op == "create":
+                return await checkpoints.create(c, mount.bucket, key)
+            if op == "list":
+                return await checkpoints.list_(c, mount.bucket, key)
+            if op == "restore":
+                return await checkpoints.restore(c, mount.bucket, key, checkpoint_id)
+            return await checkpoints.delete(c, mount.bucket, key, checkpoint_id)

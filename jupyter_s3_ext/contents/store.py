@@ -1,0 +1,168 @@
+"""S3 operations the contents manager needs, on (bucket, key): listing, reading, writing, copying, deleting.
+
+Listing is ListObjectsV2 with Delimiter='/', 1,000 entries a request, never a HEAD per entry. Writes of
+whole objects are a single PutObject, so a failed save leaves the previous object intact; streamed
+writes go through `MultipartWriter`, which aborts on failure so nothing half-written becomes visible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+MIN_PART = 5 * 1024 * 1024
+
+
+@dataclass
+class Entry:
+    name: str
+    is_dir: bool
+    size: int | None = None
+    last_modified: datetime | None = None
+
+
+async def list_dir(client, bucket: str, prefix: str) -> tuple[list[Entry], bool]:
+    """Entries directly under `prefix`, and whether anything (even only a marker) exists there."""
+    entries: list[Entry] = []
+    found = False
+    token = None
+    while True:
+        kwargs = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": 1000}
+        if token:
+            kwargs["ContinuationToken"] = token
+        page = await client.list_objects_v2(**kwargs)
+        for cp in page.get("CommonPrefixes", ()):
+            found = True
+            name = cp["Prefix"][len(prefix) :].rstrip("/")
+            if name:
+                entries.append(Entry(name, True))
+        for obj in page.get("Contents", ()):
+            found = True
+            name = obj["Key"][len(prefix) :]
+            if name and "/" not in name:  # the folder's own marker has name ''
+                entries.append(Entry(name, False, obj["Size"], obj["LastModified"]))
+        if not page.get("IsTruncated"):
+            return entries, found
+        token = page["NextContinuationToken"]
+
+
+async def prefix_exists(client, bucket: str, prefix: str) -> bool:
+    page = await client.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1)
+    return bool(page.get("KeyCount") or page.get("Contents"))
+
+
+async def list_keys(client, bucket: str, prefix: str):
+    """Every key under `prefix` (recursive), with sizes: an async iterator of (key, size)."""
+    token = None
+    while True:
+        kwargs = {"Bucket": bucket, "Prefix": prefix, "MaxKeys": 1000}
+        if token:
+            kwargs["ContinuationToken"] = token
+        page = await client.list_objects_v2(**kwargs)
+        for obj in page.get("Contents", ()):
+            yield obj["Key"], obj["Size"]
+        if not page.get("IsTruncated"):
+            return
+        token = page["NextContinuationToken"]
+
+
+async def head(client, bucket: str, key: str) -> dict | None:
+    """The object's metadata, or None when there is no such object (a folder, or nothing)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return await client.head_object(Bucket=bucket, Key=key)
+    except ClientError as e:
+        if e.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+            return None
+        raise
+
+
+async def delete_prefix(client, bucket: str, prefix: str) -> int:
+    """Delete every object under `prefix` in batches of 1,000; returns how many."""
+    batch: list[dict] = []
+    n = 0
+    async for key, _ in list_keys(client, bucket, prefix):
+        batch.append({"Key": key})
+        if len(batch) == 1000:
+            await _delete_batch(client, bucket, batch)
+            n += len(batch)
+            batch = []
+    if batch:
+        await _delete_batch(client, bucket, batch)
+        n += len(batch)
+    return n
+
+
+async def _delete_batch(client, bucket: str, batch: list[dict]) -> None:
+    from botocore.exceptions import ClientError
+
+    r = await client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
+    if r.get("Errors"):
+        err = r["Errors"][0]
+        raise ClientError(
+            {"Error": {"Code": err.get("Code"), "Message": err.get("Message")}}, "DeleteObjects"
+        )
+
+
+async def copy(client, bucket: str, src: str, dst_bucket: str, dst: str) -> None:
+    await client.copy_object(Bucket=dst_bucket, Key=dst, CopySource={"Bucket": bucket, "Key": src})
+
+
+async def copy_prefix(client, bucket: str, src: str, dst_bucket: str, dst: str) -> int:
+    n = 0
+    async for key, _ in list_keys(client, bucket, src):
+        await copy(client, bucket, key, dst_bucket, dst + key[len(src) :])
+        n += 1
+    return n
+
+
+class MultipartWriter:
+    """Stream bytes into one object with bounded memory: parts of `part_size` (≥ 5 MiB) as they fill.
+
+    Small totals (one part or less) become a single PutObject at close. abort() removes the upload, so
+    an interrupted or failed transfer never leaves a half-written object visible.
+    """
+
+    def __init__(self, client, bucket: str, key: str, part_size: int = 8 * 1024 * 1024):
+        self.client, self.bucket, self.key = client, bucket, key
+        self.part_size = max(part_size, MIN_PART)
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict] = []
+        self.size = 0
+
+    async def write(self, data: bytes) -> None:
+        self.buffer += data
+        self.size += len(data)
+        if len(self.buffer) >= self.part_size:
+            await self._flush()
+
+    async def _flush(self) -> None:
+        if self.upload_id is None:
+            r = await self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)
+            self.upload_id = r["UploadId"]
+        body, self.buffer = bytes(self.buffer), bytearray()
+        n = len(self.parts) + 1
+        r = await self.client.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=n, Body=body
+        )
+        self.parts.append({"PartNumber": n, "ETag": r["ETag"]})
+
+    async def close(self) -> None:
+        if self.upload_id is None:
+            body, self.buffer = bytes(self.buffer), bytearray()
+            await self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body)
+            return
+        if self.buffer:
+            await self._flush()
+        await self.client.complete_multipart_upload(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+        )
+        self.upload_id = None
+
+    async def abort(self) -> None:
+        self.buffer = bytearray()
+        if self.upload_id is not None:
+            upload_id, self.upload_id = self.upload_id, None
+            await self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
