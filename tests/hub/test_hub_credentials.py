@@ -202,6 +202,18 @@ def test_spawn_puts_credentials_in_a_0600_file_and_the_server_token_renews_them(
     stack.secrets_seen.update([doc["s3"]["secret_access_key"], doc["s3"]["session_token"]])
     for value in (doc["vault"]["token"], doc["s3"]["secret_access_key"], doc["s3"]["session_token"]):
         assert value not in json.dumps(env)
+    # What the session finds in its file works for its user's bucket and Vault folder.
+    s3 = doc["s3"]
+    c = stack.sw.client(s3["access_key_id"], s3["secret_access_key"], s3["session_token"])
+    c.put_object(Bucket=s3["bucket"], Key="from-session.txt", Body=b"ok")
+    assert c.get_object(Bucket=s3["bucket"], Key="from-session.txt")["Body"].read() == b"ok"
+    v = hvac.Client(url=doc["vault"]["addr"], token=doc["vault"]["token"], timeout=5)
+    secret = v.secrets.kv.v2.read_secret_version(
+        path=f"{doc['vault']['top_dir']}/env",
+        mount_point=doc["vault"]["mount"],
+        raise_on_deleted_version=True,
+    )
+    assert secret["data"]["data"] == {"ALICE_KEY": "alice-value"}
     server_token = (home / "api_token").read_text()
     stack.secrets_seen.add(server_token)
     renewed = stack.credentials(server_token)
