@@ -1,0 +1,124 @@
+"""SeaweedFS (`weed mini`) for the one-machine datalab: S3 + STS, every port pinned, data in the state dir.
+
+Users never get static keys: sessions get temporary credentials from STS (AssumeRoleWithWebIdentity
+with their id_token) for the role below, whose policy names the caller's own bucket through
+`${jwt:preferred_username}` (never `${aws:username}`, which the caller chooses). Only the stack itself
+holds the admin identity, to create each user's bucket.
+"""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+from .layout import Layout
+
+PROVIDER = "datalab-idp"
+ROLE_NAME = "datalab-user"
+ROLE_ARN = f"arn:aws:iam::role/{ROLE_NAME}"
+POLICY_NAME = "datalab-user-bucket"
+BUCKET_TEMPLATE = "user-{username}"
+REGION = "us-east-1"
+
+
+def bucket_of(username: str) -> str:
+    return BUCKET_TEMPLATE.format(username=username)
+
+
+def s3_config(access_key: str, secret_key: str) -> dict:
+    """Static identities: the stack's admin only."""
+    return {
+        "identities": [
+            {
+                "name": "datalab-admin",
+                "credentials": [{"accessKey": access_key, "secretKey": secret_key}],
+                "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+            }
+        ]
+    }
+
+
+def user_policy() -> dict:
+    own = "arn:aws:s3:::" + bucket_of("${jwt:preferred_username}")
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": ["s3:*"], "Resource": [own, own + "/*"]},
+            {"Effect": "Allow", "Action": ["sts:ValidateSession"], "Resource": ["*"]},
+        ],
+    }
+
+
+def iam_config(*, issuer: str, client_id: str, signing_key: str, token_duration: str = "12h") -> dict:
+    """STS trusting the IdP's id_tokens (audience = the hub's client) for the per-user role."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER},
+                "Action": ["sts:AssumeRoleWithWebIdentity"],
+            }
+        ],
+    }
+    return {
+        "sts": {
+            "tokenDuration": token_duration,
+            "maxSessionLength": "12h",
+            "issuer": "datalab-sts",
+            "signingKey": base64.b64encode(bytes.fromhex(signing_key)).decode(),
+        },
+        "providers": [
+            {
+                "name": PROVIDER,
+                "type": "oidc",
+                "enabled": True,
+                "config": {
+                    "issuer": issuer,
+                    "clientId": client_id,
+                    "jwksUri": f"{issuer}/jwks",
+                    "claimsMapping": {"username": "preferred_username", "email": "email", "groups": "groups"},
+                },
+            }
+        ],
+        "policy": {"defaultEffect": "Deny", "storeType": "memory"},
+        "roles": [
+            {
+                "roleName": ROLE_NAME,
+                "roleArn": ROLE_ARN,
+                "trustPolicy": trust,
+                "attachedPolicies": [POLICY_NAME],
+                "description": "A datalab user: their own bucket only",
+            }
+        ],
+        "policies": [{"name": POLICY_NAME, "document": user_policy()}],
+    }
+
+
+def argv(weed: str | Path, layout: Layout, ports: dict[str, int]) -> list[str]:
+    """`weed mini` on 127.0.0.1 with every port pinned (none left to its defaults or chance)."""
+    s3 = layout.s3
+    flags = {
+        "dir": s3 / "data",
+        "ip": "127.0.0.1",
+        "ip.bind": "127.0.0.1",
+        "admin.ui": "false",
+        "webdav": "false",
+        "s3.port.iceberg": 0,
+        "s3.port.lance": 0,
+        "debug.port": 0,
+        "s3.debug.port": 0,
+        "s3.config": s3 / "s3.json",
+        "s3.iam.config": s3 / "iam.json",
+        "s3.port": ports["s3"],
+        "s3.port.grpc": ports["s3_grpc"],
+        "master.port": ports["master"],
+        "master.port.grpc": ports["master_grpc"],
+        "volume.port": ports["volume"],
+        "volume.port.grpc": ports["volume_grpc"],
+        "filer.port": ports["filer"],
+        "filer.port.grpc": ports["filer_grpc"],
+        "admin.port": ports["admin"],
+        "admin.port.grpc": ports["admin_grpc"],
+    }
+    return [str(weed), "mini", *(f"-{k}={v}" for k, v in flags.items())]

@@ -1,0 +1,205 @@
+"""Start the datalab's processes, restart one that dies, and stop them all for sure.
+
+Every process the stack starts (and every process those start: single-user servers, PostgreSQL,
+code-server, kernels) carries `DATALAB_STACK=<id>` in its environment, so that stopping ends with a
+sweep that kills whatever is left with that mark: nothing stays behind, even after a crash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import signal
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+STACK_ENV = "DATALAB_STACK"
+
+
+def stack_id(root: Path) -> str:
+    return hashlib.sha256(str(Path(root).resolve()).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Part:
+    """One supervised process: how to start it and how to know it is ready."""
+
+    name: str
+    argv: list[str]
+    log: Path
+    env: dict[str, str]
+    address: str
+    health_url: str | None = None
+    ready_codes: tuple[int, ...] = (200,)
+    cwd: Path | None = None
+    stop_timeout: float = 3.0
+    after_start: Callable[[], None] | None = None  # e.g. unseal OpenBao after a restart
+    proc: subprocess.Popen | None = field(default=None, repr=False)
+    restarts: list[float] = field(default_factory=list, repr=False)
+
+    def start(self) -> None:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log, "ab") as out:
+            self.proc = subprocess.Popen(
+                self.argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,  # its own process group: stopped as a whole
+            )
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def tail(self, n: int = 3000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-n:]
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            if not self.alive():
+                code = self.proc.returncode if self.proc else None
+                raise RuntimeError(f"{self.name} exited ({code}) while starting; its log:\n{self.tail()}")
+            if self.health_url is None:
+                return
+            try:
+                with urllib.request.urlopen(self.health_url, timeout=2) as r:  # noqa: S310 - ours
+                    last = r.status
+            except urllib.error.HTTPError as e:
+                last = e.code
+            except OSError as e:
+                last = e
+            if last in self.ready_codes:
+                return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name} not ready at {self.health_url} after {timeout:.0f}s ({last})")
+
+    def signal(self, sig: int) -> None:
+        if self.proc is None:
+            return
+        try:
+            os.killpg(self.proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def stop_parts(parts: list[Part], timeout: float) -> None:
+    """SIGTERM the parts' process groups together, wait up to `timeout`, then SIGKILL them."""
+    for p in parts:
+        p.signal(signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for p in parts:
+        if p.proc is None:
+            continue
+        try:
+            p.proc.wait(max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            pass
+    for p in parts:
+        p.signal(signal.SIGKILL)  # the group too: children the leader left behind
+        if p.proc is not None:
+            try:
+                p.proc.wait(2)
+            except subprocess.TimeoutExpired:
+                pass
+
+
+def marked_pids(mark: str, proc_root: Path = Path("/proc")) -> list[int]:
+    """Processes whose environment holds DATALAB_STACK=<mark> (ours, or our children's)."""
+    needle = f"{STACK_ENV}={mark}".encode()
+    me = os.getpid()
+    found = []
+    for entry in proc_root.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def sweep(mark: str, grace: float = 1.0) -> list[int]:
+    """Terminate, then kill, every process still carrying the mark; returns the pids found."""
+    pids = marked_pids(mark)
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid in pids:
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+        if sig == signal.SIGTERM and pids:
+            deadline = time.monotonic() + grace
+            while time.monotonic() < deadline and marked_pids(mark):
+                time.sleep(0.1)
+            pids_left = marked_pids(mark)
+            if not pids_left:
+                break
+            pids = pids_left
+    return pids
+
+
+class Supervisor:
+    """Runs parts in order; restarts one that dies (at most 3 times a minute); stops all on request."""
+
+    def __init__(self, mark: str, say: Callable[[str], None] = print):
+        self.mark = mark
+        self.say = say
+        self.parts: list[Part] = []
+        self.stopping = False
+
+    def launch(self, part: Part, timeout: float = 60.0) -> Part:
+        part.start()
+        self.parts.append(part)
+        part.wait_ready(timeout)
+        if part.after_start:
+            part.after_start()
+        return part
+
+    def request_stop(self, *_args) -> None:
+        self.stopping = True
+
+    def check(self) -> None:
+        """Restart parts that died; give up (raise) when one keeps dying."""
+        for part in self.parts:
+            if self.stopping or part.alive():
+                continue
+            now = time.monotonic()
+            part.restarts = [t for t in part.restarts if now - t < 60] + [now]
+            code = part.proc.returncode if part.proc else None
+            if len(part.restarts) > 3:
+                raise RuntimeError(f"{part.name} keeps exiting ({code}); its log:\n{part.tail()}")
+            self.say(f"datalab: {part.name} exited ({code}); restarting it (log: {part.log})")
+            part.start()
+            part.wait_ready(60)
+            if part.after_start:
+                part.after_start()
+
+    def run_until_stopped(self, interval: float = 0.5) -> None:
+        while not self.stopping:
+            self.check()
+            time.sleep(interval)
+
+    def stop_all(self, first: tuple[str, ...] = ("jupyterhub",), first_timeout: float = 7.0) -> None:
+        """The hub first (it stops the sessions), then the rest together, then the sweep."""
+        self.stopping = True
+        leading = [p for p in self.parts if p.name in first]
+        rest = [p for p in self.parts if p.name not in first]
+        stop_parts(leading, first_timeout)
+        stop_parts(rest, max((p.stop_timeout for p in rest), default=3.0))
+        left = sweep(self.mark)
+        if left:
+            self.say(f"datalab: killed {len(left)} leftover process(es) of this datalab")

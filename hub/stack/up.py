@@ -1,0 +1,354 @@
+"""`datalab up`: start IdP, SeaweedFS, OpenBao, proxy and hub in order, supervise them, stop them all.
+
+Configuration of S3 (buckets, STS role) and Vault (JWT auth, role, policy) is re-applied on every start,
+idempotently, so a restart repairs what a crash may have left half-done and keeps all data.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import getpass
+import json
+import os
+import signal
+import socket
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import yaml
+
+from . import openbao, seaweed, versions
+from .hubconfig import CONFIG_PY
+from .layout import (
+    Layout,
+    blocking_ancestor,
+    load_ports,
+    public_address,
+    public_url,
+    secret,
+    state_dir,
+    write_private,
+)
+from .supervisor import STACK_ENV, Part, Supervisor, stack_id, sweep
+from .users import ADMINS_GROUP, DEMO_USERS, USERS_GROUP, ensure_first_users, read_users
+
+CLIENT_ID = "datalab-hub"
+
+
+class StackError(RuntimeError):
+    """Something that prevents the datalab from starting, said plainly."""
+
+
+def base_env(layout: Layout, mark: str) -> dict[str, str]:
+    env = dict(os.environ)
+    paths = [str(versions.VENV_BIN), str(versions.NODE_BIN), env.get("PATH", "/usr/bin:/bin")]
+    env["PATH"] = os.pathsep.join(paths)
+    env[STACK_ENV] = mark
+    env["DATALAB_STATE_DIR"] = str(layout.root)
+    return env
+
+
+def check_ports_free(host: str, public_port: int, ports: dict[str, int], ports_file: Path) -> None:
+    wanted = [(host, public_port, "public (DATALAB_PORT)")] + [("127.0.0.1", p, n) for n, p in ports.items()]
+    for h, port, name in wanted:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind((h, port))
+            except OSError:
+                where = (
+                    "set DATALAB_PORT" if name.startswith("public") else f"change {name!r} in {ports_file}"
+                )
+                raise StackError(
+                    f"port {h}:{port} ({name}) is already in use: stop what uses it or {where}"
+                ) from None
+
+
+def lock_state(layout: Layout):
+    """One `datalab up` per state directory."""
+    f = open(layout.root / "stack.lock", "a+")  # noqa: SIM115 - held for the process's life
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise StackError(f"another `datalab up` is running with the state directory {layout.root}") from None
+    return f
+
+
+def check_reachable(layout: Layout) -> None:
+    """As root, sessions run as other accounts: the venv and the homes must be reachable by them."""
+    for what, path in (("the Python environment", versions.VENV_BIN), ("the state directory", layout.root)):
+        blocker = blocking_ancestor(path)
+        if blocker is not None:
+            raise StackError(
+                f"{what} ({path}) is inside {blocker}, which other accounts cannot enter, so users' sessions "
+                f"could not run. Use a state directory elsewhere (DATALAB_STATE_DIR=/var/lib/datalab) and "
+                f"keep the repository in a traversable place, or `chmod o+x {blocker}`."
+            )
+
+
+def first_accounts(is_root: bool) -> dict[str, list[str]]:
+    if is_root:
+        return DEMO_USERS
+    return {getpass.getuser().lower(): [USERS_GROUP, ADMINS_GROUP]}
+
+
+def ensure_buckets(endpoint: str, key: str, secret_key: str, usernames, timeout: float = 30.0) -> None:
+    """Each user's bucket exists (created with the stack's admin identity); retried while S3 warms up."""
+    import boto3
+    from botocore.config import Config
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=key,
+        aws_secret_access_key=secret_key,
+        region_name=seaweed.REGION,
+        config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}),
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+            for name in usernames:
+                bucket = seaweed.bucket_of(name)
+                if bucket not in existing:
+                    s3.create_bucket(Bucket=bucket)
+            return
+        except Exception as e:
+            if time.monotonic() > deadline:
+                raise StackError(
+                    f"could not create the users' buckets in SeaweedFS at {endpoint}: {e}"
+                ) from e
+            time.sleep(0.5)
+
+
+class Stack:
+    """The running datalab: its layout, ports, secrets and supervisor."""
+
+    def __init__(self, env: dict[str, str] | None = None, say=print):
+        self.env_in = dict(os.environ if env is None else env)
+        self.say = say
+        self.layout = Layout(state_dir(self.env_in))
+        self.is_root = os.geteuid() == 0
+        self.host, self.port = public_address(self.env_in)
+        self.url = public_url(self.host, self.port)
+        self.mark = stack_id(self.layout.root)
+        self.sup = Supervisor(self.mark, say=say)
+        self.lock = None  # held while this process owns the state directory
+
+    # -- configuration files --
+    def prepare(self) -> list[tuple[str, str, list[str]]]:
+        lay = self.layout
+        if self.is_root:
+            lay.root.mkdir(parents=True, exist_ok=True)
+            check_reachable(lay)
+        lay.create()
+        self.ports = load_ports(lay)
+        check_ports_free(self.host, self.port, self.ports, lay.ports_file)
+        self.lock = lock_state(lay)
+        left = sweep(self.mark)
+        if left:
+            self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run")
+        created = ensure_first_users(lay, first_accounts(self.is_root))
+        self.issuer = f"http://127.0.0.1:{self.ports['idp']}"
+        self.client_secret = secret(lay, "idp_client_secret")
+        clients = {
+            "clients": [
+                {
+                    "client_id": CLIENT_ID,
+                    "client_secret": self.client_secret,
+                    "redirect_uris": [self.url + "/hub/oauth_callback"],
+                }
+            ]
+        }
+        write_private(lay.idp / "clients.yaml", yaml.safe_dump(clients))
+        self.s3_key = "admin-" + secret(lay, "s3_admin_key", 8)
+        self.s3_secret = secret(lay, "s3_admin_secret")
+        s3_cfg = seaweed.s3_config(self.s3_key, self.s3_secret)
+        write_private(lay.s3 / "s3.json", json.dumps(s3_cfg, indent=2))
+        iam = seaweed.iam_config(
+            issuer=self.issuer, client_id=CLIENT_ID, signing_key=secret(lay, "sts_signing_key")
+        )
+        write_private(lay.s3 / "iam.json", json.dumps(iam, indent=2))
+        (lay.vault / "data").mkdir(exist_ok=True)
+        write_private(
+            lay.vault / "config.hcl",
+            openbao.config_hcl(lay, self.ports["vault"], self.ports["vault_cluster"]),
+        )
+        secret(lay, "cookie_secret")
+        return created
+
+    def hub_settings(self) -> dict:
+        tools = versions.TOOLS_BIN
+        return {
+            "state_dir": str(self.layout.root),
+            "public_url": self.url,
+            "ports": self.ports,
+            "issuer": self.issuer,
+            "client_id": CLIENT_ID,
+            "client_secret": self.client_secret,
+            "s3_endpoint": f"http://127.0.0.1:{self.ports['s3']}",
+            "vault_addr": f"http://127.0.0.1:{self.ports['vault']}",
+            "tools_path": [str(tools)] if tools.is_dir() else [],
+            "catalog_dir": self.env_in.get("DATALAB_CATALOG_DIR", ""),
+        }
+
+    # -- processes --
+    def parts(self) -> dict[str, Part]:
+        lay, p, env = self.layout, self.ports, base_env(self.layout, self.mark)
+        logs = lay.logs
+        idp = Part(
+            "idp",
+            ["node", str(versions.IDP_JS), "--host", "127.0.0.1", "--port", str(p["idp"]), "--issuer",
+             self.issuer, "--users", str(lay.users_file), "--clients", str(lay.idp / "clients.yaml"),
+             "--state", str(lay.idp / "state")],
+            logs / "idp.log", env, self.issuer,
+            health_url=self.issuer + "/.well-known/openid-configuration",
+        )  # fmt: skip
+        s3 = Part(
+            "seaweedfs",
+            seaweed.argv(versions.tool("weed"), lay, p),
+            logs / "seaweedfs.log",
+            env,
+            f"http://127.0.0.1:{p['s3']}",
+            health_url=f"http://127.0.0.1:{p['s3']}/",
+            ready_codes=(200, 400, 403),
+            cwd=lay.s3,
+        )
+        vault = Part(
+            "openbao",
+            [versions.tool("bao"), "server", f"-config={lay.vault / 'config.hcl'}"],
+            logs / "openbao.log",
+            {**env, "HOME": str(lay.vault)},
+            f"http://127.0.0.1:{p['vault']}",
+            health_url=f"http://127.0.0.1:{p['vault']}/v1/sys/health",
+            ready_codes=(200, 429, 472, 473, 501, 503),
+        )
+        proxy_env = {**env, "CONFIGPROXY_AUTH_TOKEN": secret(lay, "proxy_token")}
+        proxy = Part(
+            "proxy",
+            [versions.chp(), "--ip", self.host, "--port", str(self.port), "--api-ip", "127.0.0.1",
+             "--api-port", str(p["proxy_api"]), "--error-target", f"http://127.0.0.1:{p['hub']}/hub/error",
+             "--log-level", "warn"],
+            logs / "proxy.log", proxy_env, self.url,
+            health_url=f"http://127.0.0.1:{p['proxy_api']}/api/routes", ready_codes=(200, 401, 403),
+        )  # fmt: skip
+        hub_env = {**proxy_env, "JUPYTERHUB_CRYPT_KEY": secret(lay, "crypt_key")}
+        hub = Part(
+            "jupyterhub",
+            [str(versions.VENV_BIN / "jupyterhub"), "-f", str(lay.hub / "jupyterhub_config.py")],
+            logs / "jupyterhub.log",
+            hub_env,
+            f"http://127.0.0.1:{p['hub']}",
+            health_url=f"{self.url}/hub/health",
+            cwd=lay.hub,
+            stop_timeout=7.0,
+        )
+        return {x.name: x for x in (idp, s3, vault, proxy, hub)}
+
+    def unseal(self) -> None:
+        self.root_token = openbao.init_and_unseal(self.layout, f"http://127.0.0.1:{self.ports['vault']}")
+
+    def start(self) -> None:
+        parts = self.parts()
+        self.sup.launch(parts["idp"])
+        # SeaweedFS and OpenBao start together; each is waited for.
+        s3, vault = parts["seaweedfs"], parts["openbao"]
+        s3.start()
+        vault.start()
+        self.sup.parts += [s3, vault]
+        vault.wait_ready(60)
+        self.unseal()
+        vault.after_start = self.unseal
+        openbao.configure(vault.address, self.root_token, issuer=self.issuer, audience=CLIENT_ID)
+        s3.wait_ready(60)
+        ensure_buckets(s3.address, self.s3_key, self.s3_secret, read_users(self.layout))
+        settings = self.layout.hub / "settings.json"
+        write_private(settings, json.dumps(self.hub_settings(), indent=2))
+        write_private(self.layout.hub / "jupyterhub_config.py", CONFIG_PY.format(settings=str(settings)))
+        self.sup.launch(parts["proxy"])
+        self.sup.launch(parts["jupyterhub"], timeout=120)
+        self.write_status()
+
+    def write_status(self) -> None:
+        status = {
+            "pid": os.getpid(),
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "url": self.url,
+            "state_dir": str(self.layout.root),
+            "parts": {
+                p.name: {
+                    "pid": p.proc.pid if p.proc else None,
+                    "address": p.address,
+                    "health_url": p.health_url,
+                    "ready_codes": list(p.ready_codes),
+                    "version": versions.version_of(p.name),
+                }
+                for p in self.sup.parts
+            },
+        }
+        self.layout.status_file.write_text(json.dumps(status, indent=2) + "\n")
+
+    def stop(self) -> None:
+        if self.lock is None:
+            return  # never started anything: nothing of ours to stop (another run may own the state)
+        self.say("datalab: stopping ...")
+        t0 = time.monotonic()
+        self.sup.stop_all()
+        self.layout.status_file.unlink(missing_ok=True)
+        self.say(f"datalab: stopped in {time.monotonic() - t0:.1f}s")
+
+
+def banner(stack: Stack, created: list[tuple[str, str, list[str]]]) -> str:
+    lay = stack.layout
+    lines = [
+        "",
+        f"Datalab is up: open {stack.url}",
+        'Log in with "Sign in with Datalab", then an account of the development IdP:',
+    ]
+    if created:
+        for name, password, groups in created:
+            lines.append(f"    {name:<10} password {password:<20} groups {', '.join(groups)}")
+        lines.append(f"  (these passwords are shown once; they are kept in {lay.passwords_file}, mode 0600)")
+    else:
+        lines.append(f"    accounts and passwords: {lay.passwords_file} (mode 0600)")
+    lines.append("  Add one: datalab users add NAME --groups datalab-users")
+    if not stack.is_root:
+        lines.append(
+            f"  Not running as root: every session runs as {getpass.getuser()}, so this datalab serves that "
+            "user only."
+        )
+    lines += [
+        f"WARNING: OpenBao's unseal key and root token are in {openbao.init_file(lay)} (mode 0600) so that it",
+        "         unseals itself: this setup is for one machine, never for shared or production use.",
+        f"State: {lay.root}   Logs: {lay.logs}   Stop: Ctrl-C",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def run(env: dict[str, str] | None = None, say=print) -> int:
+    stack = Stack(env, say=say)
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    old = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        created = stack.prepare()
+        say(f"datalab: starting in {stack.layout.root} ...")
+        stack.start()
+        say(banner(stack, created))
+        sys.stdout.flush()
+        stack.sup.run_until_stopped()
+        return 0
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        for s in old:
+            signal.signal(s, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        stack.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
