@@ -18,6 +18,7 @@ import asyncio
 import json
 import secrets
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from jupyterhub.utils import exponential_backoff
@@ -26,6 +27,7 @@ from kubespawner import KubeSpawner
 from traitlets import Float, Unicode, default
 
 from . import form, pod
+from .catalog import Offer, resolve
 from .catalog_options import CatalogOptionsMixin
 from .credentials import BrokerCredentialsMixin
 from .kube_progress import ProgressMixin
@@ -87,6 +89,11 @@ class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin,
         help="""Suffix of the per-server Secret's name (`<pod name><suffix>`). The default contains a dot,
         which pod names never do, so it cannot collide with another server's objects.""",
     ).tag(config=True)
+
+    def offers(self) -> list[Offer]:
+        """The catalog's offers for this user now, with `image_registry` substituted in image names."""
+        catalog = self._catalogs.get(Path(self.catalog_dir), self.log, self.image_registry)
+        return resolve(catalog, self.user_groups(), self.now())
 
     def options_from_query(self, query_data):
         """Launch links use the option names themselves (service, cpu, ...), validated like the API."""

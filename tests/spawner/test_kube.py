@@ -268,3 +268,14 @@ async def test_catalog_edits_are_picked_up_and_a_broken_edit_keeps_the_last_vali
         default_list.write_text("services: [this is not valid\n")
         assert "rstudio" not in [o.service for o in spawner.offers()]  # last valid catalog still served
         assert "jupyter-python" in [o.service for o in spawner.offers()]
+
+
+async def test_image_registry_setting_replaces_the_catalogs_registry():
+    c = Config()
+    c.CatalogSpawner.image_registry = "registry.internal:5000/lab"
+    _, m = await manifests_for({"service": "jupyter-python", "postgres": True}, config=c)
+    images = [ctr["image"] for ctr in m.pod["spec"]["containers"]]
+    assert images == [
+        "registry.internal:5000/lab/datalab-python:2026.11",
+        "registry.internal:5000/lab/postgres:16.6",
+    ]
