@@ -80,6 +80,16 @@ class HubHandle:
         kwargs.setdefault("timeout", 30)
         return self.session.get(self.url + path, headers=headers, **kwargs)
 
+    def login(self, user: str, password: str = "password") -> requests.Session:
+        """A browser-like session logged in through the hub's login form (pages refuse API tokens)."""
+        browser = requests.Session()
+        browser.get(self.url + "/hub/login", timeout=30).raise_for_status()
+        form = {"username": user, "password": password, "_xsrf": browser.cookies.get("_xsrf", "")}
+        r = browser.post(self.url + "/hub/login", data=form, allow_redirects=False, timeout=30)
+        if r.status_code not in (302, 303):
+            raise RuntimeError(f"login as {user} failed: {r.status_code} {r.text[:500]}")
+        return browser
+
     def log(self) -> str:
         return self.hub_proc.log()
 

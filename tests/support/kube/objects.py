@@ -78,6 +78,34 @@ def validate(plural: str, obj: dict) -> None:
             )
 
 
+def quantity(value):
+    """Numbers in resource lists become the canonical strings the API server stores (2147483648 -> 2Gi)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    if float(value).is_integer():
+        n = int(value)
+        for suffix, size in (
+            ("Ei", 1024**6),
+            ("Pi", 1024**5),
+            ("Ti", 1024**4),
+            ("Gi", 1024**3),
+            ("Mi", 1024**2),
+            ("Ki", 1024),
+        ):
+            if n and n % size == 0:
+                return f"{n // size}{suffix}"
+        return str(n)
+    return f"{round(value * 1000)}m"
+
+
+def _canonical_resources(containers) -> None:
+    for container in containers or []:
+        resources = container.get("resources") or {}
+        for section in ("limits", "requests"):
+            if isinstance(resources.get(section), dict):
+                resources[section] = {k: quantity(v) for k, v in resources[section].items()}
+
+
 def prepare(plural: str, obj: dict) -> dict:
     """Check kind/apiVersion against the URL, then fill in what the server defaults (on a copy)."""
     res = RESOURCES[plural]
@@ -94,6 +122,8 @@ def prepare(plural: str, obj: dict) -> dict:
         spec.setdefault("restartPolicy", "Always")
         spec.setdefault("terminationGracePeriodSeconds", 30)
         spec.setdefault("schedulerName", "default-scheduler")
+        _canonical_resources(spec.get("containers"))
+        _canonical_resources(spec.get("initContainers"))
         obj["status"] = {"phase": "Pending", "qosClass": "Burstable"}
     elif plural == "services":
         spec = obj.setdefault("spec", {})
