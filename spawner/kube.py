@@ -1,8 +1,9 @@
 """CatalogSpawner: KubeSpawner whose form, options and pod come from the catalog and a launch plan.
 
 Hooks into KubeSpawner 7.1 at its documented seams:
-- `options_form` / `options_from_form` / `profile_list`: rendered from the catalog resolved for the
-  user's groups now (spawner.form);
+- `options_form` / `options_from_form` / `options_from_query` / `profile_list`: from the catalog resolved
+  for the user's groups now (spawner.form, via CatalogOptionsMixin shared with the local backend);
+- `session_credentials()` (BrokerCredentialsMixin): non-secret env, secret files, progress warnings;
 - `load_user_options` (first thing `_start` does): validates `user_options` from any way in into a
   LaunchPlan, or fails the spawn with a SpawnException (HTTP 400/403 naming the field and range);
 - `get_pod_manifest` / `get_env` / `get_pvc_manifest`: KubeSpawner builds the pod from the operator's
