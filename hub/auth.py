@@ -65,6 +65,13 @@ def needs_refresh(auth_state: dict, now: float, *, fraction: float, min_margin: 
     return False if known else None
 
 
+def still_valid(auth_state: dict, now: float) -> bool:
+    """Whether every token with a known expiry in auth_state is still unexpired."""
+    expiries = [auth_state.get(k) for k in ("access_token_expires_at", "id_token_expires_at")]
+    known = [e for e in expiries if isinstance(e, int | float)]
+    return bool(known) and all(e > now for e in known)
+
+
 def discover(issuer: str, timeout: float) -> dict:
     """Fetch the provider's discovery document, retrying until `timeout` (the IdP may start after the hub)."""
     url = issuer.rstrip("/") + "/.well-known/openid-configuration"
@@ -200,6 +207,16 @@ class DatalabOAuthenticator(GenericOAuthenticator):
                     handler, self.build_refresh_token_request_params(refresh_token)
                 )
             except Exception as e:  # the provider's message names the error, never the token
+                code = getattr(e, "code", None)
+                if not (isinstance(code, int) and 400 <= code < 500) and still_valid(auth_state, time.time()):
+                    # The IdP is down or failing, not refusing: keep the current tokens while they last.
+                    self.log.warning(
+                        "Could not refresh %s's sign-in, the identity provider is unavailable (%s); "
+                        "the current tokens stay in use until they expire",
+                        user.name,
+                        type(e).__name__,
+                    )
+                    return True
                 self.log.warning(
                     "The identity provider refused to refresh %s's sign-in (%s): a new login is needed",
                     user.name,
