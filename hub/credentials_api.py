@@ -97,6 +97,9 @@ def configure_hub(c, *, server_token_scopes: bool = True) -> None:
     - registers `/hub/api/datalab/credentials` (c.JupyterHub.extra_handlers);
     - declares the custom scope and grants it to every user for themselves (the `user` role keeps `self`);
     - gives servers' JUPYTERHUB_API_TOKEN the scope (c.Spawner.server_token_scopes), unless told not to.
+
+    Call it after any `c.JupyterHub.load_roles = [...]` of your own: it extends the `user` role there, and a
+    server token only gets the scopes its user holds.
     """
     c.JupyterHub.extra_handlers = [
         *list(c.JupyterHub.get("extra_handlers", [])),
