@@ -189,3 +189,24 @@ async def test_spawn_cancelled_by_the_hub_timeout_cleans_up(kube, spawn):
     assert not kube.objects("pods", label_selector=selector)
     assert not kube.objects("persistentvolumeclaims", label_selector=selector)
     assert not kube.objects("secrets", label_selector=selector)
+
+
+async def test_pvc_found_after_a_timed_out_create_is_ours_only_if_this_spawn_made_it(kube, spawn):
+    """A 409 after a timed-out create: the spawn's annotation tells its own new PVC from an older home."""
+    spawner = spawn("hal", {"service": "jupyter-python"})
+    await spawner.load_user_options()
+    spawner._spawn_id = "spawn-1"
+    spawner._created = {"pod": False, "secret": False, "pvc": False, "pvc_timeout": True}
+    pvc = spawner.get_pvc_manifest()
+    body = spawner.api.api_client.sanitize_for_serialization(pvc)
+    await spawner.api.create_namespaced_persistent_volume_claim(
+        "default", body
+    )  # as if the timed-out POST won
+    assert await spawner._make_create_pvc_request(pvc, 5) is True
+    assert spawner._created["pvc"] is True
+
+    spawner._spawn_id = "spawn-2"  # a later spawn finds the same PVC: an older home, never deleted
+    spawner._created = {"pod": False, "secret": False, "pvc": False, "pvc_timeout": True}
+    assert await spawner._make_create_pvc_request(spawner.get_pvc_manifest(), 5) is True
+    assert spawner._created["pvc"] is False
+    await spawner.api.delete_namespaced_persistent_volume_claim(pvc.metadata.name, "default")
