@@ -209,8 +209,8 @@ def is_expired(cred, now: datetime) -> bool:
     return cred is not None and cred.expiration is not None and now >= cred.expiration
 
 
-def newer_s3(a: S3Credentials | None, b: S3Credentials | None) -> S3Credentials | None:
-    """Of two S3 credentials, the one that lives longer (a credential without expiry counts as longest)."""
+def newer(a, b):
+    """Of two credentials of a kind, the one that lives longer (one without expiry counts as longest)."""
     if a is None or b is None:
         return a or b
     if a.expiration is None:
@@ -218,6 +218,18 @@ def newer_s3(a: S3Credentials | None, b: S3Credentials | None) -> S3Credentials 
     if b.expiration is None:
         return b
     return b if b.expiration > a.expiration else a
+
+
+newer_s3 = newer
+
+
+def freshest(a: Bundle | None, b: Bundle | None) -> Bundle | None:
+    """Two bundles merged part by part, keeping the longer-lived credential (warnings and time from `b`)."""
+    if a is None or b is None:
+        return a or b
+    return Bundle(
+        s3=newer(a.s3, b.s3), vault=newer(a.vault, b.vault), warnings=b.warnings, fetched_at=b.fetched_at
+    )
 
 
 def backoff_delay(failures: int, initial: float, maximum: float) -> float:

@@ -25,6 +25,7 @@ from .model import (
     backoff_delay,
     describe,
     format_time,
+    freshest,
     is_due,
     is_expired,
     newer_s3,
@@ -73,13 +74,18 @@ class CredentialsRefresher:
     def load(self) -> Bundle | None:
         """Read the cache (or the initial file) and write the files tools read. Safe to call before the loop."""
         s = self.settings
+        cached = initial = None
         try:
-            bundle = store.read_bundle(s.cache_path)
-            if bundle is None and s.initial_path is not None:
-                bundle = store.read_bundle(s.initial_path)
-        except CredentialsError as e:
-            self._fail(str(e))
-            bundle = None
+            cached = store.read_bundle(s.cache_path)
+        except CredentialsError as e:  # a damaged cache is rewritten below
+            self.log.warning("Ignoring the credential cache: %s", e)
+        if s.initial_path is not None:
+            try:
+                initial = store.read_bundle(s.initial_path)
+            except CredentialsError as e:
+                self._fail(str(e))
+        # A cache left by an earlier run of the session (persistent home) may be older than the spawn's file.
+        bundle = freshest(cached, initial)
         if bundle is not None:
             now = utcnow()
             bundle = replace(

@@ -18,6 +18,7 @@ import hashlib
 import json
 import secrets
 import shutil
+import subprocess
 import time
 from datetime import UTC, datetime
 
@@ -31,7 +32,7 @@ from tests.jupyter_s3_ext.credentials.session import Kernel
 from tests.support.hub import run_hub
 from tests.support.idp import login, node_available, run_idp
 from tests.support.openbao import run_openbao
-from tests.support.procs import VENV_BIN
+from tests.support.procs import VENV_BIN, tool_env
 from tests.support.seaweedfs import run_seaweedfs
 
 pytestmark = pytest.mark.e2e
@@ -229,6 +230,31 @@ def test_clients_made_before_expiry_keep_working_after_it(stack):
             assert later["aws"][0] == 0 and "after.csv" in later["aws"][1], later["aws"]
     finally:
         kernel.close()
+
+    # A process with only the spawn-time file (expired by now) renews through the hub by itself ...
+    env = tool_env(
+        {
+            "DATALAB_CREDENTIALS_FILE": str(home / "credentials.json"),
+            "DATALAB_CREDENTIALS_CACHE": str(home / "own-cache" / "credentials.json"),
+            "JUPYTERHUB_API_URL": hub.hub_api,
+            "JUPYTERHUB_API_TOKEN": (home / "api_token").read_text(),
+        }
+    )
+    cli = [VENV_BIN / "datalab-credentials", "aws"]
+    own = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
+    assert own.returncode == 0, own.stderr
+    renewed = json.loads(own.stdout)
+    assert renewed["AccessKeyId"] != first["s3"]["access_key_id"]
+    fresh = sw.client(renewed["AccessKeyId"], renewed["SecretAccessKey"], renewed["SessionToken"])
+    assert fresh.get_object(Bucket="user-alice", Key="data/after.csv")["Body"].read() == b"a,b\n3,4\n"
+    # ... and a token that is not the session's own is refused, with an error that says so.
+    env.update(
+        JUPYTERHUB_API_TOKEN="not-the-session-token", DATALAB_CREDENTIALS_CACHE=str(home / "x" / "c.json")
+    )
+    refused = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "refused to renew credentials: HTTP 403" in refused.stderr, (
+        refused.stderr
+    )
 
     status = hub.get("/user/alice/datalab/credentials/status").json()
     assert status["renewal"]["last_renewal"] and status["renewal"]["consecutive_failures"] == 0
