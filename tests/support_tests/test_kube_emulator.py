@@ -233,6 +233,12 @@ def test_kubelet_waits_for_a_missing_secret(emu):
     assert running["status"]["podIP"].startswith("127.")
     assert all(c["ready"] for c in running["status"]["containerStatuses"])
     assert {"Scheduled", "Pulling", "Pulled", "Created", "Started"} <= reasons()
+    # Fast mode: a stub answers on the pod's own address in place of the server.
+    assert wait_until(lambda: requests.get(f"http://{running['status']['podIP']}:8888/", timeout=5).ok)
+    requests.delete(f"{emu.url}/api/v1/namespaces/default/pods/waiter", timeout=10).raise_for_status()
+    wait_until(lambda: emu.store.find("pods", "default", "waiter") is None)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(f"http://{running['status']['podIP']}:8888/", timeout=5)
 
 
 def test_injected_faults_and_dropped_connections(emu):

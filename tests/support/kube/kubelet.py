@@ -1,7 +1,8 @@
 """The kubelet (and scheduler) of the emulator's one node: pods go Pending -> scheduled -> Running, with events.
 
 Each pod gets its own loopback address (a random 127.A.B.0/24 per emulator, so parallel test runs never
-collide); single-user containers run as local processes unless `fast` (then every container is pretended).
+collide); single-user containers run as local processes unless `fast`: then every container is pretended
+and a tiny in-loop HTTP stub answers on the main container's port, so a hub sees the server come up.
 A pod whose referenced Secret/ConfigMap or key is missing waits, with a CreateContainerConfigError (env) or
 FailedMount (volume) event, until it appears. Graceful deletion stops the processes, then removes the pod.
 """
@@ -16,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.support.kube import containers
+from tests.support.kube import containers, stub
 from tests.support.kube.errors import ApiError
 from tests.support.kube.store import Change, Store, now_iso
 from tests.support.procs import ManagedProcess
@@ -34,6 +35,7 @@ class PodRuntime:
     terminating: bool = False
     reported: str = ""
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    stub: stub.StubServer | None = None
 
 
 class Kubelet:
@@ -205,6 +207,8 @@ class Kubelet:
                         self.store, pod, container, argv, runtime.ip, runtime.root, self.workdir / "pvcs"
                     )
             self.event(pod, "Started", f"Started container {container['name']}", field_path=container["name"])
+        if self.fast:
+            runtime.stub = stub.open_stub(runtime.ip, stub.main_port(spec["containers"][0]), self._spawn_task)
         runtime.started = True
 
         def running(p):
@@ -302,6 +306,9 @@ class Kubelet:
             del self.runtimes[key]
 
     async def _teardown(self, key, runtime: PodRuntime, grace: float = 0) -> None:
+        if runtime.stub is not None:
+            runtime.stub.close()
+            runtime.stub = None
         procs = list(runtime.processes.values())
         runtime.processes.clear()
         if procs:
