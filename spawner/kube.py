@@ -96,6 +96,12 @@ class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin,
         catalog = self._catalogs.get(Path(self.catalog_dir), self.log, self.image_registry)
         return resolve(catalog, self.user_groups(), self.now())
 
+    @default("apply_user_options")
+    def _apply_user_options_default(self):
+        # JupyterHub warns about "unhandled user_options" without a hook; ours are validated (with
+        # a SpawnException naming the field, logged without a traceback) by load_user_options in start.
+        return lambda spawner, user_options: None
+
     def options_from_query(self, query_data):
         """Launch links use the option names themselves (service, cpu, ...), validated like the API."""
         return form.options_from_query(query_data)
