@@ -221,7 +221,7 @@ async function main() {
     scopes: SCOPES,
     claims: CLAIMS,
     conformIdTokenClaims: false, // put profile/email/groups claims in the ID token too (STS and Vault read it)
-    pkce: { required: () => false },
+    pkce: { required: () => true }, // every client uses PKCE (the hub does: enable_pkce)
     features: {
       devInteractions: { enabled: false },
       revocation: { enabled: true },

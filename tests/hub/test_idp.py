@@ -75,3 +75,17 @@ def test_tokens_survive_restart_and_users_file_is_reread(idp):
     dead = idp.refresh(again.json()["refresh_token"])
     assert dead.status_code == 400 and dead.json()["error"] == "invalid_grant"
     idp.set_users(dict(USERS))
+
+
+def test_authorization_without_pkce_is_refused(idp):
+    from tests.support.idp import TEST_REDIRECT
+
+    params = {
+        "client_id": idp.test_client_id,
+        "response_type": "code",
+        "redirect_uri": TEST_REDIRECT,
+        "scope": "openid",
+    }
+    r = requests.get(f"{idp.issuer}/auth", params=params, allow_redirects=False, timeout=10)
+    assert r.status_code in (302, 303) and r.headers["Location"].startswith(TEST_REDIRECT)
+    assert "error=invalid_request" in r.headers["Location"] and "code_challenge" in r.headers["Location"]
