@@ -107,6 +107,18 @@ class CredentialsRefresher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self.remove_files()
+
+    def remove_files(self) -> None:
+        """Leave no secret behind on a (possibly persistent) home: the cache, and the token file if ours."""
+        s = self.settings
+        with contextlib.suppress(FileNotFoundError):
+            s.cache_path.unlink()
+        token_file = s.vault_token_file
+        if token_file and self._written_token:
+            with contextlib.suppress(FileNotFoundError):
+                if token_file.read_text() == self._written_token:
+                    token_file.unlink()
 
     async def _run(self) -> None:
         while True:

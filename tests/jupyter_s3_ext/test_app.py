@@ -125,3 +125,6 @@ def test_unreachable_hub_keeps_credentials_and_reports_the_error(tmp_path: Path)
         text = json.dumps(session.status()) + session.log()
         for secret in (SECRET_KEY, SESSION_TOKEN, VAULT_TOKEN, "session-api-token-value", "static-secret"):
             assert secret not in text
+
+    # Stopped, the server leaves no secret behind in the (possibly persistent) home.
+    assert not cache.exists() and not (home / ".vault-token").exists()
