@@ -88,4 +88,4 @@ def test_authorization_without_pkce_is_refused(idp):
     }
     r = requests.get(f"{idp.issuer}/auth", params=params, allow_redirects=False, timeout=10)
     assert r.status_code in (302, 303) and r.headers["Location"].startswith(TEST_REDIRECT)
-    assert "error=invalid_request" in r.headers["Location"] and "code_challenge" in r.headers["Location"]
+    assert "error=invalid_request" in r.headers["Location"] and "PKCE" in r.headers["Location"]
