@@ -125,6 +125,8 @@ def postgres_sidecar(plan: LaunchPlan, secret_name: str) -> tuple[dict[str, Any]
     """The PostgreSQL container and its data volume; ready when `pg_isready` answers."""
     pg = plan.postgres
     assert pg is not None
+    if not pg.image:
+        raise ValueError(f"{plan.service} offers PostgreSQL but its catalog entry names no postgres image")
     port = str(pg.port)
     container = {
         "name": "postgres",

@@ -256,3 +256,8 @@ def test_secret_holds_every_referenced_key_and_is_owned_by_the_pod():
 def test_postgres_needs_a_password():
     with pytest.raises(ValueError, match="password"):
         pod.build_secret_data(make_plan(postgres=PostgresSidecar(image="postgres:16")), "t")
+
+
+def test_postgres_without_an_image_is_a_clear_error():
+    with pytest.raises(ValueError, match="no postgres image"):
+        pod.build_pod_parts(make_plan(postgres=PostgresSidecar(image="")), NAMES)
