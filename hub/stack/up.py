@@ -145,9 +145,10 @@ class Stack:
             lay.root.mkdir(parents=True, exist_ok=True)
             check_reachable(lay)
         lay.create()
+        lock = lock_state(lay)
         self.ports = load_ports(lay)
         check_ports_free(self.host, self.port, self.ports, lay.ports_file)
-        self.lock = lock_state(lay)
+        self.lock = lock
         left = sweep(self.mark)
         if left:
             self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run")
