@@ -12,6 +12,7 @@ import os
 import shutil
 
 import nbformat
+from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from jupyter_server.services.contents.manager import copy_pat
 from tornado.web import HTTPError
@@ -241,7 +242,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
 
     async def _transfer(self, src: str, dst: str, *, move: bool) -> None:
         """Home <-> S3, file or folder: copy fully first, delete the source only after."""
-        if await self.exists(dst):
+        if await ensure_async(self.exists(dst)):
             raise HTTPError(409, f"File already exists: {dst}")
         old, new = self._rel(src), self._rel(dst)
         if old is None:  # home -> S3
@@ -265,8 +266,9 @@ class S3MountContentsManager(AsyncLargeFileManager):
         if self._rel(src) is None and (to_path is None or self._rel(to_path) is None):
             return await super().copy(from_path, to_path)
         from_dir, _, from_name = src.rpartition("/")
-        if (await self.get(src, content=False))["type"] == "directory":
-            raise HTTPError(400, "Can't copy directories")
+        await self.get(
+            src, content=False
+        )  # 404 when missing; folders are copied too, as the file manager does
         dst = from_dir if to_path is None else to_path.strip("/")
         if await self.dir_exists(dst):
             name = await self.increment_filename(copy_pat.sub(".", from_name), dst, insert="-Copy")
@@ -293,6 +295,16 @@ class S3MountContentsManager(AsyncLargeFileManager):
         if rel is None:
             return await super().dir_exists(path)
         return await self._kind(rel) == "directory"
+
+    def exists(self, path):
+        """Sync for home paths (the file manager calls it without await), a coroutine for S3 paths."""
+        rel = self._rel(path)
+        if rel is None:
+            return super().exists(path)
+        return self._exists(rel)
+
+    async def _exists(self, rel):
+        return await self._kind(rel) is not None
 
     async def _kind(self, rel):
         try:

@@ -66,8 +66,8 @@ class S3Side:
         mount, rest = self.locate(rel)
         if mount is None:
             return self._root(content)
-        if type is None:
-            type = "directory" if not rest else await self._guess(rel)
+        if type is None and (not rest or await self._guess(rel) == "directory"):
+            type = "directory"
         if type == "directory":
             return await self._dir(rel, mount, rest, content)
         return await self._file(rel, mount, rest, content, type, format, require_hash)

@@ -79,10 +79,20 @@ async def head(client, bucket: str, key: str) -> dict | None:
 
 
 async def delete_prefix(client, bucket: str, prefix: str) -> int:
-    """Delete every object under `prefix` in batches of 1,000; returns how many."""
+    """Delete every object under `prefix` (files first, in batches of 1,000), then the folder keys.
+
+    Folder keys (`a/`, `a/b/`, deepest first, whether or not a marker exists) are deleted last: on real
+    S3 that is a no-op for absent markers; SeaweedFS keeps empty folders until their key is deleted.
+    """
     batch: list[dict] = []
+    folders: set[str] = {prefix} if prefix else set()
     n = 0
     async for key, _ in list_keys(client, bucket, prefix):
+        parts = key[len(prefix) :].split("/")
+        for i in range(1, len(parts)):
+            folders.add(prefix + "/".join(parts[:i]) + "/")
+        if key.endswith("/"):
+            continue
         batch.append({"Key": key})
         if len(batch) == 1000:
             await _delete_batch(client, bucket, batch)
@@ -91,14 +101,17 @@ async def delete_prefix(client, bucket: str, prefix: str) -> int:
     if batch:
         await _delete_batch(client, bucket, batch)
         n += len(batch)
+    ordered = sorted(folders, key=lambda k: (-k.count("/"), k))
+    for i in range(0, len(ordered), 1000):
+        await _delete_batch(client, bucket, [{"Key": k} for k in ordered[i : i + 1000]], strict=False)
     return n
 
 
-async def _delete_batch(client, bucket: str, batch: list[dict]) -> None:
+async def _delete_batch(client, bucket: str, batch: list[dict], strict: bool = True) -> None:
     from botocore.exceptions import ClientError
 
     r = await client.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-    if r.get("Errors"):
+    if r.get("Errors") and (strict or any(e.get("Code") == "AccessDenied" for e in r["Errors"])):
         err = r["Errors"][0]
         raise ClientError(
             {"Error": {"Code": err.get("Code"), "Message": err.get("Message")}}, "DeleteObjects"
@@ -112,7 +125,10 @@ async def copy(client, bucket: str, src: str, dst_bucket: str, dst: str) -> None
 async def copy_prefix(client, bucket: str, src: str, dst_bucket: str, dst: str) -> int:
     n = 0
     async for key, _ in list_keys(client, bucket, src):
-        await copy(client, bucket, key, dst_bucket, dst + key[len(src) :])
+        if key.endswith("/"):  # folder markers are re-created, not copied (some servers refuse that)
+            await client.put_object(Bucket=dst_bucket, Key=dst + key[len(src) :], Body=b"")
+        else:
+            await copy(client, bucket, key, dst_bucket, dst + key[len(src) :])
         n += 1
     return n
 

@@ -26,14 +26,14 @@ class Jupyter:
 
     def api(self, method: str, path: str, *, params=None, body=None, timeout=60) -> requests.Response:
         """Call /api/contents/<path> (path is URL-encoded here, segment by segment)."""
-        quoted = urllib.parse.quote(path, safe="/")
-        return self.http.request(
-            method,
-            f"{self.url}/api/contents/{quoted}",
-            params=params,
-            data=None if body is None else json.dumps(body),
-            timeout=timeout,
+        url = f"{self.url}/api/contents/{urllib.parse.quote(path, safe='/')}"
+        req = self.http.prepare_request(
+            requests.Request(method, url, params=params, data=None if body is None else json.dumps(body))
         )
+        # requests removes `.` and `..` segments while preparing: send the path exactly as given.
+        query = req.url.partition("?")[2]
+        req.url = url + ("?" + query if query else "")
+        return self.http.send(req, timeout=timeout)
 
     def raw(self, method: str, url_path: str, **kw) -> requests.Response:
         return self.http.request(method, f"{self.url}{url_path}", timeout=60, **kw)
