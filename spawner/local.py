@@ -76,8 +76,14 @@ class LocalCatalogSpawner(ProgressMixin, CatalogOptionsMixin, LocalProcessSpawne
 
     tools_path = List(
         Unicode(),
-        help="Directories put first on the session's PATH (e.g. where code-server is installed).",
+        help="""Directories put first on the session's PATH (after the venv's bin). Default: where
+        `make up` installs code-server (.datalab-tools/node_modules/.bin), when it exists.""",
     ).tag(config=True)
+
+    @default("tools_path")
+    def _tools_path_default(self):
+        tools = Path(__file__).resolve().parents[1] / ".datalab-tools" / "node_modules" / ".bin"
+        return [str(tools)] if tools.is_dir() else []
 
     requirements = Dict(
         {

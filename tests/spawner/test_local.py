@@ -29,6 +29,7 @@ import websocket
 from tests.support.hub import run_hub
 
 ROOT = os.geteuid() == 0
+CODE_SERVER = Path(__file__).resolve().parents[2] / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
@@ -241,6 +242,25 @@ except OSError as e:
         path = f"/users/{user}/servers/{server}" if server else f"/users/{user}/server"
         hub.api("DELETE", path)
         hub.wait_server(user, server, ready=False, timeout=60)
+
+
+@pytest.mark.skipif(
+    not CODE_SERVER.exists(), reason="code-server is not installed (scripts/bootstrap.sh installs it)"
+)
+def test_vscode_python_serves_code_server_through_the_proxy(local_hub):
+    hub = local_hub
+    start_server(hub, "alice", {"service": "vscode-python"}, server="code")
+    model = hub.server("alice", "code")
+    assert model["url"] == "/user/alice/code/"
+    deadline, r = time.monotonic() + 60, None
+    while time.monotonic() < deadline:  # jupyter-server-proxy starts code-server on the first request
+        r = hub.get("/user/alice/code/vscode/", timeout=60)
+        if r.status_code == 200:
+            break
+        time.sleep(1)
+    assert r.status_code == 200 and "vscode" in r.text.lower(), r.text[:300]
+    hub.api("DELETE", "/users/alice/servers/code")
+    hub.wait_server("alice", "code", ready=False, timeout=60)
 
 
 def test_rstudio_shown_unavailable_and_refused(local_hub):
