@@ -9,6 +9,7 @@
 // clients.yaml: clients: [{client_id, client_secret, redirect_uris: [...]}]  (all first-party: no consent screen)
 // Signing keys, cookie keys, grants and refresh tokens persist in the state directory, so tokens issued
 // before a restart stay valid after it. users.yaml is re-read when it changes (no restart needed).
+// Every client must use PKCE; loopback redirect URIs match on any port (RFC 8252), see below.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
