@@ -232,6 +232,32 @@ def freshest(a: Bundle | None, b: Bundle | None) -> Bundle | None:
     )
 
 
+def adopt_renewal(current: Bundle, fresh: Bundle, *, need_vault: bool, now: datetime):
+    """Merge the hub's answer into what the session holds; also return the parts the hub failed to give.
+
+    S3 credentials are always taken (every client re-reads them). A new Vault token is taken only when
+    ours is ending (`need_vault`) or missing: clients such as hvac.Client() keep the token they were made
+    with, so a token that is kept renewed is worth more than a fresh one. A part the hub answered with
+    null (an optional integration failing) keeps the current credential while it is still valid.
+    """
+    missing = []
+    s3 = current.s3
+    if fresh.s3 is not None:
+        s3 = with_lifetime(fresh.s3, current.s3, now)
+    elif current.s3 is not None:
+        missing.append("S3")
+        s3 = None if is_expired(current.s3, now) else current.s3
+    vault = current.vault
+    if fresh.vault is not None:
+        if need_vault or vault is None or is_expired(vault, now):
+            vault = with_lifetime(fresh.vault, vault, now)
+    elif vault is not None:
+        if need_vault:
+            missing.append("Vault")
+        vault = None if is_expired(vault, now) else vault
+    return Bundle(s3=s3, vault=vault, warnings=fresh.warnings, fetched_at=fresh.fetched_at), missing
+
+
 def backoff_delay(failures: int, initial: float, maximum: float) -> float:
     """Seconds to wait after `failures` consecutive failed renewals: doubling, capped."""
     return min(maximum, initial * (2 ** max(failures - 1, 0)))

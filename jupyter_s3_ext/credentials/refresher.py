@@ -21,6 +21,7 @@ from .hub import HubEndpoint, HubError, fetch_async
 from .model import (
     Bundle,
     CredentialsError,
+    adopt_renewal,
     aws_config_text,
     backoff_delay,
     describe,
@@ -175,19 +176,24 @@ class CredentialsRefresher:
                 reason = f"{renewal_error}; then {e}" if renewal_error else str(e)
                 return self._fail(reason)
             now = utcnow()
-            s3 = with_lifetime(fresh.s3, bundle.s3, now)
-            # Adopt a new Vault token only when ours is ending: clients hold the one they were made with.
-            if need_vault or token is None or fresh.vault is None:
-                token = with_lifetime(fresh.vault, token, now)
-            bundle = Bundle(s3=s3, vault=token, warnings=fresh.warnings, fetched_at=fresh.fetched_at)
+            bundle, missing = adopt_renewal(
+                Bundle(s3=bundle.s3, vault=token), fresh, need_vault=need_vault, now=now
+            )
             self.last_renewal = now
             self.log.info(
                 "Credentials renewed through the hub (S3 until %s, Vault until %s)",
-                format_time(s3.expiration) if s3 else "-",
-                format_time(token.expiration) if token else "-",
+                format_time(bundle.s3.expiration) if bundle.s3 else "-",
+                format_time(bundle.vault.expiration) if bundle.vault else "-",
             )
             for warning in fresh.warnings:
                 self.log.warning("Credential renewal: %s", warning)
+            if missing:
+                self._apply(bundle)
+                detail = "; ".join(fresh.warnings)
+                return self._fail(
+                    f"the hub gave no {' and no '.join(missing)} credentials; keeping the current ones"
+                    + (f" ({detail})" if detail else "")
+                )
         elif renewal_error:
             self._apply(bundle)
             return self._fail(renewal_error)

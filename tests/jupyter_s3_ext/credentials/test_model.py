@@ -13,6 +13,7 @@ from jupyter_s3_ext.credentials.model import (
     CredentialsError,
     S3Credentials,
     VaultCredentials,
+    adopt_renewal,
     aws_config_text,
     backoff_delay,
     bundle_to_json,
@@ -203,3 +204,34 @@ def test_describe_tells_expiry_and_no_secret():
     text = json.dumps([s3, vault])
     for secret in (*SECRETS, "AKIAEXAMPLE"):
         assert secret not in text
+
+
+def _bundle(s3_key, vault_token, expires_in=60.0, now=T0):
+    exp = now + timedelta(seconds=expires_in)
+    s3 = S3Credentials(s3_key, "x", expiration=exp, lifetime=60) if s3_key else None
+    vault = VaultCredentials(vault_token, expiration=exp, lifetime=60) if vault_token else None
+    return Bundle(s3=s3, vault=vault)
+
+
+def test_a_renewal_takes_new_s3_keys_but_keeps_a_healthy_vault_token():
+    now = T0 + timedelta(seconds=30)
+    merged, missing = adopt_renewal(
+        _bundle("OLD", "held"), _bundle("NEW", "other", 60, now), need_vault=False, now=now
+    )
+    assert merged.s3.access_key_id == "NEW" and merged.vault.token == "held" and missing == []
+    merged, _ = adopt_renewal(
+        _bundle("OLD", "held"), _bundle("NEW", "other", 60, now), need_vault=True, now=now
+    )
+    assert merged.vault.token == "other"
+
+
+def test_null_parts_from_the_hub_keep_current_credentials_while_valid_and_are_reported():
+    now = T0 + timedelta(seconds=30)
+    merged, missing = adopt_renewal(
+        _bundle("OLD", "held"), Bundle(warnings=("S3 down",)), need_vault=True, now=now
+    )
+    assert merged.s3.access_key_id == "OLD" and merged.vault.token == "held"
+    assert missing == ["S3", "Vault"] and merged.warnings == ("S3 down",)
+    later = T0 + timedelta(seconds=61)
+    merged, missing = adopt_renewal(_bundle("OLD", "held"), Bundle(), need_vault=False, now=later)
+    assert merged.s3 is None and merged.vault is None and missing == ["S3"]
