@@ -160,6 +160,7 @@ class Supervisor:
         self.say = say
         self.parts: list[Part] = []
         self.stopping = False
+        self.on_restart: Callable[[Part], None] | None = None  # e.g. rewrite the status file
 
     def launch(self, part: Part, timeout: float = 60.0) -> Part:
         part.start()
@@ -187,6 +188,8 @@ class Supervisor:
             part.wait_ready(60)
             if part.after_start:
                 part.after_start()
+            if self.on_restart:
+                self.on_restart(part)
 
     def run_until_stopped(self, interval: float = 0.5) -> None:
         while not self.stopping:

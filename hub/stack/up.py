@@ -272,6 +272,7 @@ class Stack:
         self.sup.launch(parts["proxy"])
         self.sup.launch(parts["jupyterhub"], timeout=120)
         self.write_status()
+        self.sup.on_restart = lambda part: self.write_status()
 
     def write_status(self) -> None:
         status = {

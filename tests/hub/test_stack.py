@@ -174,6 +174,32 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
         mount_point=creds["vault"]["mount"],
     )
 
+    # A part that dies is restarted (OpenBao is unsealed again) and bob's secret is still there.
+    before = json.loads((state / "stack.json").read_text())["parts"]["openbao"]["pid"]
+    os.kill(before, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            health = requests.get(creds["vault"]["addr"] + "/v1/sys/health", timeout=2).status_code
+        except requests.RequestException:
+            health = None
+        if health == 200:
+            break
+        assert time.monotonic() < deadline, lab.output()[-3000:]
+        time.sleep(0.3)
+    assert "openbao exited" in lab.output()
+    deadline = time.monotonic() + 30
+    while lab.cli("status").returncode != 0:  # the status file follows the restarted process
+        assert time.monotonic() < deadline, lab.cli("status").stdout
+        time.sleep(0.3)
+    fresh = credentials(lab.url, token)["vault"]["token"]
+    read = hvac.Client(url=creds["vault"]["addr"], token=fresh, timeout=10).secrets.kv.v2.read_secret_version(
+        path=f"{creds['vault']['top_dir']}/db",
+        mount_point=creds["vault"]["mount"],
+        raise_on_deleted_version=True,
+    )
+    assert read["data"]["data"] == {"password": "s3cr3t"}
+
     # A user added while it runs can sign in at once.
     added = lab.cli("users", "add", "carol", "--groups", "datalab-users")
     assert added.returncode == 0, added.stdout + added.stderr
