@@ -7,7 +7,6 @@ Extracted from CatalogSpawner so that the local backend reuses exactly the same 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 from jupyterhub.spawner import SpawnException
 from traitlets import Unicode, default
@@ -15,11 +14,11 @@ from traitlets.config import Configurable
 
 from . import form
 from .catalog import Offer, OptionsError, resolve, validate_options
-from .kube_catalog import CatalogCache
+from .catalog_runtime import CatalogRuntimeMixin
 from .plan import LaunchPlan, SessionCredentials
 
 
-class CatalogOptionsMixin(Configurable):
+class CatalogOptionsMixin(CatalogRuntimeMixin, Configurable):
     """Mix into a Spawner (before it): catalog -> form, and form/REST/launch-link options -> LaunchPlan."""
 
     catalog_dir = Unicode(
@@ -33,8 +32,6 @@ class CatalogOptionsMixin(Configurable):
 
         return str(default_catalog_dir())
 
-    _catalogs = CatalogCache()
-
     def now(self) -> datetime:
         """The moment offers are resolved for (a method so tests can move time)."""
         return datetime.now(UTC)
@@ -44,8 +41,7 @@ class CatalogOptionsMixin(Configurable):
 
     def offers(self) -> list[Offer]:
         """What this server's user is offered now (raises a 500 SpawnException if no catalog loads)."""
-        catalog = self._catalogs.get(Path(self.catalog_dir), self.log)
-        return resolve(catalog, self.user_groups(), self.now())
+        return resolve(self.current_catalog(), self.user_groups(), self.now())
 
     def form_template_paths(self) -> list[str]:
         """Operator template directories searched before ours (KubeSpawner's setting on Kubernetes)."""

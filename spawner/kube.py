@@ -19,7 +19,6 @@ import asyncio
 import json
 import secrets
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 from jupyterhub.utils import exponential_backoff
@@ -28,7 +27,6 @@ from kubespawner import KubeSpawner
 from traitlets import Float, Unicode, default
 
 from . import form, pod
-from .catalog import Offer, resolve
 from .catalog_options import CatalogOptionsMixin
 from .credentials import BrokerCredentialsMixin
 from .kube_progress import ProgressMixin
@@ -90,11 +88,6 @@ class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin,
         help="""Suffix of the per-server Secret's name (`<pod name><suffix>`). The default contains a dot,
         which pod names never do, so it cannot collide with another server's objects.""",
     ).tag(config=True)
-
-    def offers(self) -> list[Offer]:
-        """The catalog's offers for this user now, with `image_registry` substituted in image names."""
-        catalog = self._catalogs.get(Path(self.catalog_dir), self.log, self.image_registry)
-        return resolve(catalog, self.user_groups(), self.now())
 
     @default("apply_user_options")
     def _apply_user_options_default(self):

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .model import (
+    Capacity,
     GitOption,
     ImageChoice,
     ImageOption,
@@ -172,6 +173,18 @@ def check_postgres(spec: PostgresOption, loc: tuple) -> list[Issue]:
     if spec.image and (why := image_problem(spec.image, pinned=True)):
         issues.append((loc + ("image",), f"postgres: image {spec.image!r}: {why}"))
     return issues
+
+
+def check_capacity(cap: Capacity | None, loc: tuple) -> list[Issue]:
+    """Caps that contradict each other (a per-user cap above the total can never be reached)."""
+    if cap and cap.servers_per_user and cap.servers_total and cap.servers_per_user > cap.servers_total:
+        return [
+            (
+                loc + ("servers_per_user",),
+                f"capacity: servers_per_user {cap.servers_per_user} is above servers_total {cap.servers_total}",
+            )
+        ]
+    return []
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from .checks import (
     ImageBounds,
     Issue,
     apply_overrides,
+    check_capacity,
     check_git,
     check_image_option,
     check_number,
@@ -300,6 +301,9 @@ def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
             _salvage_list(f, registry, service_paths, services, images)
             continue
         ok = _check_window(f, plist.window)
+        if issues := check_capacity(plist.capacity, ("capacity",)):
+            f.add_all(issues, registry)
+            ok = False
         list_offers = []
         for slug, overrides in plist.services.items():
             offer = _check_entry(f, registry, slug, overrides, service_paths, services, images)

@@ -167,6 +167,24 @@ class Window(BaseModel):
     end: AwareDatetime
 
 
+class Capacity(_Model):
+    """Caps on a list's running servers (each optional): enforced when a server of the list starts."""
+
+    servers_per_user: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="servers of this list one user may run at once"
+    )
+    servers_total: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="servers of this list running at once, all users together"
+    )
+    cpu_total: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="CPU cores (the chosen cpu of each server) across the list's running servers",
+    )
+    gpu_total: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="GPUs across the list's running servers"
+    )
+
+
 class ProfileList(_Model):
     """One file in `lists/`: which groups see which services, when, and with what narrower bounds."""
 
@@ -179,6 +197,7 @@ class ProfileList(_Model):
         default=0, description="when several lists a user sees offer a service, the highest priority wins"
     )
     services: dict[Slug, ServiceOverrides | None] = Field(min_length=1)
+    capacity: Capacity | None = Field(default=None, description="caps on the list's running servers")
 
 
 class Settings(_Model):

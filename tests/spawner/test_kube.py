@@ -259,6 +259,7 @@ async def test_catalog_edits_are_picked_up_and_a_broken_edit_keeps_the_last_vali
     shutil.copytree(Path(default_catalog_dir()), directory)
     config = Config()
     config.CatalogSpawner.catalog_dir = str(directory)
+    config.CatalogSpawner.catalog_check_interval = 0  # check the files at every use (default: every 5 s)
     with offline_kube_config():
         spawner = make_spawner(username="carol", groups=["datalab-users"], config=config)
         assert "rstudio" in [o.service for o in spawner.offers()]
