@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from .model import Bundle, CredentialsError, parse_bundle, utcnow
@@ -94,6 +92,9 @@ async def fetch_async(endpoint: HubEndpoint, request_timeout: float) -> Bundle:
 
 def fetch_blocking(endpoint: HubEndpoint, timeout: float) -> Bundle:
     """The same, blocking (for the command line, which has no event loop)."""
+    import urllib.error  # imported here: most runs of the command never call the hub
+    import urllib.request
+
     request = urllib.request.Request(endpoint.url, headers=endpoint.headers())
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
