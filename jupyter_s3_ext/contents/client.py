@@ -54,14 +54,16 @@ class _Provider(CredentialProvider):
 class S3Client:
     """Lazily opens one client, shared by all requests; `close()` at shutdown."""
 
-    def __init__(self, *, endpoint_url, region, credentials: Callable, connect_timeout, read_timeout):
+    def __init__(
+        self, *, endpoint_url, region, credentials: Callable, connect_timeout, read_timeout, max_attempts=2
+    ):
         self.endpoint_url = endpoint_url or None
         self.region = region or "us-east-1"
         self._credentials = credentials
         self._config = Config(
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"max_attempts": 2, "mode": "standard"},
+            retries={"max_attempts": max_attempts, "mode": "standard"},
             s3={"addressing_style": "path"},
             max_pool_connections=20,
             request_checksum_calculation="when_required",

@@ -82,6 +82,9 @@ class S3MountContentsManager(AsyncLargeFileManager):
     s3_connect_timeout = Float(5.0, help="Seconds to connect to the S3 endpoint before answering 503.").tag(
         config=True
     )
+    s3_max_attempts = Int(
+        2, help="Attempts per S3 request (botocore standard retries) before giving up."
+    ).tag(config=True)
     s3_read_timeout = Float(60.0, help="Seconds to wait for an S3 answer before answering 503.").tag(
         config=True
     )
@@ -128,6 +131,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
             region=self.region,
             credentials=factory,
             connect_timeout=self.s3_connect_timeout,
+            max_attempts=self.s3_max_attempts,
             read_timeout=self.s3_read_timeout,
         )
         uploads = Uploads(self.part_size_mb * 2**20, self.upload_idle_timeout)

@@ -93,6 +93,8 @@ async def s3_to_local(s3, src_rel: str, os_path: str) -> None:
         await asyncio.to_thread(dest.mkdir)
         async for key, _ in store.list_keys(c, mount.bucket, prefix):
             sub = key[len(prefix) :]
+            if not sub:  # the folder's own marker
+                continue
             parts = sub.rstrip("/").split("/")
             if any(p in ("", ".", "..") for p in parts):
                 raise HTTPError(400, f"S3 key {key!r} cannot be a local path")

@@ -1,0 +1,61 @@
+"""The pure parts: the mount table, path mapping and its refusals, checkpoint keys."""
+
+from __future__ import annotations
+
+import pytest
+
+from jupyter_s3_ext.contents.checkpoints import checkpoint_key
+from jupyter_s3_ext.contents.mounts import PathError, build_table, dir_prefix, key_of, split
+
+
+def test_table_order_names_and_problems():
+    table, problems = build_table(
+        own_bucket="user-alice",
+        own_prefix="/home/alice/",
+        group_buckets=["grp-sales"],
+        datasets=[{"name": "census", "bucket": "open-data", "prefix": "census", "read_only": True}],
+        extra=[{"bucket": "Bad_Bucket"}, {"name": "census", "bucket": "other"}],
+    )
+    assert [(m.name, m.bucket, m.prefix, m.writable, m.kind) for m in table] == [
+        ("user-alice", "user-alice", "home/alice/", True, "own"),
+        ("grp-sales", "grp-sales", "", True, "group"),
+        ("census", "open-data", "census/", False, "dataset"),
+    ]
+    assert len(problems) == 2 and "Bad_Bucket" in problems[0] and "census" in problems[1]
+
+
+def test_split_and_keys():
+    table, _ = build_table(own_bucket="user-alice", own_prefix="p")
+    m, rest = split("user-alice/a b/é.txt", table)
+    assert key_of(m, rest) == "p/a b/é.txt" and dir_prefix(m, "a b") == "p/a b/"
+    assert split("", table) == (None, "")
+    assert dir_prefix(m, "") == "p/"
+
+
+@pytest.mark.parametrize(
+    "bad", ["user-alice/../x", "user-alice/./x", "user-alice//x", "/user-alice/x", "user-alice/a\\b"]
+)
+def test_escapes_refused(bad):
+    table, _ = build_table(own_bucket="user-alice")
+    with pytest.raises(PathError) as e:
+        split(bad, table)
+    assert e.value.status == 400
+
+
+def test_unknown_mount_is_404():
+    with pytest.raises(PathError) as e:
+        split("nope/x", [])
+    assert e.value.status == 404
+
+
+@pytest.mark.parametrize(
+    ("key", "ck"),
+    [
+        ("a/n.ipynb", "a/.ipynb_checkpoints/n-checkpoint.ipynb"),
+        ("n.ipynb", ".ipynb_checkpoints/n-checkpoint.ipynb"),
+        ("p/Makefile", "p/.ipynb_checkpoints/Makefile-checkpoint"),
+        ("p/.bashrc", "p/.ipynb_checkpoints/.bashrc-checkpoint"),
+    ],
+)
+def test_checkpoint_keys(key, ck):
+    assert checkpoint_key(key) == ck
