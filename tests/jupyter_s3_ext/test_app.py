@@ -98,6 +98,12 @@ def test_unreachable_hub_keeps_credentials_and_reports_the_error(tmp_path: Path)
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "VAULT_TOKEN"):
             assert key not in env
 
+        # A terminal inherits the same (its shell runs the AWS CLI's way: the config file, no static key).
+        # "$((6 * 7))" expands to 42 in the output only, never in the echoed command line.
+        command = 'echo "cfg=$AWS_CONFIG_FILE key=${AWS_ACCESS_KEY_ID:-none} $((6 * 7))"'
+        out = session.terminal_output(command, until=" 42")
+        assert f"cfg={cache.parent / 'aws-config'} key=none 42" in out, out
+
         # The current credentials are still served to tools: credential_process, env lines, token file.
         out = subprocess.run(
             [VENV_BIN / "datalab-credentials", "aws"], env=env, capture_output=True, text=True, timeout=60

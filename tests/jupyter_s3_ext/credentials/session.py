@@ -8,6 +8,7 @@ with run_session(tmp_path, env={...}) as session:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import secrets
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import requests
 from jupyter_client import BlockingKernelClient
+from tornado.websocket import websocket_connect
 
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env, wait_for_http
 
@@ -86,7 +88,7 @@ class SessionServer:
             f"--IdentityProvider.token={self.token}",
             "--ServerApp.open_browser=False",
             f"--ServerApp.root_dir={self.workdir / 'root'}",
-            "--ServerApp.jpserver_extensions={'jupyter_s3_ext': True}",
+            "--ServerApp.jpserver_extensions={'jupyter_s3_ext': True, 'jupyter_server_terminals': True}",
             "--ServerApp.contents_manager_class=jupyter_server.services.contents.largefilemanager.AsyncLargeFileManager",
             *(["--allow-root"] if os.geteuid() == 0 else []),
             *args,
@@ -133,6 +135,39 @@ class SessionServer:
         kernel = Kernel(self.runtime_dir / f"kernel-{kernel_id}.json", kernel_id)
         self.kernels.append(kernel)
         return kernel
+
+    def terminal_output(self, command: str, until: str, timeout: float = 60) -> str:
+        """Run `command` in a new terminal of the server; return its output once `until` appears."""
+        r = requests.post(
+            f"{self.url}/api/terminals", headers={"Authorization": f"token {self.token}"}, timeout=30
+        )
+        r.raise_for_status()
+        name = r.json()["name"]
+
+        async def talk() -> str:
+            url = f"ws://127.0.0.1:{self.port}/terminals/websocket/{name}?token={self.token}"
+            ws = await websocket_connect(url)
+            ws.write_message(json.dumps(["stdin", command + "\r"]))
+            out = ""
+            deadline = time.monotonic() + timeout
+            while until not in out and time.monotonic() < deadline:
+                msg = await asyncio.wait_for(ws.read_message(), timeout)
+                if msg is None:
+                    break
+                kind, *data = json.loads(msg)
+                if kind == "stdout":
+                    out += data[0]
+            ws.close()
+            return out
+
+        try:
+            return asyncio.run(talk())
+        finally:
+            requests.delete(
+                f"{self.url}/api/terminals/{name}",
+                headers={"Authorization": f"token {self.token}"},
+                timeout=30,
+            )
 
     def log(self) -> str:
         return self.proc.log()
