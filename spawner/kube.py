@@ -21,6 +21,7 @@ import secrets
 from contextlib import contextmanager
 from typing import Any
 
+from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import exponential_backoff
 from kubernetes_asyncio.client.rest import ApiException
 from kubespawner import KubeSpawner
@@ -235,6 +236,15 @@ class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin,
         self._created = {"pod": False, "secret": False, "pvc": False, "pvc_timeout": False}
         try:
             return await super()._start()
+        except (ApiException, TimeoutError) as e:
+            # Say what failed (never the API's body: it may quote values); a bare 500 tells the user nothing.
+            await self._clean_up_failed_start()
+            if isinstance(e, ApiException):
+                why = f"the Kubernetes API answered {e.status} {e.reason}"
+            else:
+                why = str(e) or "a Kubernetes API request timed out"
+            message = f"Could not start the session: {why}. Nothing was left behind; try again later."
+            raise SpawnException(message, reason="kubernetes_api", status_code=503) from e
         except (Exception, asyncio.CancelledError):
             await self._clean_up_failed_start()
             raise

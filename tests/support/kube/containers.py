@@ -24,10 +24,11 @@ _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 class MissingReference(Exception):
     """A Secret/ConfigMap (or key) the pod needs is absent: the kubelet reports `reason` and waits."""
 
-    def __init__(self, reason: str, message: str):
+    def __init__(self, reason: str, message: str, ref: tuple[str, str]):
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.ref = ref  # (plural, name) whose appearance or change may unblock the pod
 
 
 def _data(store: Store, kind: str, namespace: str, name: str) -> dict[str, str] | None:
@@ -63,27 +64,28 @@ def check_references(store: Store, pod: dict) -> MissingReference | None:
                 return MissingReference(
                     "FailedMount",
                     f'MountVolume.SetUp failed for volume "{volume["name"]}" : secret "{source.get("secretName")}" not found',
+                    ("secrets", source.get("secretName", "")),
                 )
             for item in source.get("items") or []:
                 if item["key"] not in data:
                     return MissingReference(
                         "FailedMount",
                         f'MountVolume.SetUp failed for volume "{volume["name"]}" : references non-existent secret key: {item["key"]}',
+                        ("secrets", source.get("secretName", "")),
                     )
     for container in (spec.get("initContainers") or []) + (spec.get("containers") or []):
         for kind, name, key, optional in _env_refs(container):
             if optional:
                 continue
             data = _data(store, kind, namespace, name)
+            ref = ("secrets" if kind == "Secret" else "configmaps", name)
             if data is None:
                 return MissingReference(
-                    "CreateContainerConfigError", f'Error: {kind.lower()} "{name}" not found'
+                    "CreateContainerConfigError", f'Error: {kind.lower()} "{name}" not found', ref
                 )
             if key is not None and key not in data:
-                return MissingReference(
-                    "CreateContainerConfigError",
-                    f"Error: couldn't find key {key} in {kind} {namespace}/{name}",
-                )
+                message = f"Error: couldn't find key {key} in {kind} {namespace}/{name}"
+                return MissingReference("CreateContainerConfigError", message, ref)
     return None
 
 

@@ -34,6 +34,7 @@ class PodRuntime:
     started: bool = False
     terminating: bool = False
     reported: str = ""
+    waiting_on: tuple[str, str] | None = None  # (plural, name) of the missing Secret/ConfigMap
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     stub: stub.StubServer | None = None
 
@@ -58,7 +59,14 @@ class Kubelet:
             meta = change.obj["metadata"]
             self._mark({(meta["namespace"], meta["name"])})
         elif change.plural in ("secrets", "configmaps"):
-            self._mark({k for k, rt in self.runtimes.items() if not rt.started})
+            ref = (change.plural, change.obj["metadata"]["name"])
+            self._mark(
+                {
+                    k
+                    for k, rt in list(self.runtimes.items())
+                    if rt.waiting_on == ref and k[0] == change.obj["metadata"]["namespace"]
+                }
+            )
 
     def _mark(self, keys) -> None:
         if not keys or self._loop is None:
@@ -134,6 +142,7 @@ class Kubelet:
             return
         missing = containers.check_references(self.store, pod)
         if missing is not None:
+            runtime.waiting_on = missing.ref
             if runtime.reported != missing.message:
                 runtime.reported = missing.message
                 self.event(pod, missing.reason, missing.message, "Warning")
