@@ -30,6 +30,8 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from tornado.web import HTTPError
 
+from . import listing
+
 log = logging.getLogger(__name__)
 
 FORBIDDEN = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"}
@@ -83,7 +85,9 @@ class S3Client:
                     self._ctx = session.create_client(
                         "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=self._config
                     )
-                    self._client = await self._ctx.__aenter__()
+                    client = await self._ctx.__aenter__()
+                    listing.install(client)
+                    self._client = client
         return self._client
 
     async def close(self):

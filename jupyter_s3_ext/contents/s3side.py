@@ -66,9 +66,13 @@ class S3Side:
         mount, rest = self.locate(rel)
         if mount is None:
             return self._root(content)
-        if type is None and (not rest or await self._guess(rel) == "directory"):
-            type = "directory"
-        if type == "directory":
+        if type is None and rest:
+            # One HEAD: a file, or else try it as a folder (its listing says whether it exists).
+            c = await self.client.get()
+            async with s3_errors(self.api(rel)):
+                is_file = await store.head(c, mount.bucket, key_of(mount, rest)) is not None
+            type = None if is_file else "directory"
+        if type == "directory" or not rest:
             return await self._dir(rel, mount, rest, content)
         return await self._file(rel, mount, rest, content, type, format, require_hash)
 

@@ -1,4 +1,4 @@
-"""One SeaweedFS and one Jupyter server (S3 mounted) for the contents tests of a module.
+"""One SeaweedFS (per session) and one Jupyter server (S3 mounted, per module) for the contents tests.
 
 The server's S3 identity may read and write bucket `work`, only read `locked` and `rodata`, nothing of
 `secret`; `rodata` is also declared a read-only dataset (refused by us, 403, before S3 is asked).
@@ -41,7 +41,7 @@ def s3_settings(endpoint: str) -> dict:
     }
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def seaweed(tmp_path_factory):
     with run_seaweedfs(
         tmp_path_factory.mktemp("seaweed"), identities=[user_identity()], buckets=BUCKETS

@@ -1,0 +1,124 @@
+"""Shared pieces of the S3 benchmarks: a counting HTTP proxy in front of SeaweedFS, a Jupyter server, RSS.
+
+The proxy counts S3 requests at the wire (one per HTTP request line, keep-alive and 100-continue
+included) so that the figures do not trust any client's own accounting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import sys
+import threading
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+class CountingProxy:
+    """A TCP proxy on 127.0.0.1 that parses request heads (and bodies by length or chunks) to count them."""
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.count = 0
+        self.lines: list[str] = []
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        threading.Thread(target=self._run, daemon=True).start()
+        self._ready.wait(10)
+
+    def _run(self):
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_server(self._client, "127.0.0.1", self.port))
+        self._server = server
+        self._ready.set()
+        self._loop.run_forever()
+
+    def reset(self) -> None:
+        self.count = 0
+        self.lines = []
+
+    async def _client(self, cr: asyncio.StreamReader, cw: asyncio.StreamWriter):
+        try:
+            ur, uw = await asyncio.open_connection("127.0.0.1", self.upstream_port)
+        except OSError:
+            cw.close()
+            return
+        back = asyncio.ensure_future(self._pipe(ur, cw))
+        try:
+            while True:
+                head = await cr.readuntil(b"\r\n\r\n")
+                self.count += 1
+                self.lines.append(head.split(b"\r\n", 1)[0].decode("latin-1"))
+                uw.write(head)
+                headers = {}
+                for line in head.split(b"\r\n")[1:]:
+                    if b":" in line:
+                        k, v = line.split(b":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                if headers.get(b"transfer-encoding", b"").lower() == b"chunked":
+                    while True:
+                        size_line = await cr.readuntil(b"\r\n")
+                        uw.write(size_line)
+                        size = int(size_line.split(b";")[0], 16)
+                        data = await cr.readexactly(size + 2)
+                        uw.write(data)
+                        if size == 0:
+                            break
+                else:
+                    left = int(headers.get(b"content-length", b"0"))
+                    while left:
+                        data = await cr.read(min(left, 1 << 20))
+                        if not data:
+                            raise ConnectionError
+                        uw.write(data)
+                        left -= len(data)
+                        await uw.drain()
+                await uw.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+            pass
+        finally:
+            uw.close()
+            back.cancel()
+            cw.close()
+
+    async def _pipe(self, r: asyncio.StreamReader, w: asyncio.StreamWriter):
+        try:
+            while data := await r.read(1 << 20):
+                w.write(data)
+                await w.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            w.close()
+
+
+def vm_hwm_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM")
+
+
+def vm_rss_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def reset_hwm(pid: int) -> None:
+    """Reset the peak RSS (VmHWM) to the current RSS: writing 5 to clear_refs."""
+    Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def p50(values: list[float]) -> float:
+    s = sorted(values)
+    return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
