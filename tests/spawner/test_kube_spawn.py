@@ -186,7 +186,7 @@ async def test_spawn_cancelled_by_the_hub_timeout_cleans_up(kube, spawn):
     spawner._start_future.cancel()
     with pytest.raises(asyncio.CancelledError):
         await spawner._start_future
-    assert not kube.objects("pods", label_selector=selector)
+    await wait_until(lambda: not kube.objects("pods", label_selector=selector))  # deletion is asynchronous
     assert not kube.objects("persistentvolumeclaims", label_selector=selector)
     assert not kube.objects("secrets", label_selector=selector)
 
