@@ -11,6 +11,7 @@ so hub pages can show them. Reading a few small files every few seconds is cheap
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import os
@@ -132,6 +133,27 @@ class CatalogSource:
                 )
             return True
 
+    _watch_task: asyncio.Task | None = None
+
+    def ensure_watching(self) -> None:
+        """In the hub (a running event loop): check the files periodically, so a change is noticed,
+        and a refused one logged and shown, even when nobody opens a form or starts a server."""
+        if self._watch_task is not None and not self._watch_task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a command line tool: checking at each use is enough
+        self._watch_task = loop.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(max(self.check_interval, 1.0))
+            try:
+                self.refresh()
+            except Exception:
+                self.log.exception("Checking the service catalog in %s failed", self.directory)
+
 
 _shared: dict[tuple[str, str | None], CatalogSource] = {}
 _shared_lock = threading.Lock()
@@ -152,6 +174,7 @@ def shared_source(
             source = _shared[key] = CatalogSource(
                 directory, registry=registry, check_interval=check_interval, logger=logger
             )
+        source.ensure_watching()
         return source
 
 

@@ -1,0 +1,134 @@
+"""Hub configuration for the catalog: refuse to start on an invalid catalog, and show a refused catalog
+change to the people who can fix it.
+
+In jupyterhub_config.py (the distribution's configs call it; JupyterHub has no other startup hook):
+
+    from spawner.catalog_hub import configure_catalog
+    configure_catalog(c)
+
+- At startup the catalog is loaded once: if it is invalid, the problems are printed as `FILE:LINE:
+  message` lines and the hub exits with status 1 (no traceback).
+- A banner on every hub page (JupyterHub's `announcement`, through `template_vars`) lists the problems
+  of a refused hot-reload: admins see all of them, members of a list's `organiser_groups` those of
+  their list's file. Everybody else sees nothing (the last valid catalog is still in force).
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .catalog import Catalog, CatalogError, Problem, default_catalog_dir
+from .catalog.source import DEFAULT_CHECK_INTERVAL, CatalogSource, shared_source, shared_sources
+
+_SECTIONS = ("CatalogSpawner", "LocalCatalogSpawner", "CatalogOptionsMixin", "CatalogRuntimeMixin")
+
+
+def _configured(c: Any, name: str) -> Any:
+    for section in _SECTIONS:
+        if section in c and name in c[section]:
+            return c[section][name]
+    return None
+
+
+def require_valid_catalog(
+    directory: str | Path | None = None,
+    *,
+    registry: str | None = None,
+    check_interval: float = DEFAULT_CHECK_INTERVAL,
+) -> Catalog:
+    """Load the hub's catalog (the shared source spawners will use) or exit 1 printing every problem."""
+    directory = str(directory or default_catalog_dir())
+    # The hub's own logger: the source logs the problems (FILE:LINE: message) there, now and on reloads.
+    hub_log = logging.getLogger("JupyterHub")
+    source = shared_source(directory, registry=registry, check_interval=check_interval, logger=hub_log)
+    try:
+        return source.get()
+    except CatalogError:
+        print(
+            f"datalab: the service catalog in {directory} is invalid (problems above); the hub does not "
+            f"start. Check it with `datalab profiles lint {directory}`.",
+            file=sys.stderr,
+            flush=True,
+        )
+        raise SystemExit(1) from None
+
+
+def configure_catalog(c: Any, *, directory: str | Path | None = None) -> Catalog:
+    """Check the catalog the spawner is configured with, and add the problems banner to the hub's pages."""
+    directory = directory or _configured(c, "catalog_dir")
+    interval = _configured(c, "catalog_check_interval")
+    catalog = require_valid_catalog(
+        directory,
+        registry=_configured(c, "image_registry"),
+        check_interval=DEFAULT_CHECK_INTERVAL if interval is None else float(interval),
+    )
+    template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
+    template_vars["announcement"] = AnnouncementWithProblems(template_vars.get("announcement"))
+    c.JupyterHub.template_vars = template_vars
+    return catalog
+
+
+def _list_organisers(source: CatalogSource, path: Path) -> set[str]:
+    """Organiser groups of the list in `path`: from the catalog in force, else read from the file itself."""
+    catalog = source.catalog
+    if catalog is not None and path.stem in catalog.lists:
+        groups = set(catalog.lists[path.stem].organiser_groups)
+    else:
+        groups = set()
+    try:  # the refused file may name (new) organisers itself
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        found = data.get("organiser_groups") if isinstance(data, dict) else None
+        if isinstance(found, list):
+            groups.update(g for g in found if isinstance(g, str))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        pass
+    return groups
+
+
+def problems_for(user: Any, sources: list[CatalogSource] | None = None) -> list[Problem]:
+    """The refused-change problems `user` may see: all for admins, their lists' files for organisers."""
+    if user is None:
+        return []
+    admin = bool(getattr(user, "admin", False))
+    groups = {getattr(g, "name", g) for g in (getattr(user, "groups", None) or [])}
+    seen: list[Problem] = []
+    for source in sources if sources is not None else shared_sources():
+        lists_dir = source.directory / "lists"
+        for problem in source.problems:
+            path = Path(problem.file)
+            visible = admin or (path.parent == lists_dir and bool(groups & _list_organisers(source, path)))
+            if visible and problem not in seen:
+                seen.append(problem)
+    return seen
+
+
+def problems_banner(user: Any) -> str:
+    """HTML for the hub's announcement area (empty when there is nothing for this user)."""
+    problems = problems_for(user)
+    if not problems:
+        return ""
+    lines = "".join(f"<li><code>{html.escape(str(p))}</code></li>" for p in problems)
+    return (
+        '<div class="datalab-catalog-problems" style="text-align:left">'
+        "<strong>A change to the service catalog was refused</strong>; the last valid catalog stays in "
+        "force until these problems are fixed:"
+        f"<ul>{lines}</ul></div>"
+    )
+
+
+class AnnouncementWithProblems:
+    """`template_vars["announcement"]`: the operator's announcement (if any) plus the problems banner."""
+
+    def __init__(self, original: Any = None):
+        self.original = original
+
+    def __call__(self, user: Any) -> str:
+        original = self.original(user) if callable(self.original) else (self.original or "")
+        banner = problems_banner(user)
+        return "<br>".join(part for part in (original, banner) if part)
