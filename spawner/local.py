@@ -44,6 +44,17 @@ from .plan import LaunchPlan, SessionCredentials
 from .pod import repository_folder
 
 VENV_BIN = Path(sys.executable).parent
+
+
+def _source_jupyter_config() -> str:
+    """The repository's jupyter-config/ when the package is installed editable (pip does not install its
+    data files then), so that sessions load the session extension exactly as an installed copy would."""
+    installed = Path(sys.prefix, "etc", "jupyter", "jupyter_server_config.d", "jupyter_s3_ext.json")
+    source = Path(__file__).resolve().parents[1] / "jupyter-config"
+    return str(source) if not installed.exists() and source.is_dir() else ""
+
+
+SOURCE_JUPYTER_CONFIG = _source_jupyter_config()
 STACK_ENV = "DATALAB_STACK"  # the one-machine stack's mark: its sweep finds every process we start
 
 
@@ -228,6 +239,8 @@ class LocalCatalogSpawner(ProgressMixin, CatalogOptionsMixin, LocalProcessSpawne
     def _base_env(self) -> dict[str, str]:
         a = self.account
         env = {"HOME": str(a.home), "USER": a.name, "PATH": self.session_path(), "LANG": "C.UTF-8"}
+        if SOURCE_JUPYTER_CONFIG:
+            env["JUPYTER_CONFIG_PATH"] = SOURCE_JUPYTER_CONFIG
         if os.environ.get(STACK_ENV):
             env[STACK_ENV] = os.environ[STACK_ENV]
         return env

@@ -201,6 +201,10 @@ print(sorted(k for k in os.environ if k.startswith("PG")), os.environ["CPU_LIMIT
     assert lines[4] == "0o700"
     assert "PGPASSWORD" not in lines[5] and "'PGPASSFILE'" in lines[5] and lines[5].endswith(" 2.0")
 
+    # The session extension is loaded (from jupyter-config/, as installed) and found the credentials.
+    status = hub.get("/user/alice/datalab/credentials/status")
+    assert status.status_code == 200, status.text
+
     # Progress told the user about the clone and the database.
     log = hub.log()
     assert "Cloned https://localhost" in log and "Starting PostgreSQL" in log
