@@ -84,9 +84,9 @@ def _describe(offer: Offer) -> list[str]:
     image = o["image"]
     images = ", ".join(c.image for c in image.choices) or "none listed"
     custom = f"; custom images matching {' and '.join(image.custom_patterns)}" if image.allow_custom else ""
-    units = {"cpu": " cores", "memory": " GiB", "storage": " GiB", "gpu": ""}
+    units = {"cpu": "cores", "memory": "GiB", "storage": "GiB", "gpu": "GPUs"}
     numbers = ", ".join(
-        f"{n} {fmt(o[n].default)}{units[n]} ({describe_range(o[n])})"
+        f"{n} {fmt(o[n].default)} ({units[n]} {describe_range(o[n])})"
         for n in ("cpu", "memory", "storage", "gpu")
     )
     git = o["git_repository"]

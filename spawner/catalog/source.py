@@ -181,3 +181,12 @@ def shared_source(
 def shared_sources() -> list[CatalogSource]:
     with _shared_lock:
         return list(_shared.values())
+
+
+def forget_shared_sources() -> None:
+    """Drop every shared source (tests that load several catalogs in one process)."""
+    with _shared_lock:
+        for source in _shared.values():
+            if source._watch_task is not None:
+                source._watch_task.cancel()
+        _shared.clear()
