@@ -8,6 +8,7 @@ inherit, and starts the background refresher. Secrets never go into the environm
 
 from __future__ import annotations
 
+import atexit
 import os
 import shlex
 import shutil
@@ -171,6 +172,8 @@ class DatalabExtensionApp(ExtensionApp):
             self.log.info("jupyter_s3_ext: no session credentials (no %s, no hub to ask)", store.INITIAL_ENV)
         else:
             self.refresher = refresher
+            # Also on exits that skip the extensions' shutdown hooks (SIGINT, how a local spawner stops us).
+            atexit.register(refresher.remove_files)
         if self.set_environment and self.refresher is not None:
             self._set_environment(settings)
         if self.refresher is not None and self.vault_env_to_kernels:

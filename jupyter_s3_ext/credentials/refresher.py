@@ -36,6 +36,13 @@ from .model import (
 )
 
 
+def _holds(path: Path, text: str) -> bool:
+    try:
+        return path.read_text() == text
+    except OSError:
+        return False
+
+
 @dataclass
 class RefresherSettings:
     cache_path: Path
@@ -116,10 +123,9 @@ class CredentialsRefresher:
         with contextlib.suppress(FileNotFoundError):
             s.cache_path.unlink()
         token_file = s.vault_token_file
-        if token_file and self._written_token:
+        if token_file and self._written_token and _holds(token_file, self._written_token):
             with contextlib.suppress(FileNotFoundError):
-                if token_file.read_text() == self._written_token:
-                    token_file.unlink()
+                token_file.unlink()
 
     async def _run(self) -> None:
         while True:
@@ -237,7 +243,12 @@ class CredentialsRefresher:
         s = self.settings
         self.bundle = bundle = store.merge_into_cache(s.cache_path, bundle)
         token = bundle.vault.token if bundle.vault else None
-        if s.vault_token_file and token and token != self._written_token:
+        if (
+            s.vault_token_file
+            and token
+            and (token != self._written_token or not _holds(s.vault_token_file, token))
+        ):
+            # Rewritten too when someone else changed it (another server of the user sharing the home).
             store.write_private(s.vault_token_file, token)
             self._written_token = token
         if s.aws_config_file and bundle.s3:

@@ -22,13 +22,18 @@ CACHE_NAME = "credentials.json"
 
 
 def default_runtime_dir() -> Path:
-    """A private directory for this session's credential files ($XDG_RUNTIME_DIR or Jupyter's runtime dir)."""
+    """A private directory for this server's credential files ($XDG_RUNTIME_DIR or Jupyter's runtime dir).
+
+    Named servers of one user may share a home: each gets its own directory.
+    """
+    server = os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+    name = "datalab-credentials" + (f"-{server}" if server else "")
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.access(base, os.W_OK):
-        return Path(base) / "datalab-credentials"
+        return Path(base) / name
     from jupyter_core.paths import jupyter_runtime_dir
 
-    return Path(jupyter_runtime_dir()) / "datalab-credentials"
+    return Path(jupyter_runtime_dir()) / name
 
 
 def private_dir(path: Path) -> Path:

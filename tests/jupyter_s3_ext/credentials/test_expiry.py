@@ -265,3 +265,9 @@ def test_clients_made_before_expiry_keep_working_after_it(stack):
     for doc in (first, cache):
         for value in (doc["s3"]["secret_access_key"], doc["s3"]["session_token"], doc["vault"]["token"]):
             assert value not in text
+
+    # Stopped by the hub (a local spawner interrupts it), the server leaves no secret in the home.
+    hub.api("DELETE", "/users/alice/server")
+    hub.wait_server("alice", ready=False)
+    assert not (home / ".vault-token").exists()
+    assert not (runtime / "datalab-credentials" / "credentials.json").exists()

@@ -137,3 +137,30 @@ def test_cli_prints_process_json_env_and_status(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("DATALAB_CREDENTIALS_CACHE", str(tmp_path / "rt2" / "c.json"))
     assert cli.main(["aws"]) == 1
     assert "datalab-credentials: no session credentials" in capsys.readouterr().err
+
+
+def test_named_servers_sharing_a_home_get_their_own_directory(tmp_path, monkeypatch):
+    monkeypatch.delenv("XDG_RUNTIME_DIR", raising=False)
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("JUPYTERHUB_SERVER_NAME", "")
+    assert store.default_runtime_dir() == tmp_path / "datalab-credentials"
+    monkeypatch.setenv("JUPYTERHUB_SERVER_NAME", "gpu")
+    assert store.default_runtime_dir() == tmp_path / "datalab-credentials-gpu"
+
+
+def test_the_token_file_is_restored_and_removed_only_when_ours(tmp_path):
+    initial = tmp_path / "credentials.json"
+    initial.write_text(json.dumps(doc("KEY1", 600, token="ours")))
+    token_file = tmp_path / "home" / ".vault-token"
+    refresher = CredentialsRefresher(
+        RefresherSettings(
+            cache_path=tmp_path / "rt" / "c.json", initial_path=initial, vault_token_file=token_file
+        )
+    )
+    bundle = refresher.load()
+    token_file.unlink()  # e.g. another server of the user stopped and cleaned up
+    refresher._apply(bundle)
+    assert token_file.read_text() == "ours"
+    token_file.write_text("someone else's")
+    refresher.remove_files()
+    assert token_file.read_text() == "someone else's" and not (tmp_path / "rt" / "c.json").exists()
