@@ -4,7 +4,8 @@ Two real hubs (JupyterHub + configurable-http-proxy) run side by side against on
 fast mode (pods just become Running; a stub answers on each pod's address): a vanilla KubeSpawner with a static
 profile_list equivalent to the built-in catalog's default list (same images, resources, a 10Gi home PVC), and
 the CatalogSpawner with the built-in catalog. For each: N sequential spawn/stop cycles (interleaved between
-the two hubs, so load from elsewhere hits both alike) and a burst of C concurrent spawns.
+the two hubs, so load from elsewhere hits both alike) and bursts of C concurrent spawns (after one unmeasured
+burst each, in A-B-B-A order). Wall percentiles are over all measured spawns, sequential and concurrent.
 
 Measured per spawn, from POST /users/NAME/server to the server being ready: the hub process's CPU time
 (sum over its threads, /proc/PID/task/*/schedstat, ns) and the wall time. Stops are not measured.
@@ -142,7 +143,7 @@ class Side:
         self.cpu_ms: list[float] = []
         self.wall_ms: list[float] = []
         self.burst_wall_ms: list[float] = []
-        self.burst_cpu_ms = 0.0
+        self.burst_cpu_ms: list[float] = []
         self.failures = 0
 
     def sequential_once(self) -> None:
@@ -156,7 +157,7 @@ class Side:
             self.failures += 1
         stop(self.hub, "seq")
 
-    def burst(self, users: list[str]) -> None:
+    def burst(self, users: list[str], measured: bool = True) -> None:
         results: list[tuple[float, bool]] = []
         barrier = threading.Barrier(len(users))
 
@@ -170,8 +171,9 @@ class Side:
             t.start()
         for t in threads:
             t.join()
-        self.burst_cpu_ms = (hub_cpu_ns(self.hub) - c0) / 1e6 / len(users)
-        self.burst_wall_ms = [w * 1000 for w, ok in results if ok]
+        if measured:
+            self.burst_cpu_ms.append((hub_cpu_ns(self.hub) - c0) / 1e6 / len(users))
+            self.burst_wall_ms += [w * 1000 for w, ok in results if ok]
         self.failures += sum(1 for _, ok in results if not ok)
         stoppers = [threading.Thread(target=stop, args=(self.hub, u)) for u in users]
         for t in stoppers:
@@ -185,6 +187,9 @@ def main() -> None:
     parser.add_argument("-n", "--spawns", type=int, default=100, help="sequential spawns per spawner")
     parser.add_argument("-c", "--concurrent", type=int, default=50, help="concurrent spawns in the burst")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured spawns per spawner first")
+    parser.add_argument(
+        "--burst-rounds", type=int, default=2, help="measured bursts per spawner (A-B-B-A order)"
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="spawn-bench-") as tmp:
@@ -225,9 +230,14 @@ def main() -> None:
                         side.sequential_once()
                     if (i + 1) % 20 == 0:
                         print(f"{i + 1}/{args.spawns} sequential spawns each", flush=True)
+                # Bursts: one unmeasured each (first spawns of new users cost more), then A-B-B-A rounds so
+                # that a change of load on this shared machine hits both spawners alike.
                 for side in sides:
-                    side.burst(users[1:])
-                    print(f"{side.name}: burst of {args.concurrent} done", flush=True)
+                    side.burst(users[1:], measured=False)
+                for r in range(args.burst_rounds):
+                    for side in sides if r % 2 == 0 else list(reversed(sides)):
+                        side.burst(users[1:])
+                        print(f"{side.name}: burst of {args.concurrent} done", flush=True)
 
     vanilla, catalog = sides
     result = {
@@ -246,7 +256,7 @@ def main() -> None:
                 f"{side.name}_burst_wall_ms_p95": round(pct(side.burst_wall_ms, 0.95), 1)
                 if side.burst_wall_ms
                 else None,
-                f"{side.name}_burst_cpu_ms_per_spawn": round(side.burst_cpu_ms, 2),
+                f"{side.name}_burst_cpu_ms_per_spawn": round(statistics.mean(side.burst_cpu_ms), 2),
             }
         )
     if result["vanilla_cpu_ms_p50"] and result["catalog_cpu_ms_p50"]:

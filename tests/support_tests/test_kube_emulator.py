@@ -285,6 +285,35 @@ async def test_kubespawner_reflector_recovers_after_the_api_server_drops_connect
         client.Configuration.set_default(previous)
 
 
+def test_graceful_pod_deletion_marks_then_removes(emu, core):
+    post(emu, "pods", pod("graceful"))
+    wait_until(lambda: emu.store.get("pods", "default", "graceful")["status"]["phase"] == "Running")
+    seen = []
+
+    def record(change):
+        if change.plural == "pods":
+            seen.append((change.type, change.obj))
+
+    emu.store.subscribe(record)
+    try:
+        r = requests.delete(
+            f"{emu.url}/api/v1/namespaces/default/pods/graceful", json={"gracePeriodSeconds": 5}, timeout=10
+        )
+        assert r.status_code == 200 and r.json()["metadata"]["deletionTimestamp"]
+        wait_until(lambda: emu.store.find("pods", "default", "graceful") is None)
+    finally:
+        emu.store.unsubscribe(record)
+    types = [t for t, o in seen if o["metadata"]["name"] == "graceful"]
+    assert types[0] == "MODIFIED" and types[-1] == "DELETED"
+    assert seen[0][1]["metadata"]["deletionGracePeriodSeconds"] == 5
+    killing = [
+        e
+        for e in emu.objects("events")
+        if e["involvedObject"]["name"] == "graceful" and e["reason"] == "Killing"
+    ]
+    assert killing
+
+
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kubectl_get_pods(emu):
     post(emu, "pods", pod("for-kubectl"))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import itertools
 import re
 
-import kubernetes_validate
-from kubernetes_validate.utils import ValidationError
+import jsonschema
+import referencing
+from kubernetes_validate.utils import all_versions, major_minor, schema_contents
 
 from tests.support.kube.errors import ApiError
 from tests.support.kube.store import RESOURCES
@@ -19,6 +21,19 @@ _LABEL_NAME = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 _LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 _QUALIFIED = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
 _cluster_ips = itertools.count(10)
+
+
+@functools.cache
+def _validator(kind: str) -> jsonschema.Draft202012Validator:
+    """kubernetes-validate's strict v1 schema for `kind`, loaded once (the library re-reads it per call)."""
+    version = [v for v in all_versions() if major_minor(v) <= KUBE_VERSION][-1]
+    folder = f"kubernetes-json-schema/v{version}-local-strict"
+    schema = schema_contents(f"{folder}/{kind.lower()}-v1.json", KUBE_VERSION)
+    definitions = schema_contents(f"{folder}/_definitions.json", KUBE_VERSION)
+    registry = referencing.Resource.from_contents(definitions) @ (
+        referencing.Resource.from_contents(schema) @ referencing.Registry()
+    )
+    return jsonschema.Draft202012Validator(schema, registry=registry)
 
 
 def _name_problems(plural: str, name: str) -> str | None:
@@ -51,8 +66,8 @@ def validate(plural: str, obj: dict) -> None:
     meta = obj.get("metadata") or {}
     name = meta.get("name") or meta.get("generateName") or ""
     try:
-        kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
-    except ValidationError as e:
+        _validator(kind).validate(obj)
+    except jsonschema.ValidationError as e:
         field = ".".join(str(p) for p in e.path)
         raise ApiError.invalid(kind, name, f"{field}: {e.message}" if field else e.message, field) from None
     if meta.get("name") and (problem := _name_problems(plural, meta["name"])):
