@@ -74,7 +74,9 @@ class S3MountContentsManager(AsyncLargeFileManager):
         100.0, help="Largest S3 file (MiB) that may be opened or downloaded through the server."
     ).tag(config=True)
     part_size_mb = Int(
-        8, help="Multipart part size (MiB, at least 5) for uploads: the memory bound per upload."
+        5,
+        help="Multipart part size (MiB, at least 5) for uploads and home<->S3 moves: memory per upload stays "
+        "below about two parts plus a chunk; larger parts mean fewer S3 requests.",
     ).tag(config=True)
     upload_idle_timeout = Float(600.0, help="Seconds without a chunk after which an upload is aborted.").tag(
         config=True
@@ -292,13 +294,13 @@ class S3MountContentsManager(AsyncLargeFileManager):
         rel = self._rel(path)
         if rel is None:
             return await super().file_exists(path)
-        return await self._kind(rel) == "file"
+        return await self._quiet(self.s3.is_file(rel))
 
     async def dir_exists(self, path):
         rel = self._rel(path)
         if rel is None:
             return await super().dir_exists(path)
-        return await self._kind(rel) == "directory"
+        return await self._quiet(self.s3.is_dir(rel))
 
     def exists(self, path):
         """Sync for home paths (the file manager calls it without await), a coroutine for S3 paths."""
@@ -316,6 +318,15 @@ class S3MountContentsManager(AsyncLargeFileManager):
         except HTTPError as e:
             if e.status_code in (400, 404):
                 return None
+            raise
+
+    async def _quiet(self, check) -> bool:
+        """An existence check: invalid paths and missing buckets simply do not exist."""
+        try:
+            return await check
+        except HTTPError as e:
+            if e.status_code in (400, 404):
+                return False
             raise
 
     async def is_hidden(self, path):

@@ -61,6 +61,26 @@ class S3Side:
                 return "directory"
         return None
 
+    async def is_file(self, rel: str) -> bool:
+        """One HEAD (none while a chunked upload to it is in progress: the handler asks at every chunk)."""
+        mount, rest = self.locate(rel)
+        if mount is None or not rest:
+            return False
+        if self.uploads.active(self.api(rel)):
+            return True
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            return await store.head(c, mount.bucket, key_of(mount, rest)) is not None
+
+    async def is_dir(self, rel: str) -> bool:
+        """One small listing (MaxKeys=1): a folder exists when anything, even a marker, is under it."""
+        mount, rest = self.locate(rel)
+        if mount is None or not rest:
+            return True
+        c = await self.client.get()
+        async with s3_errors(self.api(rel)):
+            return await store.prefix_exists(c, mount.bucket, dir_prefix(mount, rest))
+
     # -- get -------------------------------------------------------------------------------------------
     async def get(self, rel, content=True, type=None, format=None, require_hash=False) -> dict:
         mount, rest = self.locate(rel)

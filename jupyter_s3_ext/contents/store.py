@@ -7,6 +7,8 @@ writes go through `MultipartWriter`, which aborts on failure so nothing half-wri
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -134,51 +136,79 @@ async def copy_prefix(client, bucket: str, src: str, dst_bucket: str, dst: str) 
 
 
 class MultipartWriter:
-    """Stream bytes into one object with bounded memory: parts of `part_size` (≥ 5 MiB) as they fill.
+    """Stream bytes into one object with bounded memory: parts of `part_size` (>= 5 MiB) as they fill.
 
-    Small totals (one part or less) become a single PutObject at close. abort() removes the upload, so
-    an interrupted or failed transfer never leaves a half-written object visible.
+    One part uploads in the background while the next fills, so receiving and sending overlap; memory
+    stays below two parts plus one chunk. Small totals (one part or less) become a single PutObject at
+    close. abort() cancels and removes the upload, so a failed or interrupted transfer never leaves a
+    half-written object visible.
     """
 
     def __init__(self, client, bucket: str, key: str, part_size: int = 8 * 1024 * 1024):
         self.client, self.bucket, self.key = client, bucket, key
         self.part_size = max(part_size, MIN_PART)
-        self.buffer = bytearray()
+        self.pending: list[bytes] = []
+        self.pending_size = 0
         self.upload_id: str | None = None
         self.parts: list[dict] = []
         self.size = 0
+        self._inflight: asyncio.Task | None = None
 
     async def write(self, data: bytes) -> None:
-        self.buffer += data
+        self.pending.append(bytes(data))
+        self.pending_size += len(data)
         self.size += len(data)
-        if len(self.buffer) >= self.part_size:
-            await self._flush()
+        if self.pending_size >= self.part_size:
+            await self._flush(background=True)
 
-    async def _flush(self) -> None:
+    def _take(self) -> bytes:
+        body = b"".join(self.pending)
+        self.pending, self.pending_size = [], 0
+        return body
+
+    async def _wait_inflight(self) -> None:
+        if self._inflight is not None:
+            task, self._inflight = self._inflight, None
+            await task  # re-raises the part's failure
+
+    async def _flush(self, background: bool) -> None:
+        await self._wait_inflight()
         if self.upload_id is None:
             r = await self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)
             self.upload_id = r["UploadId"]
-        body, self.buffer = bytes(self.buffer), bytearray()
         n = len(self.parts) + 1
+        self.parts.append({"PartNumber": n})
+        coro = self._upload_part(n, self._take())
+        if background:
+            self._inflight = asyncio.ensure_future(coro)
+        else:
+            await coro
+
+    async def _upload_part(self, n: int, body: bytes) -> None:
         r = await self.client.upload_part(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=n, Body=body
         )
-        self.parts.append({"PartNumber": n, "ETag": r["ETag"]})
+        self.parts[n - 1]["ETag"] = r["ETag"]
 
     async def close(self) -> None:
         if self.upload_id is None:
-            body, self.buffer = bytes(self.buffer), bytearray()
-            await self.client.put_object(Bucket=self.bucket, Key=self.key, Body=body)
+            await self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._take())
             return
-        if self.buffer:
-            await self._flush()
+        if self.pending:
+            await self._flush(background=False)
+        await self._wait_inflight()
         await self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
         )
         self.upload_id = None
 
     async def abort(self) -> None:
-        self.buffer = bytearray()
+        self.pending, self.pending_size = [], 0
+        if self._inflight is not None:
+            task, self._inflight = self._inflight, None
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
         if self.upload_id is not None:
             upload_id, self.upload_id = self.upload_id, None
             await self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)

@@ -21,6 +21,10 @@ class Uploads:
         self.idle_timeout = idle_timeout
         self._active: dict[str, tuple[MultipartWriter, asyncio.TimerHandle | None]] = {}
 
+    def active(self, path: str) -> bool:
+        """Whether a chunked upload to this API path is in progress (it then counts as existing)."""
+        return path in self._active
+
     def _arm(self, path: str, writer: MultipartWriter) -> None:
         loop = asyncio.get_running_loop()
         handle = loop.call_later(self.idle_timeout, lambda: asyncio.ensure_future(self.abort(path)))

@@ -123,8 +123,6 @@ class SeaweedFS:
         if self.iam is not None:
             (self.workdir / "iam.json").write_text(json.dumps(self.iam, indent=1))
             flags["s3.iam.config"] = self.workdir / "iam.json"
-        if self.buckets:
-            flags["bucket"] = ",".join(self.buckets)
         (self.workdir / "data").mkdir(exist_ok=True)
         return [str(VENV_BIN / "weed"), "mini", *(f"-{k}={v}" for k, v in flags.items())]
 
@@ -141,6 +139,7 @@ class SeaweedFS:
             # Any HTTP answer (403 for an anonymous list) means the S3 gateway is serving.
             wait_for_http(self.endpoint + "/", timeout=timeout, proc=self.proc, ok=(200, 403))
             self._wait_writable(timeout)
+            self._make_buckets()
         except BaseException:
             self.proc.stop()
             raise
@@ -162,6 +161,17 @@ class SeaweedFS:
                 last = e
                 time.sleep(0.2)
         raise TimeoutError(f"SeaweedFS at {self.endpoint} not writable after {timeout}s: {last}")
+
+    def _make_buckets(self) -> None:
+        """Create the requested buckets before start() returns (weed's -bucket flag does it later)."""
+        c = self.client()
+        for b in self.buckets:
+            try:
+                c.create_bucket(Bucket=b)
+            except c.exceptions.BucketAlreadyOwnedByYou:
+                pass
+            except c.exceptions.BucketAlreadyExists:
+                pass
 
     def stop(self, *, hard: bool = False) -> None:
         """Stop gracefully, or with hard=True kill the group at once (a crashed endpoint)."""
