@@ -24,6 +24,8 @@ from .credentials.hub import CREDENTIALS_PATH, HubEndpoint, endpoint_url
 from .credentials.model import session_env
 from .credentials.refresher import CredentialsRefresher, RefresherSettings
 
+CONTENTS_MANAGER_CLASS = "jupyter_s3_ext.contents.S3MountContentsManager"
+
 # Static secrets in the environment win over credential_process and the token file in every SDK, and
 # then go stale: the extension removes them when it manages that kind of credential.
 STATIC_SECRET_ENV = {
@@ -143,7 +145,22 @@ class DatalabExtensionApp(ExtensionApp):
         "env", help="Path under the user's Vault top dir read by vault_env_to_kernels."
     ).tag(config=True)
 
+    mount_s3_contents = Bool(
+        True,
+        help="Make the server use the S3 mount contents manager (the `s3/` folder beside the home) unless "
+        "ServerApp.contents_manager_class is configured explicitly.",
+    ).tag(config=True)
+
     refresher: CredentialsRefresher | None = None
+
+    def _link_jupyter_server_extension(self, serverapp) -> None:
+        # Linking runs before the server builds its contents manager, and jupyter_server_config.d/*.json
+        # only carries `jpserver_extensions`: choosing the contents manager here is how the extension
+        # enables S3 in the file browser by itself, wherever it is installed.
+        super()._link_jupyter_server_extension(serverapp)
+        explicit = "contents_manager_class" in serverapp.config.get("ServerApp", {})
+        if self.mount_s3_contents and not explicit:
+            serverapp.contents_manager_class = CONTENTS_MANAGER_CLASS
 
     def initialize_settings(self) -> None:
         runtime = store.private_dir(Path(self.runtime_dir))

@@ -134,3 +134,22 @@ def test_unreachable_hub_keeps_credentials_and_reports_the_error(tmp_path: Path)
 
     # Stopped, the server leaves no secret behind in the (possibly persistent) home.
     assert not cache.exists() and not (home / ".vault-token").exists()
+
+
+def test_linking_the_extension_selects_the_s3_contents_manager():
+    # jupyter_server_config.d only carries jpserver_extensions, so the extension picks the manager itself.
+    from jupyter_server.serverapp import ServerApp
+
+    server = ServerApp()
+    DatalabExtensionApp()._link_jupyter_server_extension(server)
+    assert server.contents_manager_class.__name__ == "S3MountContentsManager"
+
+
+def test_an_explicit_contents_manager_is_kept():
+    from jupyter_server.serverapp import ServerApp
+    from traitlets.config import Config
+
+    chosen = "jupyter_server.services.contents.largefilemanager.AsyncLargeFileManager"
+    server = ServerApp(config=Config({"ServerApp": {"contents_manager_class": chosen}}))
+    DatalabExtensionApp()._link_jupyter_server_extension(server)
+    assert server.contents_manager_class.__name__ == "AsyncLargeFileManager"
