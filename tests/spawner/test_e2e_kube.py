@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,17 @@ from tests.support.kube import KubeEmulator
 pytestmark = pytest.mark.e2e
 
 HUB_CONFIG = """
-c.JupyterHub.spawner_class = "catalog"
+import json
+from spawner.kube import CatalogSpawner
+from spawner.plan import SessionCredentials
+
+class E2ESpawner(CatalogSpawner):
+    async def session_credentials(self):
+        # A stand-in for the broker: a secret file the session must find at $DATALAB_CREDENTIALS_FILE.
+        doc = {"s3": None, "vault": None, "warnings": [], "marker": "e2e-secret-" + self.user.name}
+        return SessionCredentials(secret_files={"credentials.json": json.dumps(doc)})
+
+c.JupyterHub.spawner_class = E2ESpawner
 c.JupyterHub.allow_named_servers = True
 c.KubeSpawner.namespace = "default"
 c.KubeSpawner.start_timeout = 90
@@ -100,6 +111,21 @@ def test_spawn_jupyter_python_creates_pod_secret_pvc_and_is_reachable(hub, emu):
     env = {e["name"]: e for e in main["env"]}
     assert "value" not in env["JUPYTERHUB_API_TOKEN"]
     assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == secret_name
+
+    # The kubelet ran the session with the Secret resolved: the token by secretKeyRef, the credentials file
+    # mounted (remapped to a local directory) where $DATALAB_CREDENTIALS_FILE says.
+    runtime = emu.kubelet.runtimes[("default", pod["metadata"]["name"])]
+    [process] = runtime.processes.values()
+    environ = dict(
+        item.split("=", 1)
+        for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0")
+        if "=" in item
+    )
+    api_token = base64.b64decode(secret["data"]["jupyterhub-api-token"]).decode()
+    assert environ["JUPYTERHUB_API_TOKEN"] == api_token
+    credentials = json.loads(Path(environ["DATALAB_CREDENTIALS_FILE"]).read_text())
+    assert credentials["marker"] == "e2e-secret-alice"
+    assert "e2e-secret-alice" not in pod_text
 
     status = hub.get("/user/alice/api/status", token=token)
     assert status.status_code == 200, status.text

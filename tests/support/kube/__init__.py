@@ -1,5 +1,17 @@
 """A Kubernetes API emulator for tests: what KubeSpawner needs, over real HTTP, with a kubelet that runs
-single-user servers as local processes. See server.KubeEmulator; `python -m tests.support.kube --help`."""
+single-user servers as local processes.
+
+    with KubeEmulator() as emu:                      # or KubeEmulator(fast=True): no processes
+        kubeconfig = emu.write_kubeconfig(tmp / "kubeconfig")   # KUBECONFIG for a hub, kubectl
+        emu.fail("POST", r"/pods$")                   # the next pod creation answers 500
+        emu.hang("POST", r"/pods$", count=-1)         # ... or gets no answer (rule.count = 0 to end)
+        emu.drop_connections(down_seconds=1)          # an API server restart that keeps its objects
+        emu.objects("pods", label_selector="a=b")     # what is stored (emu.store for more)
+
+Command line: `python -m tests.support.kube --port N [--fast] [--kubeconfig PATH] [--namespace NS ...]`.
+Modules: store (objects, resourceVersion, history), selectors, patch, objects (strict validation, defaults),
+api (HTTP), watch, tables (kubectl), faults, kubelet (+ containers, stub), gc, server (KubeEmulator).
+"""
 
 from tests.support.kube.errors import ApiError
 from tests.support.kube.server import KubeEmulator
