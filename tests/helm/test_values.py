@@ -303,6 +303,9 @@ async def test_pods_from_the_chart_configuration(service, hub_app, hub_catalog):
     homes = [vm for vm in main["volumeMounts"] if vm["mountPath"] == "/home/jovyan"]
     assert len(homes) == 1, "exactly one home volume (the spawner's own PVC)"
     assert m.pvc and m.pvc["spec"]["accessModes"] == ["ReadWriteOnce"]
+    # docs/operate.md (backups) names the homes `claim-<user>--<server>`
+    assert m.pvc["metadata"]["name"] == "claim-alice--work"
+    assert "`claim-<user>--<server>`" in (chart.REPO / "docs" / "operate.md").read_text()
     labels = m.pod["metadata"]["labels"]
     assert labels["hub.jupyter.org/network-access-hub"] == "true", "the NetworkPolicy lets it reach the hub"
     assert labels["datalab.io/service"] == service
