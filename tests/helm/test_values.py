@@ -265,6 +265,21 @@ def test_hub_image_is_our_version_from_the_catalogs_registry(deployment):
     }
 
 
+def test_network_policy_lets_sessions_reach_hub_s3_and_vault_only(deployment):
+    values, _, _ = deployment
+    policy = values["singleuser"]["networkPolicy"]
+    assert policy["enabled"] and values["hub"]["networkPolicy"]["enabled"]
+    rules = policy["egressAllowRules"]
+    # no pod, node or service of the cluster (other users' sessions included), no cloud metadata
+    assert rules["privateIPs"] is False and rules["cloudMetadataServer"] is False
+    assert policy["ingress"] == [] and policy["allowedIngressPorts"] == []
+    assert policy["interNamespaceAccessLabels"] == "ignore"
+    ports = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert ports == {(9000, "TCP"), (8200, "TCP")}, "in-cluster S3 (MinIO) and Vault only"
+    # the chart lets pods with this label reach the hub; the culler's/proxy's label is not given out
+    assert values["singleuser"]["extraLabels"]["hub.jupyter.org/network-access-hub"] == "true"
+
+
 # ---- the pods the configured spawner creates -----------------------------------------------------------
 SERVICES = ["jupyter-python", "jupyter-r", "rstudio", "vscode-python", "jupyter-python-gpu"]
 
@@ -309,6 +324,7 @@ async def test_pods_from_the_chart_configuration(service, hub_app, hub_catalog):
     labels = m.pod["metadata"]["labels"]
     assert labels["hub.jupyter.org/network-access-hub"] == "true", "the NetworkPolicy lets it reach the hub"
     assert labels["datalab.io/service"] == service
+    assert "hub.jupyter.org/network-access-singleuser" not in labels, "sessions cannot reach other sessions"
     for c in spec.get("initContainers", []) + spec["containers"]:
         assert not (c.get("securityContext") or {}).get("privileged"), f"{c['name']} is privileged"
     run_as = (main.get("securityContext") or {}).get(

@@ -148,6 +148,17 @@ def test_hub_image_is_the_charts_4_4_0_hub_with_the_catalog():
     assert "mkdir -p /etc/datalab/catalog/services /etc/datalab/catalog/lists" in text
 
 
+def test_hub_image_has_the_mount_points_the_values_use():
+    values = yaml.safe_load((REPO / "helm-values" / "values.yaml").read_text())["hub"]
+    catalog_dir = values["config"]["CatalogSpawner"]["catalog_dir"]
+    made = re.search(r"mkdir -p ([^\n]*)", HUB.read_text())[1].split()
+    dirs = {m["mountPath"] for m in values["extraVolumeMounts"]}
+    dirs |= {str(Path(f["mountPath"]).parent) for f in values["extraFiles"].values()}
+    for d in dirs:
+        made_here = d in made or any(m.startswith(d + "/") for m in made)
+        assert d.startswith(catalog_dir) and made_here, f"{d} is not made in the hub image"
+
+
 def test_the_baked_catalog_passes_the_lint_the_hub_build_runs(tmp_path):
     baked = tmp_path / "usr/local/share/datalab/profiles"
     shutil.copytree(REPO / "profiles", baked)
