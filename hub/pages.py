@@ -1,0 +1,105 @@
+"""The hackathon pages on the hub: launch links, the organiser page, sharing. One call in jupyterhub_config.py,
+after `configure_catalog(c)` (and after any `c.JupyterHub.load_roles = [...]` of your own):
+
+    from hub.pages import configure_pages
+    configure_pages(c)
+
+It registers (under /hub/): `datalab/launch[/{server}]` (hub.launch), `datalab/organise[/{list}]`
+(hub.organise), `datalab/share[/{server}]` (hub.sharing); adds hub/templates/ to the template path;
+creates one role per profile list with organisers (hub.organise_roles) and keeps them in step with
+catalog reloads; gives the `user` role the scopes sharing needs (hub.sharing.USER_SCOPES) unless
+`sharing=False`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from spawner.catalog import default_catalog_dir
+from spawner.catalog.source import DEFAULT_CHECK_INTERVAL, CatalogSource, shared_source
+from spawner.catalog_hub import _configured
+
+from . import launch, organise, sharing
+from .organise_roles import merge_into_load_roles, role_specs, sync_roles
+
+TEMPLATES = Path(__file__).parent / "templates"
+log = logging.getLogger("JupyterHub")
+
+
+def _source_factory(c: Any):
+    """The hub's shared CatalogSource, with the same key the spawners and configure_catalog use."""
+    directory = str(_configured(c, "catalog_dir") or default_catalog_dir())
+    registry = _configured(c, "image_registry")
+    interval = _configured(c, "catalog_check_interval")
+    interval = DEFAULT_CHECK_INTERVAL if interval is None else float(interval)
+
+    def source() -> CatalogSource:
+        return shared_source(directory, registry=registry, check_interval=interval, logger=log)
+
+    return source
+
+
+def _extend_user_role(c: Any, scopes: tuple[str, ...]) -> None:
+    loaded = list(c.JupyterHub.get("load_roles", []))
+    user_role = next((r for r in loaded if r.get("name") == "user"), None) or {"name": "user"}
+    wanted = list(user_role.get("scopes", ["self"]))
+    wanted += [s for s in scopes if s not in wanted]
+    c.JupyterHub.load_roles = [r for r in loaded if r.get("name") != "user"] + [
+        {**user_role, "scopes": wanted}
+    ]
+
+
+async def _keep_roles_in_step(source_factory, catalog: Any, interval: float) -> None:
+    """After a catalog reload, update the organiser roles in the hub's database (once the hub runs)."""
+    from jupyterhub.app import JupyterHub
+
+    synced = catalog
+    while True:
+        await asyncio.sleep(max(interval, 1.0))
+        try:
+            app = JupyterHub.instance()
+            current = source_factory().catalog
+            if getattr(app, "http_server", None) is None or current is None or current is synced:
+                continue  # not started yet (JupyterHub loads the roles itself) or nothing new
+            if organise._CatalogPages._synced is not current:
+                sync_roles(app.db, current)
+                organise._CatalogPages._synced = current
+            synced = current
+        except Exception:
+            log.exception("Updating the organiser roles after a catalog reload failed")
+
+
+_task: asyncio.Task | None = None
+
+
+def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
+    """Register the pages, their templates and roles in the JupyterHub config `c` (see module docstring)."""
+    global _task
+    source_factory = _source_factory(c)
+    c.JupyterHub.extra_handlers = [
+        *list(c.JupyterHub.get("extra_handlers", [])),
+        *launch.HANDLERS,
+        *organise.handlers(source_factory),
+        *sharing.HANDLERS,
+    ]
+    paths = list(c.JupyterHub.get("template_paths", []))
+    if str(TEMPLATES) not in paths:
+        c.JupyterHub.template_paths = [*paths, str(TEMPLATES)]
+    catalog = source_factory().get()  # configure_catalog already refused an invalid one
+    c.JupyterHub.load_roles = merge_into_load_roles(
+        list(c.JupyterHub.get("load_roles", [])), role_specs(catalog)
+    )
+    organise._CatalogPages._synced = catalog
+    if sharing_scopes:
+        _extend_user_role(c, sharing.USER_SCOPES)
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return  # not inside the hub (a test of the config): no reload to follow
+    if _task is None or _task.done():
+        _task = loop.create_task(
+            _keep_roles_in_step(source_factory, catalog, source_factory().check_interval)
+        )
