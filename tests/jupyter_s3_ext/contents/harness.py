@@ -42,28 +42,38 @@ class Jupyter:
         return self.proc.log()
 
 
-def server_config(s3: dict | None, *, extra: str = "") -> str:
+def server_config(s3: dict | None, *, extra: str = "", manager: str = MANAGER) -> str:
+    section = manager.rsplit(".", 1)[-1]
     lines = [
-        f"c.ServerApp.contents_manager_class = {MANAGER!r}",
+        f"c.ServerApp.contents_manager_class = {manager!r}",
         "c.FileContentsManager.delete_to_trash = False",
         "c.FileContentsManager.always_delete_dir = True",
         "c.ServerApp.jpserver_extensions = {'jupyter_s3_ext': False, 'jupyterlab': False}",
     ]
     for k, v in (s3 or {}).items():
-        lines.append(f"c.S3MountContentsManager.{k} = {v!r}")
+        lines.append(f"c.{section}.{k} = {v!r}")
     return "\n".join(lines) + "\n" + extra
 
 
 @contextmanager
-def run_jupyter(workdir: Path, s3: dict | None, *, env: dict | None = None, extra: str = ""):
+def run_jupyter(
+    workdir: Path,
+    s3: dict | None,
+    *,
+    env: dict | None = None,
+    extra: str = "",
+    manager: str = MANAGER,
+    server_bin: Path | None = None,
+):
+    """A jupyter-server (ours by default; `server_bin` and `manager` let benchmarks run another one)."""
     workdir = Path(workdir)
     root = workdir / "home"
     root.mkdir(parents=True, exist_ok=True)
-    (workdir / "jupyter_server_config.py").write_text(server_config(s3, extra=extra))
+    (workdir / "jupyter_server_config.py").write_text(server_config(s3, extra=extra, manager=manager))
     port = free_port()
     token = secrets.token_hex(16)
     argv = [
-        VENV_BIN / "jupyter-server",
+        server_bin or VENV_BIN / "jupyter-server",
         f"--config={workdir / 'jupyter_server_config.py'}",
         "--ip=127.0.0.1",
         f"--port={port}",
