@@ -70,7 +70,12 @@ class LaunchHandler(SpawnHandler):
         spawner = user.get_or_create_spawner(server_name, server_name, replace_failed=True)
         if spawner.ready:
             return self.redirect(user.server_url(server_name))
-        pending_url = self._get_pending_url(user, server_name)
+        # the spawn-pending page (without the link's options in its URL), keeping JupyterHub's `next`
+        pending_url = url_path_join(
+            self.hub.base_url, "spawn-pending", user.escaped_name, url_escape_path(server_name)
+        )
+        if self.get_argument("next", ""):
+            pending_url = url_concat(pending_url, {"next": self.get_next_url(user)})
         if spawner.active:
             return self.redirect(pending_url)
         if not hasattr(spawner, "offers"):
