@@ -157,10 +157,14 @@ class _Getter:
         return copy.deepcopy(node) if node is not None else default
 
 
-def hub_config(values: dict, secrets_: Mapping[str, Mapping[str, str]]) -> tuple[Config, dict[str, str]]:
+def hub_config(
+    values: dict, secrets_: Mapping[str, Mapping[str, str]], root: Path | None = None
+) -> tuple[Config, dict[str, str]]:
     """(the Config the hub would load, the hub container's environment) for the merged `values`.
 
     `secrets_` holds the Secrets in the namespace by name (the chart's own `hub` Secret is added).
+    `root`: where `hub_files` laid out the container's files; the extraConfig snippets then see the
+    catalog directory there (its path in the returned config stays the container's).
     """
     get = _Getter(values)
     chart = chart_secret(values)
@@ -354,10 +358,38 @@ def hub_config(values: dict, secrets_: Mapping[str, Mapping[str, str]]) -> tuple
         elif app == "CryptKeeper":
             cfg.pop("keys", None)
         c[app].update(cfg)
-    with environment(env):
+    with environment(env), _files_under(c, env, root):
         for _key, snippet in sorted((get("hub.extraConfig") or {}).items()):
             exec(compile(snippet, f"hub.extraConfig.{_key}", "exec"), {"c": c, "get_config": get})
     return c, env
+
+
+CATALOG_SECTIONS = ("CatalogSpawner", "LocalCatalogSpawner", "CatalogOptionsMixin", "CatalogRuntimeMixin")
+
+
+def host_path(root: Path, container_path: str) -> Path:
+    return root / container_path.lstrip("/")
+
+
+@contextmanager
+def _files_under(c: Config, env: dict[str, str], root: Path | None) -> Iterator[None]:
+    """While the snippets run, the catalog directory (config and $DATALAB_CATALOG_DIR) is under `root`."""
+    if root is None:
+        yield
+        return
+    saved = {s: c[s]["catalog_dir"] for s in CATALOG_SECTIONS if s in c and "catalog_dir" in c[s]}
+    saved_env = os.environ.get("DATALAB_CATALOG_DIR")
+    for section, path in saved.items():
+        c[section]["catalog_dir"] = str(host_path(root, path))
+    if saved_env:
+        os.environ["DATALAB_CATALOG_DIR"] = str(host_path(root, saved_env))
+    try:
+        yield
+    finally:
+        for section, path in saved.items():
+            c[section]["catalog_dir"] = path
+        if saved_env:
+            os.environ["DATALAB_CATALOG_DIR"] = saved_env
 
 
 # ---- the hub container's files ---------------------------------------------------------------------------

@@ -65,9 +65,18 @@ def test_the_schema_check_catches_a_typo():
 
 
 @pytest.fixture(scope="module", params=["values", "values+hackathon"])
-def deployment(request):
+def hub_catalog(request, configmaps, tmp_path_factory):
+    """The hub pod as the chart makes it: its files under a temporary root, its configuration, its env."""
     values = chart.merged_values(*COMBINATIONS[request.param])
-    config, env = chart.hub_config(values, SECRETS)
+    root = tmp_path_factory.mktemp("hubpod")
+    mounts = chart.hub_files(values, configmaps, root)
+    config, env = chart.hub_config(values, SECRETS, root=root)
+    return values, config, env, root, mounts, config.CatalogSpawner.catalog_dir
+
+
+@pytest.fixture(scope="module")
+def deployment(hub_catalog):
+    values, config, env, *_ = hub_catalog
     return values, config, env
 
 
@@ -117,6 +126,26 @@ def test_auth_state_keys_come_from_our_secret_not_the_chart(hub_app):
 
     keeper = CryptKeeper(config=hub_app.config)
     assert [k.hex() for k in keeper.keys] == SECRETS["datalab-hub"]["crypt-key"].split(";")
+
+
+def test_organisers_of_a_list_get_its_role(hub_app, hub_catalog):
+    values, config, env, root, mounts, catalog_dir = hub_catalog
+    roles = {r["name"]: r for r in hub_app.load_roles}
+    if "datalab-list-hackathon-2026" not in values["hub"]["extraFiles"]:
+        assert not [r for r in roles if r.startswith("datalab-organise-")]
+        return
+    role = roles["datalab-organise-00-hackathon-2026"]
+    assert role["groups"] == ["hackathon-2026-orga"]
+    assert "admin:servers!group=hackathon-2026" in role["scopes"]
+
+
+def test_an_invalid_catalog_stops_the_hub(configmaps, tmp_path, capsys):
+    values = chart.merged_values(chart.VALUES)
+    values["hub"]["extraFiles"]["datalab-list-default"]["data"]["services"]["no-such-service"] = {}
+    chart.hub_files(values, configmaps, tmp_path)
+    with pytest.raises(SystemExit):
+        chart.hub_config(values, SECRETS, root=tmp_path)
+    assert "the service catalog in" in capsys.readouterr().err
 
 
 def test_without_the_secret_the_hub_pod_does_not_start():
@@ -179,15 +208,6 @@ def test_broker_settings_are_accepted(deployment):
 
 
 # ---- the catalog the hub reads ------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def hub_catalog(deployment, configmaps, tmp_path_factory):
-    values, config, env = deployment
-    root = tmp_path_factory.mktemp("hubpod")
-    mounts = chart.hub_files(values, configmaps, root)
-    catalog_dir = config.CatalogSpawner.catalog_dir
-    return values, config, env, root, mounts, catalog_dir
-
-
 def test_catalog_mounts_are_where_the_spawner_reads(hub_catalog):
     values, config, env, root, mounts, catalog_dir = hub_catalog
     assert env["DATALAB_CATALOG_DIR"] == catalog_dir, "the CLI in the hub pod reads the same catalog"
@@ -217,12 +237,13 @@ def test_every_group_of_a_list_may_log_in(hub_catalog):
     allowed = set(config.DatalabOAuthenticator.allowed_groups)
     for name, plist in catalog.lists.items():
         assert set(plist.groups) <= allowed, f"list {name}: its groups cannot log in"
+        assert set(plist.organiser_groups) <= allowed, f"list {name}: its organisers cannot log in"
 
 
 def test_hackathon_list_is_offered_to_its_group_in_its_window_only(configmaps, tmp_path):
     values = chart.merged_values(chart.VALUES, chart.HACKATHON)
-    config, _ = chart.hub_config(values, SECRETS)
     chart.hub_files(values, configmaps, tmp_path)
+    config, _ = chart.hub_config(values, SECRETS, root=tmp_path)
     catalog = load_catalog(tmp_path / config.CatalogSpawner.catalog_dir.lstrip("/"))
     during = datetime.fromisoformat("2026-12-02T10:00:00+01:00")
     offers = {o.service: o for o in resolve(catalog, ["hackathon-2026"], during)}
