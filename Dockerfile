@@ -40,7 +40,7 @@ COPY helm-values/z2jh-4.4.0-constraints.txt /tmp/z2jh-constraints.txt
 RUN pip install --no-cache-dir --constraint /tmp/z2jh-constraints.txt \
       "/tmp/wheels/jupyterhub_datalab-${DATALAB_VERSION}-py3-none-any.whl" \
  && rm -rf /tmp/wheels /tmp/z2jh-constraints.txt \
- && python -c "import spawner.kube, hub.auth, hub.credentials_api"
+ && python -c "import spawner.kube, spawner.catalog_hub, hub.auth, hub.credentials_api, hub.pages"
 
 COPY profiles/ /usr/local/share/datalab/profiles/
 ENV DATALAB_CATALOG_DIR=/usr/local/share/datalab/profiles

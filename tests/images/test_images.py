@@ -159,6 +159,15 @@ def test_hub_image_has_the_mount_points_the_values_use():
         assert d.startswith(catalog_dir) and made_here, f"{d} is not made in the hub image"
 
 
+def test_hub_image_build_imports_what_the_values_run():
+    values = yaml.safe_load((REPO / "helm-values" / "values.yaml").read_text())["hub"]
+    build_check = re.search(r'python -c "import ([^"]*)"', HUB.read_text())[1]
+    imported = {m.strip() for m in build_check.split(",")}
+    for key, snippet in values["extraConfig"].items():
+        for module in re.findall(r"^from ([\w.]+) import", snippet, re.M):
+            assert module in imported, f"hub.extraConfig.{key} imports {module}, unchecked by the build"
+
+
 def test_the_baked_catalog_passes_the_lint_the_hub_build_runs(tmp_path):
     baked = tmp_path / "usr/local/share/datalab/profiles"
     shutil.copytree(REPO / "profiles", baked)
