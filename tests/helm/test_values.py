@@ -218,6 +218,21 @@ def test_catalog_mounts_are_where_the_spawner_reads(hub_catalog):
     assert lists, "profile lists are mounted into lists/"
 
 
+async def test_the_spawner_reads_the_mounted_catalog(hub_app, hub_catalog):
+    from spawner.kube_offline import make_spawner, offline_kube_config
+
+    values, config, env, root, mounts, catalog_dir = hub_catalog
+    with chart.environment(env), offline_kube_config():
+        spawner = make_spawner(username="alice", config=config, spawner_class=hub_app.spawner_class)
+        assert spawner.catalog_dir == catalog_dir == "/etc/datalab/catalog"
+        without = type(config)(config)
+        without.CatalogSpawner = type(config)(
+            {k: v for k, v in config.CatalogSpawner.items() if k != "catalog_dir"}
+        )
+        default = make_spawner(username="alice", config=without, spawner_class=hub_app.spawner_class)
+        assert default.catalog_dir == catalog_dir, "the hub's $DATALAB_CATALOG_DIR names the same place"
+
+
 def test_the_mounted_catalog_is_valid_and_matches_the_repository(hub_catalog):
     values, config, env, root, mounts, catalog_dir = hub_catalog
     catalog = load_catalog(root / catalog_dir.lstrip("/"))
