@@ -92,6 +92,9 @@ def run_jupyter(
     full_env = tool_env(base_env)
     for k in (
         "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
         "AWS_S3_ENDPOINT",
         "DATALAB_S3_BUCKET",
         "DATALAB_S3_PREFIX",
