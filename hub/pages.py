@@ -95,6 +95,7 @@ def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
     organise._CatalogPages._synced = catalog
     if sharing_scopes:
         _extend_user_role(c, sharing.USER_SCOPES)
+        sharing.fix_group_share_tokens()
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:

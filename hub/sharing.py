@@ -13,12 +13,34 @@ see the names of other users and groups, which a datalab's users can see anyway 
 
 from __future__ import annotations
 
-from jupyterhub import orm
+from jupyterhub import orm, roles, scopes
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.utils import url_escape_path, url_path_join
 from tornado import web
 
 USER_SCOPES = ("shares!user", "read:users:name", "read:groups:name")
+
+
+def fix_group_share_tokens() -> None:
+    """JupyterHub 6.1 drops the scopes of *group* shares from tokens (`scopes.get_scopes_for` adds only the
+    owner's own shares to a token's owner scopes, so the server's OAuth token loses
+    `access:servers!server=...` and group members are refused). Add them where both branches of
+    get_scopes_for compute a user's role scopes; the user branch adds the same set again: a no-op.
+    Idempotent; tests/hub/test_sharing.py proves a group member gets in (and out after revocation)."""
+    original = roles.roles_to_expanded_scopes
+    if getattr(original, "_datalab_group_shares", False):
+        return
+
+    def roles_to_expanded_scopes(role_list, owner):
+        expanded = original(role_list, owner)
+        if isinstance(owner, orm.User):
+            for group in owner.groups:
+                for share in group.shared_with_me:
+                    expanded = expanded | scopes.expand_share_scopes(share)
+        return expanded
+
+    roles_to_expanded_scopes._datalab_group_shares = True
+    roles.roles_to_expanded_scopes = roles_to_expanded_scopes
 
 
 def share_rows(orm_spawner) -> list[dict[str, str]]:
