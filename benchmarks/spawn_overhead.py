@@ -4,8 +4,9 @@ Two real hubs (JupyterHub + configurable-http-proxy) run side by side against on
 fast mode (pods just become Running; a stub answers on each pod's address): a vanilla KubeSpawner with a static
 profile_list equivalent to the built-in catalog's default list (same images, resources, a 10Gi home PVC), and
 the CatalogSpawner with the built-in catalog. For each: N sequential spawn/stop cycles (interleaved between
-the two hubs, so load from elsewhere hits both alike) and bursts of C concurrent spawns (after one unmeasured
-burst each, in A-B-B-A order). Wall percentiles are over all measured spawns, sequential and concurrent.
+the two hubs, so load from elsewhere hits both alike) and bursts of C concurrent spawns on both hubs at the
+same moment (after one unmeasured burst). Wall percentiles are over all measured spawns, sequential and
+concurrent.
 
 Measured per spawn, from POST /users/NAME/server to the server being ready: the hub process's CPU time
 (sum over its threads, /proc/PID/task/*/schedstat, ns) and the wall time. Stops are not measured.
@@ -95,8 +96,12 @@ OPTIONS = {"vanilla": {"profile": "jupyter-python"}, "catalog": {"service": "jup
 
 def hub_cpu_ns(hub: HubHandle) -> int:
     """CPU time of the hub process so far, summed over its threads, in nanoseconds."""
+    return cpu_ns(hub.hub_proc.pid)
+
+
+def cpu_ns(pid: int) -> int:
     total = 0
-    for stat in Path(f"/proc/{hub.hub_proc.pid}/task").glob("*/schedstat"):
+    for stat in Path(f"/proc/{pid}/task").glob("*/schedstat"):
         try:
             total += int(stat.read_text().split()[0])
         except (OSError, ValueError, IndexError):
@@ -157,29 +162,46 @@ class Side:
             self.failures += 1
         stop(self.hub, "seq")
 
-    def burst(self, users: list[str], measured: bool = True) -> None:
-        results: list[tuple[float, bool]] = []
-        barrier = threading.Barrier(len(users))
-
-        def one(user):
-            barrier.wait()
-            results.append(spawn(self.hub, user, OPTIONS[self.name]))
-
-        c0 = hub_cpu_ns(self.hub)
-        threads = [threading.Thread(target=one, args=(u,)) for u in users]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        if measured:
-            self.burst_cpu_ms.append((hub_cpu_ns(self.hub) - c0) / 1e6 / len(users))
-            self.burst_wall_ms += [w * 1000 for w, ok in results if ok]
+    def record_burst(self, results, cpu_ms: float, emulator_cpu_ms: float, measured: bool) -> None:
+        walls = sorted(w * 1000 for w, ok in results if ok)
         self.failures += sum(1 for _, ok in results if not ok)
-        stoppers = [threading.Thread(target=stop, args=(self.hub, u)) for u in users]
-        for t in stoppers:
-            t.start()
-        for t in stoppers:
-            t.join()
+        if measured:
+            self.burst_cpu_ms.append(cpu_ms)
+            self.burst_wall_ms += walls
+        if walls:
+            print(
+                f"{self.name}: burst of {len(results)}{'' if measured else ' (warm-up)'}: wall ms min {walls[0]:.0f}"
+                f" p50 {walls[len(walls) // 2]:.0f} max {walls[-1]:.0f}; hub CPU {cpu_ms:.1f} ms/spawn"
+                f" (API emulator, both hubs: {emulator_cpu_ms:.1f})",
+                flush=True,
+            )
+
+
+def run_threads(targets) -> None:
+    threads = [threading.Thread(target=f, args=a) for f, a in targets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+
+def burst(sides: list[Side], users: list[str], emulator_pid: int, measured: bool = True) -> None:
+    """C concurrent spawns on each hub at the same moment, so both meet the same machine load."""
+    results: dict[str, list] = {side.name: [] for side in sides}
+    barrier = threading.Barrier(len(users) * len(sides))
+
+    def one(side, user):
+        barrier.wait()
+        results[side.name].append(spawn(side.hub, user, OPTIONS[side.name]))
+
+    before = {side.name: hub_cpu_ns(side.hub) for side in sides}
+    e0 = cpu_ns(emulator_pid)
+    run_threads([(one, (side, user)) for user in users for side in sides])
+    emulator_cpu = (cpu_ns(emulator_pid) - e0) / 1e6 / (len(users) * len(sides))
+    for side in sides:
+        cpu = (hub_cpu_ns(side.hub) - before[side.name]) / 1e6 / len(users)
+        side.record_burst(results[side.name], cpu, emulator_cpu, measured)
+    run_threads([(stop, (side.hub, user)) for user in users for side in sides])
 
 
 def main() -> None:
@@ -187,9 +209,7 @@ def main() -> None:
     parser.add_argument("-n", "--spawns", type=int, default=100, help="sequential spawns per spawner")
     parser.add_argument("-c", "--concurrent", type=int, default=50, help="concurrent spawns in the burst")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured spawns per spawner first")
-    parser.add_argument(
-        "--burst-rounds", type=int, default=2, help="measured bursts per spawner (A-B-B-A order)"
-    )
+    parser.add_argument("--burst-rounds", type=int, default=2, help="measured bursts (both hubs at once)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="spawn-bench-") as tmp:
@@ -230,14 +250,10 @@ def main() -> None:
                         side.sequential_once()
                     if (i + 1) % 20 == 0:
                         print(f"{i + 1}/{args.spawns} sequential spawns each", flush=True)
-                # Bursts: one unmeasured each (first spawns of new users cost more), then A-B-B-A rounds so
-                # that a change of load on this shared machine hits both spawners alike.
-                for side in sides:
-                    side.burst(users[1:], measured=False)
-                for r in range(args.burst_rounds):
-                    for side in sides if r % 2 == 0 else list(reversed(sides)):
-                        side.burst(users[1:])
-                        print(f"{side.name}: burst of {args.concurrent} done", flush=True)
+                # Bursts on both hubs at once (one unmeasured first: first spawns of new users cost more).
+                burst(sides, users[1:], emu.pid, measured=False)
+                for _ in range(args.burst_rounds):
+                    burst(sides, users[1:], emu.pid)
 
     vanilla, catalog = sides
     result = {

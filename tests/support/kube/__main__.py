@@ -17,6 +17,9 @@ def main(argv=None) -> None:
     parser.add_argument("--fast", action="store_true", help="no processes: pods just become Running")
     parser.add_argument("--namespace", action="append", help="namespaces that exist (default: default)")
     parser.add_argument("--workdir", help="where pod files and PVC contents live (default: a temp dir)")
+    parser.add_argument(
+        "--start-delay", type=float, default=0.1, help="seconds from binding to container start"
+    )
     parser.add_argument("--kubeconfig", help="write a kubeconfig for this emulator to this path")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -24,6 +27,7 @@ def main(argv=None) -> None:
         host=args.host,
         port=args.port,
         fast=args.fast,
+        start_delay=args.start_delay,
         namespaces=args.namespace or ["default"],
         workdir=args.workdir,
     )

@@ -35,15 +35,19 @@ class PodRuntime:
     terminating: bool = False
     reported: str = ""
     waiting_on: tuple[str, str] | None = None  # (plural, name) of the missing Secret/ConfigMap
+    bound_at: float | None = None  # loop time the kubelet first saw the pod bound to its node
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     stub: stub.StubServer | None = None
 
 
 class Kubelet:
-    def __init__(self, store: Store, workdir: Path, *, fast: bool = False):
+    def __init__(self, store: Store, workdir: Path, *, fast: bool = False, start_delay: float = 0.1):
         self.store = store
         self.workdir = Path(workdir)
         self.fast = fast
+        # Like a real node (sandbox, network, image), containers are set up a moment after the pod is bound;
+        # objects a client creates right after the pod (its Secret) are there by then, as in a cluster.
+        self.start_delay = start_delay
         self.runtimes: dict[tuple[str, str], PodRuntime] = {}
         self._prefix = f"127.{random.randint(1, 250)}.{random.randint(0, 250)}."
         self._next_ip = 1
@@ -139,6 +143,12 @@ class Kubelet:
             self._schedule(pod)
             return
         if runtime.started or status.get("phase") in ("Succeeded", "Failed"):
+            return
+        now = self._loop.time()
+        if runtime.bound_at is None:
+            runtime.bound_at = now
+        if now < runtime.bound_at + self.start_delay:
+            self._loop.call_later(runtime.bound_at + self.start_delay - now, self._add_dirty, {key})
             return
         missing = containers.check_references(self.store, pod)
         if missing is not None:

@@ -25,7 +25,14 @@ from tests.support.kube.watch import Watches
 
 class KubeEmulator:
     def __init__(
-        self, *, host="127.0.0.1", port: int = 0, fast: bool = False, namespaces=("default",), workdir=None
+        self,
+        *,
+        host="127.0.0.1",
+        port: int = 0,
+        fast: bool = False,
+        namespaces=("default",),
+        workdir=None,
+        start_delay: float = 0.1,
     ):
         self.host = host
         self.port = port
@@ -36,7 +43,7 @@ class KubeEmulator:
         self.faults = Faults()
         self.watches = Watches(self.store)
         self.api = Api(self.store, self.faults, self.watches)
-        self.kubelet = Kubelet(self.store, self.workdir, fast=fast)
+        self.kubelet = Kubelet(self.store, self.workdir, fast=fast, start_delay=start_delay)
         self.gc = GarbageCollector(self.store)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
