@@ -195,11 +195,12 @@ class OrganiseListHandler(_CatalogPages):
             return self.finish(rows_csv(rows))
         problems = [str(p) for p in problems_for(self.current_user, [source]) if Path(p.file).stem == name]
         base = self.hub.base_url
+        origin = f"{self.request.protocol}://{self.request.host}"  # links are handed out: absolute
         links = [
             {
                 "service": slug,
-                "url": launch_url(base, {"service": slug}),
-                "start": launch_url(base, {"service": slug}, autostart=True),
+                "url": origin + launch_url(base, {"service": slug}),
+                "start": origin + launch_url(base, {"service": slug}, autostart=True),
             }  # fmt: skip
             for slug in sorted(plist.services)
         ]
