@@ -114,7 +114,7 @@ def s3contents_upload(sw, proxy, src: Path, size: int, digest: str, tmp: str) ->
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=100)
-    ap.add_argument("--part-mb", type=int, default=5, help="S3MountContentsManager.part_size_mb")
+    ap.add_argument("--part-mb", type=int, default=8, help="S3MountContentsManager.part_size_mb")
     ap.add_argument("--no-s3contents", dest="s3contents", action="store_false", help="skip the comparison")
     ap.add_argument("--home", action="store_true", help="upload to the home directory instead (comparison)")
     args = ap.parse_args()

@@ -13,6 +13,7 @@ refreshable credentials then renew themselves before each request as needed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -126,6 +127,17 @@ def to_http_error(e: Exception, what: str) -> HTTPError:
         return HTTPError(503, f"S3 is unavailable for {what}: {type(e).__name__}")
     log.error("unexpected error on S3 %s", what, exc_info=e)
     return HTTPError(500, f"unexpected error on S3 for {what}: {type(e).__name__}")
+
+
+async def isolated(coro):
+    """Await `coro` in a task with an empty context.
+
+    Jupyter keeps the request handler in a context variable; every timer or task created during an S3
+    call (our upload timers and background parts, aiohttp's keep-alive handles) copies the current
+    context and would keep the handler, with its request body, alive long after the request. Measured
+    on a 100 MiB chunked upload: tens of MB held; with this, the server's peak stays about two parts.
+    """
+    return await asyncio.get_running_loop().create_task(coro, context=contextvars.Context())
 
 
 @asynccontextmanager

@@ -74,7 +74,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
         100.0, help="Largest S3 file (MiB) that may be opened or downloaded through the server."
     ).tag(config=True)
     part_size_mb = Int(
-        5,
+        8,
         help="Multipart part size (MiB, at least 5) for uploads and home<->S3 moves: memory per upload stays "
         "below about two parts plus a chunk; larger parts mean fewer S3 requests.",
     ).tag(config=True)

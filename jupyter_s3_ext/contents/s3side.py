@@ -9,7 +9,7 @@ from __future__ import annotations
 from tornado.web import HTTPError
 
 from . import checkpoints, models, store
-from .client import S3Client, s3_errors
+from .client import S3Client, isolated, s3_errors
 from .mounts import Mount, PathError, dir_prefix, key_of, split
 from .uploads import Uploads
 
@@ -186,7 +186,7 @@ class S3Side:
         mount, rest = self.target(rel, write=True)
         c = await self.client.get()
         async with s3_errors(self.api(rel)):
-            await c.put_object(Bucket=mount.bucket, Key=key_of(mount, rest), Body=data)
+            await isolated(c.put_object(Bucket=mount.bucket, Key=key_of(mount, rest), Body=data))
 
     async def make_dir(self, rel: str) -> None:
         mount, rest = self.target(rel, write=True)

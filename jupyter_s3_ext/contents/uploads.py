@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from .client import isolated
 from .store import MultipartWriter
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,14 @@ class Uploads:
                 log.warning("could not abort the upload of %s: %s", path, type(e).__name__)
 
     async def chunk(self, path: str, client, bucket: str, key: str, data: bytes, chunk: int) -> bool:
-        """Feed one chunk; returns True when the object was completed (last chunk)."""
+        """Feed one chunk; returns True when the object was completed (last chunk).
+
+        Runs isolated from the request's context (see `client.isolated`): the idle timer and the
+        background part would otherwise keep every chunk's request body alive.
+        """
+        return await isolated(self._chunk(path, client, bucket, key, data, chunk))
+
+    async def _chunk(self, path: str, client, bucket: str, key: str, data: bytes, chunk: int) -> bool:
         if chunk == 1:
             await self.abort(path)
             writer = MultipartWriter(client, bucket, key, self.part_size)
