@@ -5,6 +5,8 @@
 A folder of N objects plus 20 sub-folders without marker objects is listed with
 `GET /api/contents/s3/bench/big?content=1` and with boto3's paginated `list_objects_v2` (Delimiter '/').
 S3 requests are counted at the wire by a proxy in front of SeaweedFS. Last line: one JSON object.
+The s3contents comparison runs only from a throwaway venv, never ours (else it is reported as skipped):
+`/usr/bin/python3 -m venv /tmp/s3eng/s3c && /tmp/s3eng/s3c/bin/pip install s3contents "jupyter-server<3"`.
 """
 
 from __future__ import annotations
