@@ -105,4 +105,5 @@ def test_the_hackathon_from_start_to_end(tmp_path):
             page + "/stop", data={"all": "1", "_xsrf": otto.cookies.get("_xsrf", path="/hub/")}, timeout=60
         )
         assert stop.status_code == 200 and "Stopped 2 server(s)" in stop.text
-        assert hub.server("ada") is None and hub.server("ada", "day2") is None
+        hub.wait_server("ada", ready=False)
+        hub.wait_server("ada", "day2", ready=False)
