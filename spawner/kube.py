@@ -312,7 +312,12 @@ class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin,
             except ApiException as e:
                 if e.status != 409:
                     # never relay the API's body: it may quote the Secret's (encoded) values
-                    raise RuntimeError(f"could not create Secret {name}: {e.status} {e.reason}") from None
+                    raise SpawnException(
+                        f"Could not start the session: could not create Secret {name} (the Kubernetes API "
+                        f"answered {e.status} {e.reason}). Nothing was left behind; try again later.",
+                        reason="kubernetes_api",
+                        status_code=503,
+                    ) from None
                 # a Secret left by an earlier pod of this server (or our own timed-out attempt): replace it
                 await self._delete_quietly("secret", name)
                 return False

@@ -126,8 +126,9 @@ async def test_invalid_options_create_nothing(kube, spawn):
 async def test_failed_secret_leaves_nothing_behind(kube, spawn):
     spawner = spawn("cleo", {"service": "jupyter-python"})
     kube.fail("POST", r"/namespaces/default/secrets", status=500, count=-1)
-    with pytest.raises(RuntimeError, match="could not create Secret"):
+    with pytest.raises(SpawnException, match="could not create Secret") as info:
         await spawner.start()
+    assert info.value.status_code == 503 and "Nothing was left behind" in info.value.message
     selector = "hub.jupyter.org/username=cleo"
     await wait_until(lambda: not kube.objects("pods", label_selector=selector))
     assert not kube.objects("secrets", label_selector=selector)
