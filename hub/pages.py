@@ -52,6 +52,17 @@ def _extend_user_role(c: Any, scopes: tuple[str, ...]) -> None:
     ]
 
 
+class OrganisesAnything:
+    """`template_vars["datalab_organises"]`: whether the page's user organises a list (the nav bar link)."""
+
+    def __init__(self, source_factory):
+        self.source_factory = source_factory
+
+    def __call__(self, user: Any) -> bool:
+        catalog = self.source_factory().catalog
+        return bool(user is not None and catalog is not None and organise.organised_lists(catalog, user))
+
+
 async def _keep_roles_in_step(source_factory, catalog: Any, interval: float) -> None:
     """After a catalog reload, update the organiser roles in the hub's database (once the hub runs)."""
     from jupyterhub.app import JupyterHub
@@ -88,6 +99,9 @@ def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
     paths = list(c.JupyterHub.get("template_paths", []))
     if str(TEMPLATES) not in paths:
         c.JupyterHub.template_paths = [*paths, str(TEMPLATES)]
+    template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
+    template_vars["datalab_organises"] = OrganisesAnything(source_factory)
+    c.JupyterHub.template_vars = template_vars
     catalog = source_factory().get()  # configure_catalog already refused an invalid one
     c.JupyterHub.load_roles = merge_into_load_roles(
         list(c.JupyterHub.get("load_roles", [])), role_specs(catalog)

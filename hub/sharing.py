@@ -61,6 +61,8 @@ class ShareHandler(BaseHandler):
     async def get(self, server_name: str | None = None):
         user = self.current_user
         server_name = server_name or ""
+        if not server_name:
+            user.spawners[""]  # the default server always exists (JupyterHub makes its record on access)
         orm_spawner = user.orm_spawners.get(server_name)
         if orm_spawner is None:
             raise web.HTTPError(404, f"You have no server named {server_name!r}" if server_name else (
@@ -77,6 +79,13 @@ class ShareHandler(BaseHandler):
             shares=share_rows(orm_spawner),
             shares_api=api_url + ("" if server_name else "/"),
             groups=sorted(g.name for g in self.db.query(orm.Group).order_by(orm.Group.name)),
+            servers=[
+                {
+                    "name": name,
+                    "url": url_path_join(self.hub.base_url, "datalab/share", url_escape_path(name)),
+                }
+                for name in sorted(user.orm_spawners)
+            ],
         )
         self.finish(page)
 

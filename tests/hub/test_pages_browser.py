@@ -106,8 +106,11 @@ def test_organiser_page_stops_a_server(hub, login):
         assert spawn(hub, user, {"service": "jupyter-python"}).status_code in (201, 202)
         hub.wait_server(user)
     page = login("olga")
-    page.goto(hub.url + "/hub/datalab/organise")
+    page.goto(hub.url + "/hub/home")
+    page.click("#datalab-nav-organise")  # organisers find their page in the navigation bar
+    page.wait_for_selector("#datalab-organise-index")
     page.click('a[href$="/hub/datalab/organise/event-a"]')
+    page.wait_for_selector("#datalab-servers")
     assert page.locator("#datalab-servers tr[data-server]").count() == 2
     assert page.locator("#datalab-participants li").all_text_contents() == ["abe", "ann"]
     shot(page, "organiser-page")
@@ -124,7 +127,10 @@ def test_share_page_shares_and_revokes(hub, login):
     assert spawn(hub, "ann", {"service": "jupyter-python"}).status_code in (201, 202)
     hub.wait_server("ann")
     page = login("ann")
-    page.goto(hub.url + "/hub/datalab/share")
+    page.goto(hub.url + "/hub/home")
+    assert page.locator("#datalab-nav-organise").count() == 0  # a participant organises nothing
+    page.click("#datalab-nav-share")
+    page.wait_for_selector("#datalab-share-form")
     page.fill("#datalab-share-name", "abe")
     page.click("#datalab-share-add")
     page.wait_for_selector('#datalab-shares tr[data-name="abe"]')
