@@ -5,7 +5,7 @@ the servers started *from that list* (service, start, last activity, cpu/memory/
 or all of them, a CSV export, the list's launch links and the problems of a refused change to its file.
 
 Two checks guard every server shown or stopped: the list's organisers only (catalog), and JupyterHub's
-scopes (the role from hub.organise_roles: `admin:servers!group=<participants>`), so an organiser of one
+scopes (the role from hub.organise_roles: `delete:servers!group=<participants>`), so an organiser of one
 list can neither see nor stop the servers of another list's users (403). Which list a server came from
 is the capacity ledger's record (spawner.catalog_runtime.LEDGER, kept in the spawner's state).
 """
@@ -226,7 +226,7 @@ class OrganiseListHandler(_CatalogPages):
         self.plist_for(catalog, name)
         from_list = {f"{u.user}/{u.server}": u for u in LEDGER.running(name)}
         if self.get_argument("all", ""):
-            keys = [k for k in sorted(from_list) if self.has_scope(f"admin:servers!server={k}")]
+            keys = [k for k in sorted(from_list) if self.has_scope(f"delete:servers!server={k}")]
         else:
             keys = self.get_arguments("server")
             if not keys:
@@ -234,7 +234,7 @@ class OrganiseListHandler(_CatalogPages):
         for key in keys:
             if key not in from_list:
                 raise web.HTTPError(403, f"{key!r} is not a running server started from the list {name!r}")
-            if not self.has_scope(f"admin:servers!server={key}"):
+            if not self.has_scope(f"delete:servers!server={key}"):
                 raise web.HTTPError(403, f"You may not stop the server {key!r}")
         stopped = await asyncio.gather(*(self._stop(from_list[k]) for k in keys))
         self.log.info("%s stopped %d server(s) of the list %s", self.current_user.name, sum(stopped), name)

@@ -1,8 +1,8 @@
 """JupyterHub roles for the organisers of profile lists: one role per list that names organiser groups.
 
 The role `datalab-organise-<list>` is given to the list's `organiser_groups`, with scopes filtered to the
-list's participant groups: they may read those users and their servers and stop them (`admin:servers`
-also allows starting them through the REST API, which the organiser page never does). The organiser
+list's participant groups: they may read those users and their servers and stop them (`delete:servers`:
+not start them, not read their servers' state, not act as them). The organiser
 page (hub.organise) further acts only on servers started *from that list*.
 
 At startup the roles come from `c.JupyterHub.load_roles` (so JupyterHub creates the groups and removes
@@ -36,7 +36,7 @@ def role_specs(catalog: Any) -> list[dict[str, Any]]:
             scopes += [
                 f"read:users!group={group}",
                 f"read:servers!group={group}",
-                f"admin:servers!group={group}",
+                f"delete:servers!group={group}",
             ]
         specs.append(
             {

@@ -90,7 +90,7 @@ def test_the_organiser_role_is_a_jupyterhub_role_filtered_to_the_participants(hu
         [(scopes,)] = db.execute(
             "SELECT scopes FROM roles WHERE name = 'datalab-organise-event-a'"
         ).fetchall()
-    assert "admin:servers!group=event-a" in scopes and "event-b" not in scopes
+    assert "delete:servers!group=event-a" in scopes and "event-b" not in scopes
 
 
 def test_stop_one_then_all_and_export_csv(hub, servers):
