@@ -225,6 +225,7 @@ async def test_the_spawner_reads_the_mounted_catalog(hub_app, hub_catalog):
     with chart.environment(env), offline_kube_config():
         spawner = make_spawner(username="alice", config=config, spawner_class=hub_app.spawner_class)
         assert spawner.catalog_dir == catalog_dir == "/etc/datalab/catalog"
+        assert spawner.pvc_name == "claim-alice", "docs/operate.md names the default server's home so"
         without = type(config)(config)
         without.CatalogSpawner = type(config)(
             {k: v for k, v in config.CatalogSpawner.items() if k != "catalog_dir"}
