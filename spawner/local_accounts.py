@@ -92,7 +92,12 @@ async def ensure_account(name: str, home: Path) -> Account:
                 "it is never used for a session"
             )
         elif Path(entry.pw_dir) != home:  # the state directory moved: follow it
-            await _run(["usermod", "--home", str(home), name], f"could not move the home of {name}")
+            await _run(
+                ["usermod", "--home", str(home), name],
+                f"the account {name} has its home in {entry.pw_dir} (another datalab on this machine?) and "
+                f"could not be moved to {home}; give this datalab other account names "
+                "(LocalCatalogSpawner.account_template, DATALAB_ACCOUNT_TEMPLATE for `datalab up`)",
+            )
             entry = pwd.getpwnam(name)
         ensure_home(home, entry.pw_uid, entry.pw_gid)
         return Account(name, entry.pw_uid, entry.pw_gid, home)

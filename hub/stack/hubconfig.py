@@ -50,6 +50,8 @@ def apply(c, s: dict) -> None:
     c.JupyterHub.spawner_class = "spawner.local.LocalCatalogSpawner"
     c.LocalCatalogSpawner.state_dir = str(state)
     c.LocalCatalogSpawner.tools_path = list(s.get("tools_path", []))
+    if s.get("account_template"):
+        c.LocalCatalogSpawner.account_template = s["account_template"]
     c.LocalProcessSpawner.interrupt_timeout = 3
     c.LocalProcessSpawner.term_timeout = 2
     c.LocalProcessSpawner.kill_timeout = 2
@@ -71,5 +73,7 @@ def apply(c, s: dict) -> None:
     b.vault_kv_mount = openbao.KV_MOUNT
     b.vault_top_dir_template = openbao.TOP_DIR + "/{username}"
     from hub.credentials_api import configure_hub
+    from spawner.catalog_hub import configure_catalog
 
     configure_hub(c)
+    configure_catalog(c)  # an invalid catalog stops the hub with every problem named

@@ -62,7 +62,7 @@ def init_file(layout: Layout):
 
 def init_and_unseal(layout: Layout, addr: str) -> str:
     """Initialise on first start (1 key share), unseal; returns the root token."""
-    client = hvac.Client(url=addr, timeout=10)
+    client = hvac.Client(url=addr, timeout=30)
     path = init_file(layout)
     if not client.sys.is_initialized():
         if path.exists():
@@ -101,7 +101,7 @@ def wait_active(addr: str, timeout: float = 60.0) -> None:
 
 def configure(addr: str, root_token: str, *, issuer: str, audience: str) -> str:
     """Idempotent setup for Datalab; returns the JWT auth accessor."""
-    c = hvac.Client(url=addr, token=root_token, timeout=10)
+    c = hvac.Client(url=addr, token=root_token, timeout=30)
     mounts = c.sys.list_mounted_secrets_engines()
     if f"{KV_MOUNT}/" not in mounts:
         c.sys.enable_secrets_engine("kv", path=KV_MOUNT, options={"version": "2"})

@@ -124,6 +124,18 @@ def ensure_buckets(endpoint: str, key: str, secret_key: str, usernames, timeout:
             time.sleep(0.5)
 
 
+def retry(action, what: str, timeout: float = 60.0):
+    """Run `action` until it succeeds (a busy machine answers slowly at first), else a StackError."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return action()
+        except Exception as e:  # hvac/requests errors while a server is still settling
+            if time.monotonic() > deadline:
+                raise StackError(f"{what} failed: {e}") from e
+            time.sleep(1)
+
+
 class Stack:
     """The running datalab: its layout, ports, secrets and supervisor."""
 
@@ -194,6 +206,7 @@ class Stack:
             "vault_addr": f"http://127.0.0.1:{self.ports['vault']}",
             "tools_path": [str(tools)] if tools.is_dir() else [],
             "catalog_dir": self.env_in.get("DATALAB_CATALOG_DIR", ""),
+            "account_template": self.env_in.get("DATALAB_ACCOUNT_TEMPLATE", ""),
         }
 
     # -- processes --
@@ -263,7 +276,10 @@ class Stack:
         vault.wait_ready(60)
         self.unseal()
         vault.after_start = self.unseal
-        openbao.configure(vault.address, self.root_token, issuer=self.issuer, audience=CLIENT_ID)
+        retry(
+            lambda: openbao.configure(vault.address, self.root_token, issuer=self.issuer, audience=CLIENT_ID),
+            "configuring OpenBao",
+        )
         s3.wait_ready(60)
         ensure_buckets(s3.address, self.s3_key, self.s3_secret, read_users(self.layout))
         settings = self.layout.hub / "settings.json"

@@ -15,6 +15,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import boto3
@@ -44,10 +45,20 @@ def free_ports() -> dict[str, int]:
 class Datalab:
     """One `datalab up` process on a state directory."""
 
-    def __init__(self, state: Path, port: int, log: Path):
+    def __init__(self, state: Path, port: int, log: Path, accounts: str | None = None):
         self.state, self.port, self.log_path = state, port, log
         self.url = f"http://127.0.0.1:{port}"
-        env = tool_env({"DATALAB_STATE_DIR": str(state), "DATALAB_PORT": str(port), "PYTHONUNBUFFERED": "1"})
+        # system account names of this run's users: unique on the machine (another datalab may run here)
+        accounts = accounts or "dlt" + uuid.uuid4().hex[:5] + "-{username}"
+        self.accounts = accounts
+        env = tool_env(
+            {
+                "DATALAB_STATE_DIR": str(state),
+                "DATALAB_PORT": str(port),
+                "DATALAB_ACCOUNT_TEMPLATE": accounts,
+                "PYTHONUNBUFFERED": "1",
+            }
+        )
         self.env = env
         self.proc = ManagedProcess([VENV_BIN / "datalab", "up"], log_path=log, env=env, name="datalab")
 
@@ -116,19 +127,20 @@ def stack_dir():
     state.mkdir()
     (state / "ports.json").write_text(json.dumps(free_ports()))
     procs: list[Datalab] = []
+    accounts = "dls" + uuid.uuid4().hex[:5] + "-{username}"
     try:
-        yield top, state, free_port(), procs
+        yield top, state, free_port(), procs, accounts
     finally:
         for p in procs:
             p.proc.stop(timeout=20)
         for name in ("alice", "bob", "carol"):
-            subprocess.run(["userdel", f"dl-{name}"], capture_output=True)
+            subprocess.run(["userdel", accounts.format(username=name)], capture_output=True)
         shutil.rmtree(top, ignore_errors=True)
 
 
 def test_up_status_stop_and_restart_keeps_data(stack_dir):
-    top, state, port, procs = stack_dir
-    lab = Datalab(state, port, top / "up1.log")
+    top, state, port, procs, accounts = stack_dir
+    lab = Datalab(state, port, top / "up1.log", accounts)
     procs.append(lab)
     lab.wait_up()
     out = lab.output()
@@ -215,7 +227,7 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
         sock.bind(("127.0.0.1", port))  # nothing listens on the public port any more
 
     # Restart: same users and passwords, S3 object, Vault secret, home.
-    lab = Datalab(state, port, top / "up2.log")
+    lab = Datalab(state, port, top / "up2.log", accounts)
     procs.append(lab)
     lab.wait_up()
     assert not any(pw in lab.output() for pw in passwords.values())  # passwords are printed once only
@@ -230,7 +242,9 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
         raise_on_deleted_version=True,
     )
     assert secret["data"]["data"] == {"password": "s3cr3t"}
-    assert (state / "homes" / "dl-bob" / "notes.txt").read_text() == "kept across restarts"
+    assert (
+        state / "homes" / accounts.format(username="bob") / "notes.txt"
+    ).read_text() == "kept across restarts"
     sign_in(lab.url, "carol", carol_password)
     assert lab.terminate() < 15
     assert marked_pids(stack_id(state)) == []

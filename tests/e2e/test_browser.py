@@ -1,0 +1,231 @@
+"""The whole datalab in a browser: `datalab up` (real IdP, SeaweedFS, OpenBao, hub, local backend) driven
+by headless Debian Chromium through Playwright. Screenshots of every step go to test-artifacts/e2e/.
+
+bob signs in at the IdP's form, picks jupyter-python (2 CPUs, PostgreSQL) in the catalog, JupyterLab
+opens with his S3 location in the `s3` folder; a CSV uploaded through the file browser is read with
+pandas from s3://, his Vault secret with hvac.Client(), the session's PostgreSQL with psycopg; he stops
+the server from the hub's home page, then starts vscode-python as a named server and VS Code loads.
+alice, an admin, sees bob's server in the admin panel.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import hvac
+import pytest
+
+from tests.hub.test_stack import Datalab, free_ports
+from tests.support.idp import node_available
+from tests.support.procs import REPO, free_port
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+    "--disable-sync", "--no-first-run", "--disable-quic",
+]  # fmt: skip
+ARTIFACTS = REPO / "test-artifacts" / "e2e"
+CODE_SERVER = REPO / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(not node_available(), reason="the IdP's npm packages are not installed"),
+    pytest.mark.skipif(
+        not CODE_SERVER.exists(), reason="code-server is not installed (scripts/bootstrap.sh)"
+    ),
+]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    top = Path(tempfile.mkdtemp(prefix="datalab-e2e-", dir="/tmp"))
+    os.chmod(top, 0o711)
+    state = top / "state"
+    state.mkdir()
+    (state / "ports.json").write_text(json.dumps(free_ports()))
+    accounts = "dle" + uuid.uuid4().hex[:5] + "-{username}"
+    running = Datalab(state, free_port(), top / "up.log", accounts)
+    try:
+        running.wait_up()
+        running.passwords = dict(re.findall(r"^\s+(alice|bob)\s+password (\S+)", running.output(), re.M))
+        yield running
+    finally:
+        running.proc.stop(timeout=20)
+        for name in ("alice", "bob"):
+            subprocess.run(["userdel", accounts.format(username=name)], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+class Steps:
+    """A page plus numbered screenshots, so a failure shows the last screen reached."""
+
+    def __init__(self, page, who: str):
+        self.page, self.who, self.n = page, who, 0
+
+    def shot(self, name: str) -> None:
+        self.n += 1
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.who}-{self.n:02d}-{name}.png"))
+
+
+def sign_in(page, url: str, user: str, password: str) -> None:
+    page.goto(url + "/hub/login")
+    page.click("text=Sign in with Datalab")
+    page.wait_for_selector("input[name=username]")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
+
+
+def entry(page, name: str):
+    """An item of JupyterLab's file browser, by its exact name."""
+    return page.locator(".jp-DirListing-content").get_by_text(name, exact=True)
+
+
+def run_cell(page, index: int, code: str, timeout_ms: int = 60_000) -> str:
+    """Type `code` into cell `index` of the open notebook, run it, return its output text."""
+    cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
+    cell.locator(".cm-content").click()
+    page.keyboard.insert_text(code)
+    page.keyboard.press("Shift+Enter")
+    prompt = cell.locator(".jp-InputPrompt")
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not re.search(r"\[\d+\]", prompt.inner_text()):
+        assert time.monotonic() < deadline, f"cell {index} did not run"
+        time.sleep(0.1)
+    return cell.locator(".jp-OutputArea").inner_text()
+
+
+def test_bob_in_the_browser_and_alice_in_the_admin_panel(lab, browser, tmp_path):
+    try:
+        scenario(lab, browser, tmp_path)
+    except BaseException:
+        for i, context in enumerate(browser.contexts):  # the screen each user was on when it failed
+            for j, page in enumerate(context.pages):
+                page.screenshot(path=str(ARTIFACTS / f"failed-{i}-{j}.png"))
+        raise
+
+
+def scenario(lab, browser, tmp_path):
+    url = lab.url
+    keys = json.loads((lab.state / "vault" / "init.json").read_text())
+    ports = json.loads((lab.state / "ports.json").read_text())
+    vault = hvac.Client(url=f"http://127.0.0.1:{ports['vault']}", token=keys["root_token"], timeout=10)
+    vault.secrets.kv.v2.create_or_update_secret(
+        path="users/bob/demo", secret={"greeting": "hello bob"}, mount_point="secret"
+    )
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    bob = Steps(page, "bob")
+    page.goto(url + "/hub/login")
+    page.click("text=Sign in with Datalab")
+    page.wait_for_selector("input[name=username]")
+    bob.shot("idp-login-form")
+    page.fill("input[name=username]", "bob")
+    page.fill("input[name=password]", lab.passwords["bob"])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(url) + r"/hub/"))
+
+    # The catalog: jupyter-python with 2 CPUs and PostgreSQL.
+    page.goto(url + "/hub/spawn")
+    page.wait_for_selector("#datalab-cards")
+    assert "RStudio is not available on this machine" in page.content()
+    page.check("input[name=service][value=jupyter-python]")
+    page.fill("#jupyter-python--cpu", "2")
+    page.check("#jupyter-python--postgres")
+    bob.shot("catalog")
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_url(re.compile(r"/user/bob/lab"), timeout=120_000)
+    page.wait_for_selector(".jp-DirListing-content", timeout=60_000)
+    page.wait_for_selector(
+        ".jp-DirListing-item[title*='s3'], .jp-DirListing-itemText:text-is('s3')", timeout=30_000
+    )
+    bob.shot("jupyterlab")
+
+    # The s3 folder holds bob's location; a CSV uploaded there through the file browser.
+    entry(page, "s3").dblclick()
+    entry(page, "user-bob").wait_for(timeout=30_000)
+    bob.shot("s3-folder")
+    entry(page, "user-bob").dblclick()
+    page.wait_for_selector(".jp-BreadCrumbs:has-text('user-bob')", timeout=30_000)
+    csv = tmp_path / "measures.csv"
+    csv.write_text("x,y\n1,2\n3,4\n5,6\n")
+    with page.expect_file_chooser() as chooser:
+        page.click(".jp-FileBrowser [data-jp-item-name='uploader'] jp-button")
+    chooser.value.set_files(str(csv))
+    entry(page, "measures.csv").wait_for(timeout=60_000)
+    bob.shot("csv-uploaded-to-s3")
+
+    # A notebook: pandas reads the CSV from S3, hvac reads bob's secret, psycopg queries the database.
+    page.goto(url + "/user/bob/lab?reset")
+    page.locator(".jp-LauncherCard[title*='Python 3']").first.click()
+    page.wait_for_selector(".jp-NotebookPanel .jp-Cell .cm-content", timeout=60_000)
+    page.wait_for_selector("text=/Python 3 \\(ipykernel\\) \\| Idle/", timeout=90_000)
+    out = run_cell(
+        page, 0, 'import pandas as pd\nprint(pd.read_csv("s3://user-bob/measures.csv")["x"].sum())'
+    )
+    assert out.strip() == "9", out
+    out = run_cell(page, 1, (
+        "import hvac, os\nc = hvac.Client()\n"
+        "r = c.secrets.kv.v2.read_secret_version(path=os.environ['VAULT_TOP_DIR'] + '/demo',\n"
+        "    mount_point=os.environ['VAULT_MOUNT'], raise_on_deleted_version=True)\n"
+        "print(r['data']['data']['greeting'])"
+    ))  # fmt: skip
+    assert out.strip() == "hello bob", out
+    out = run_cell(
+        page,
+        2,
+        "import psycopg\nwith psycopg.connect() as conn:\n    print(conn.execute('select 6 * 7').fetchone()[0])",
+    )
+    assert out.strip() == "42", out
+    bob.shot("notebook")
+
+    # bob stops the server from the hub's home page.
+    page.goto(url + "/hub/home")
+    page.click("#stop")
+    page.wait_for_selector("#stop", state="hidden", timeout=60_000)
+    page.wait_for_selector("#start:has-text('Start My Server')", timeout=60_000)
+    bob.shot("stopped")
+
+    # ... and starts vscode-python as a named server (its own options form): VS Code's workbench loads.
+    page.goto(url + "/hub/spawn/bob/code")
+    page.wait_for_selector("#datalab-cards", timeout=60_000)
+    page.check("input[name=service][value=vscode-python]")
+    bob.shot("catalog-vscode")
+    page.click("form button[type=submit], form input[type=submit]")
+    page.wait_for_url(re.compile(r"/user/bob/code/"), timeout=120_000)
+    page.wait_for_selector(".monaco-workbench", timeout=120_000)
+    bob.shot("vscode")
+
+    # alice, an admin, sees bob's server in the admin panel.
+    alice_page = browser.new_page(viewport={"width": 1280, "height": 900})
+    alice = Steps(alice_page, "alice")
+    sign_in(alice_page, url, "alice", lab.passwords["alice"])
+    alice_page.goto(url + "/hub/admin")
+    alice_page.wait_for_selector("text=bob", timeout=60_000)
+    row = alice_page.locator("tr", has_text="bob").first
+    row.wait_for(timeout=30_000)
+    alice.shot("admin-panel")
+    assert "code" in alice_page.content()
