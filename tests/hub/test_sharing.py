@@ -3,6 +3,9 @@ user against a real jupyterhub-singleuser (which asks the hub who is calling).""
 
 from __future__ import annotations
 
+import html
+import re
+
 import pytest
 
 from tests.hub.pages_support import pages_hub, real_sessions, spawn
@@ -65,3 +68,22 @@ def test_only_the_owner_shares_their_server(hub):
     r = hub.api("POST", "/shares/ann/shared", token=token(hub, "abe"), json={"user": "abe"})
     assert r.status_code in (403, 404), r.text
     assert status_as(hub, "abe") == 403
+
+
+def test_a_group_member_gets_in_through_the_browser_login(hub):
+    """The OAuth path a browser takes (the server's own token for the visitor), for a group share."""
+    ann = token(hub, "ann")
+    assert hub.api("POST", "/shares/ann/shared", token=ann, json={"group": "event-b"}).status_code == 200
+    try:
+        ben = hub.login("ben")
+        consent = ben.get(hub.url + "/user/ann/shared/lab", timeout=30)
+        assert consent.status_code == 200 and "/hub/api/oauth2/authorize" in consent.url
+        form = re.search(r"<form[^>]*>.*?</form>", consent.text, re.S).group(0)
+        fields = [(n, html.unescape(v)) for n, v in re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', form)]
+        assert ("scopes", "access:servers!server=ann/shared") in fields
+        accepted = ben.post(consent.url, data=fields, timeout=60)
+        assert accepted.status_code == 200 and accepted.url.startswith(hub.url + "/user/ann/shared/")
+        status = ben.get(hub.url + "/user/ann/shared/api/status", timeout=30)
+        assert status.status_code == 200 and "started" in status.json()
+    finally:
+        hub.api("PATCH", "/shares/ann/shared", token=ann, json={"group": "event-b"})
