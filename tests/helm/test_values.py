@@ -136,7 +136,7 @@ def test_organisers_of_a_list_get_its_role(hub_app, hub_catalog):
         return
     role = roles["datalab-organise-00-hackathon-2026"]
     assert role["groups"] == ["hackathon-2026-orga"]
-    assert "admin:servers!group=hackathon-2026" in role["scopes"]
+    assert "delete:servers!group=hackathon-2026" in role["scopes"]  # stop, not start (hub.organise_roles)
 
 
 def test_an_invalid_catalog_stops_the_hub(configmaps, tmp_path, capsys):
