@@ -90,6 +90,11 @@ class LaunchHandler(SpawnHandler):
             self.set_status(e.status)
             message = f"This launch link was refused: {e.message}"
             return self.finish(await self._render(user, spawner, server_name, offers, None, message))
+        if autostart and self.request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
+            # an <img>/fetch from another site must not start servers: only a followed link does
+            self.log.warning("Launch link for %s: autostart ignored for a %s request", spawner._log_name,
+                             self.request.headers.get("Sec-Fetch-Mode"))  # fmt: skip
+            autostart = False
         if autostart:
             spawner.handler = self
             return await self._wrap_spawn_single_user(

@@ -76,6 +76,13 @@ def test_autostart_link_starts_a_named_server_at_once(hub):
     assert hub.api("DELETE", "/users/abe/servers/workshop").status_code in (202, 204)
     hub.wait_server("abe", "workshop", ready=False)
 
+    # Embedded in another site's page (an image, a fetch): the form at most, never a start.
+    embedded = browser.get(
+        hub.url + url, headers={"Sec-Fetch-Mode": "no-cors"}, allow_redirects=False, timeout=30
+    )
+    assert embedded.status_code == 200 and 'id="spawn_form"' in embedded.text
+    assert hub.server("abe", "workshop") is None
+
 
 TAMPERED = {
     "unknown key": ({"service": "jupyter-python", "colour": "red"}, 400, "unknown option 'colour'"),
