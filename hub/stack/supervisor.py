@@ -134,22 +134,21 @@ def marked_pids(mark: str, proc_root: Path = Path("/proc")) -> list[int]:
 
 def sweep(mark: str, grace: float = 1.0) -> list[int]:
     """Terminate, then kill, every process still carrying the mark; returns the pids found."""
-    pids = marked_pids(mark)
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        for pid in pids:
-            try:
-                os.kill(pid, sig)
-            except (ProcessLookupError, PermissionError):
-                pass
-        if sig == signal.SIGTERM and pids:
-            deadline = time.monotonic() + grace
-            while time.monotonic() < deadline and marked_pids(mark):
-                time.sleep(0.1)
-            pids_left = marked_pids(mark)
-            if not pids_left:
-                break
-            pids = pids_left
-    return pids
+    found = marked_pids(mark)
+    for pid in found:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            pass
+    deadline = time.monotonic() + grace
+    while found and time.monotonic() < deadline and marked_pids(mark):
+        time.sleep(0.1)
+    for pid in marked_pids(mark):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return found
 
 
 class Supervisor:
