@@ -73,7 +73,9 @@ def apply(c, s: dict) -> None:
     b.vault_kv_mount = openbao.KV_MOUNT
     b.vault_top_dir_template = openbao.TOP_DIR + "/{username}"
     from hub.credentials_api import configure_hub
+    from hub.pages import configure_pages
     from spawner.catalog_hub import configure_catalog
 
     configure_hub(c)
     configure_catalog(c)  # an invalid catalog stops the hub with every problem named
+    configure_pages(c)  # launch links, organiser pages, sharing (docs/organise.md)
