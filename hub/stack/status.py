@@ -40,8 +40,11 @@ def collect(layout: Layout | None = None) -> dict:
         saved = json.loads(layout.status_file.read_text())
     except (OSError, ValueError):
         saved = None
+    from .versions import session_tools
+
+    tools = session_tools()
     if saved is None or not _alive(saved.get("pid")):
-        return {"running": False, "state_dir": str(layout.root), "parts": {}}
+        return {"running": False, "state_dir": str(layout.root), "parts": {}, "session_tools": tools}
     parts = {
         name: {
             "up": _alive(p.get("pid")) and _probe(p.get("health_url"), p.get("ready_codes", [200])),
@@ -58,15 +61,21 @@ def collect(layout: Layout | None = None) -> dict:
         "url": saved.get("url"),
         "state_dir": str(layout.root),
         "parts": parts,
+        "session_tools": tools,
     }
 
 
 def render(status: dict) -> str:
+    tools = ", ".join(f"{k} {v}" for k, v in status.get("session_tools", {}).items())
     if not status["running"]:
-        return f"datalab: not running (state directory {status['state_dir']}); start it with `datalab up`"
+        return (
+            f"datalab: not running (state directory {status['state_dir']}); start it with `datalab up`\n"
+            f"  sessions can use: {tools}"
+        )
     lines = [f"datalab: running (pid {status['pid']}, since {status['started']}) at {status['url']}"]
     for name, p in status["parts"].items():
         lines.append(f"  {name:<11} {'up' if p['up'] else 'DOWN':<5} {p['address']:<28} {p['version']}")
+    lines.append(f"  sessions can use: {tools}")
     return "\n".join(lines)
 
 

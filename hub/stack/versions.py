@@ -77,3 +77,20 @@ def version_of(part: str) -> str:
     if part == "code-server":
         return _package_version(REPO / ".datalab-tools" / "node_modules" / "code-server" / "package.json")
     return "unknown"
+
+
+def session_tools() -> dict[str, str]:
+    """What sessions can use on this machine (the local backend's optional programs), with versions."""
+    from spawner.local_session import postgres_bin_dir, program_found
+
+    tools = {}
+    cs = REPO / ".datalab-tools" / "node_modules" / "code-server" / "package.json"
+    tools["code-server"] = _package_version(cs) if cs.exists() else "not installed (make up installs it)"
+    pg = postgres_bin_dir()
+    tools["postgresql"] = (
+        _command_version([str(Path(pg) / "postgres"), "--version"], r"\) (\S+)") if pg else "not installed"
+    )
+    tools["rstudio-server"] = (
+        "installed" if program_found("rserver", "") else "not installed (RStudio unavailable)"
+    )
+    return tools

@@ -157,6 +157,7 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
             status.stdout
         )
     assert "OpenBao 2." in status.stdout and "SeaweedFS 4." in status.stdout
+    assert re.search(r"sessions can use: code-server .*, postgresql 1\d\.\d+, rstudio-server", status.stdout)
 
     # bob signs in through the IdP, starts a session; his credentials reach his bucket and Vault folder only.
     token = sign_in(lab.url, "bob", passwords["bob"])
