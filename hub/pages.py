@@ -20,7 +20,7 @@ from typing import Any
 
 from spawner.catalog import default_catalog_dir
 from spawner.catalog.source import DEFAULT_CHECK_INTERVAL, CatalogSource, shared_source
-from spawner.catalog_hub import _configured
+from spawner.catalog_hub import spawner_setting
 
 from . import launch, organise, sharing
 from .organise_roles import merge_into_load_roles, role_specs, sync_roles
@@ -31,9 +31,9 @@ log = logging.getLogger("JupyterHub")
 
 def _source_factory(c: Any):
     """The hub's shared CatalogSource, with the same key the spawners and configure_catalog use."""
-    directory = str(_configured(c, "catalog_dir") or default_catalog_dir())
-    registry = _configured(c, "image_registry")
-    interval = _configured(c, "catalog_check_interval")
+    directory = str(spawner_setting(c, "catalog_dir") or default_catalog_dir())
+    registry = spawner_setting(c, "image_registry")
+    interval = spawner_setting(c, "catalog_check_interval")
     interval = DEFAULT_CHECK_INTERVAL if interval is None else float(interval)
 
     def source() -> CatalogSource:

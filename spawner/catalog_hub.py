@@ -29,7 +29,11 @@ from .catalog.source import DEFAULT_CHECK_INTERVAL, CatalogSource, shared_source
 _SECTIONS = ("CatalogSpawner", "LocalCatalogSpawner", "CatalogOptionsMixin", "CatalogRuntimeMixin")
 
 
-def _configured(c: Any, name: str) -> Any:
+def spawner_setting(c: Any, name: str) -> Any:
+    """A catalog setting from jupyterhub_config.py's `c`, whichever spawner section sets it (None if unset).
+
+    Read from the config object because the hub has not built a spawner yet when this runs.
+    """
     for section in _SECTIONS:
         if section in c and name in c[section]:
             return c[section][name]
@@ -61,11 +65,11 @@ def require_valid_catalog(
 
 def configure_catalog(c: Any, *, directory: str | Path | None = None) -> Catalog:
     """Check the catalog the spawner is configured with, and add the problems banner to the hub's pages."""
-    directory = directory or _configured(c, "catalog_dir")
-    interval = _configured(c, "catalog_check_interval")
+    directory = directory or spawner_setting(c, "catalog_dir")
+    interval = spawner_setting(c, "catalog_check_interval")
     catalog = require_valid_catalog(
         directory,
-        registry=_configured(c, "image_registry"),
+        registry=spawner_setting(c, "image_registry"),
         check_interval=DEFAULT_CHECK_INTERVAL if interval is None else float(interval),
     )
     template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
