@@ -13,9 +13,11 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from spawner.catalog import CatalogError, Offer, default_catalog_dir, load_catalog, resolve
+from spawner.catalog import Offer, default_catalog_dir, resolve
 from spawner.catalog.checks import describe_range, fmt
 from spawner.catalog.resolve import list_is_open
+
+from .cli_profiles import load_or_report
 
 
 def register(commands) -> None:
@@ -108,14 +110,8 @@ def run_preview(args: argparse.Namespace) -> int:
         print(f"datalab: {e}", file=sys.stderr)
         return 1
     directory = args.dir or str(default_catalog_dir())
-    try:
-        catalog = load_catalog(directory, registry=args.registry)
-    except CatalogError as e:
-        for problem in e.problems:
-            print(problem)
-        sys.stdout.flush()
-        count = len(e.problems)
-        print(f"{directory}: {count} problem{'s' if count != 1 else ''}; nothing to preview", file=sys.stderr)
+    catalog = load_or_report(directory, args.registry, suffix="; nothing to preview")
+    if catalog is None:
         return 1
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     offers = resolve(catalog, groups, moment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from spawner.catalog import CatalogError, default_catalog_dir, load_catalog
+from spawner.catalog import Catalog, CatalogError, default_catalog_dir, load_catalog
 
 
 def register(commands) -> None:
@@ -15,16 +15,23 @@ def register(commands) -> None:
     lint.set_defaults(func=run_lint)
 
 
-def run_lint(args: argparse.Namespace) -> int:
-    directory = args.dir or str(default_catalog_dir())
+def load_or_report(directory: str, registry: str | None, *, suffix: str = "") -> Catalog | None:
+    """The catalog in `directory`, or None after printing every problem (stdout) and their count (stderr)."""
     try:
-        catalog = load_catalog(directory, registry=args.registry)
+        return load_catalog(directory, registry=registry)
     except CatalogError as e:
         for problem in e.problems:
             print(problem)
         sys.stdout.flush()
         count = len(e.problems)
-        print(f"{directory}: {count} problem{'s' if count != 1 else ''}", file=sys.stderr)
+        print(f"{directory}: {count} problem{'s' if count != 1 else ''}{suffix}", file=sys.stderr)
+        return None
+
+
+def run_lint(args: argparse.Namespace) -> int:
+    directory = args.dir or str(default_catalog_dir())
+    catalog = load_or_report(directory, args.registry)
+    if catalog is None:
         return 1
     lists = ", ".join(f"{name} ({len(offers)})" for name, offers in catalog.offers.items()) or "none"
     print(f"OK {directory}: {len(catalog.services)} services, {len(catalog.lists)} lists: {lists}")
