@@ -32,6 +32,10 @@ def _add(args) -> int:
         print(f"datalab users add: {e}")
         return 1
     print(f"Added {args.name} (groups: {', '.join(groups)}), password: {password}")
+    if not {"datalab-users", "datalab-admins"} & set(groups):
+        print(
+            "Note: without the group datalab-users (or datalab-admins) the hub refuses this account's login."
+        )
     print(f"(kept in {layout.passwords_file}, mode 0600)")
     note = ensure_bucket_if_running(layout, args.name)
     if note:

@@ -159,6 +159,13 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
     assert "OpenBao 2." in status.stdout and "SeaweedFS 4." in status.stdout
     assert re.search(r"sessions can use: code-server .*, postgresql 1\d\.\d+, rstudio-server", status.stdout)
 
+    # A second `datalab up` on the same state directory is refused and leaves the first one alone.
+    second = subprocess.run(
+        [VENV_BIN / "datalab", "up"], env=lab.env, capture_output=True, text=True, timeout=60
+    )
+    assert second.returncode == 1 and "another `datalab up` is running" in second.stdout, second.stdout
+    assert lab.cli("status").returncode == 0
+
     # bob signs in through the IdP, starts a session; his credentials reach his bucket and Vault folder only.
     token = sign_in(lab.url, "bob", passwords["bob"])
     h = {"Authorization": f"token {token}"}
