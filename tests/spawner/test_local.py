@@ -230,17 +230,19 @@ def test_users_cannot_read_each_others_homes(local_hub):
         "open('/'.join([__import__('os').path.expanduser('~'), 'secret.txt']), 'w').write('bob only')",
     )
     bob_home = hub.state / "homes" / account(hub, "bob")
+    bob_credentials = hub.state / "run" / account(hub, "bob") / "credentials.json"
+    assert bob_credentials.exists()
     out = run_code(hub, "alice", f"""
 try:
     print(open({str(bob_home / 'secret.txt')!r}).read())
 except PermissionError as e:
     print("denied", e.errno)
 try:
-    print(open({str(hub.state / 'hub' / 'x')!r}).read())
-except OSError as e:
-    print("hub state closed", e.errno)
+    print(open({str(bob_credentials)!r}).read())
+except PermissionError as e:
+    print("denied", e.errno)
 """, server="second")  # fmt: skip
-    assert out.splitlines()[0] == "denied 13"
+    assert out.splitlines() == ["denied 13", "denied 13"]  # bob's home and bob's session credentials
     assert (bob_home / "secret.txt").read_text() == "bob only"
     for user, server in (("bob", ""), ("alice", "second")):
         path = f"/users/{user}/servers/{server}" if server else f"/users/{user}/server"
