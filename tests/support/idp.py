@@ -24,7 +24,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import requests
 import yaml
 
-from tests.support.procs import REPO, ManagedProcess, free_port, tool_env, wait_for_http
+from tests.support.procs import REPO, ManagedProcess, free_port, start_when_ready, tool_env
 
 IDP_DIR = REPO / "hub" / "idp"
 TEST_CLIENT_ID = "datalab-tests"
@@ -75,12 +75,9 @@ class IdP:
         return [str(a) for a in argv]
 
     def start(self) -> None:
-        self.proc = ManagedProcess(self.argv(), log_path=self.workdir / "idp.log", env=tool_env(), name="idp")
-        try:
-            wait_for_http(f"{self.issuer}/.well-known/openid-configuration", timeout=60, proc=self.proc)
-        except BaseException:
-            self.proc.stop()
-            raise
+        self.proc = start_when_ready(
+            self.argv(), self.discovery_url, log_path=self.workdir / "idp.log", env=tool_env(), name="idp"
+        )
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import hvac
 
-from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env, wait_for_http
+from tests.support.procs import VENV_BIN, ManagedProcess, free_port, start_when_ready, tool_env
 
 USER_POLICY = "datalab-user"
 
@@ -54,12 +54,9 @@ class OpenBao:
             "-dev-no-store-token",
         ]
         env = tool_env({"HOME": str(self.workdir), "BAO_ADDR": self.addr, "VAULT_ADDR": self.addr})
-        self.proc = ManagedProcess(argv, log_path=self.workdir / "openbao.log", env=env, name="openbao")
-        try:
-            wait_for_http(f"{self.addr}/v1/sys/health", timeout=60, proc=self.proc)
-        except BaseException:
-            self.proc.stop()
-            raise
+        self.proc = start_when_ready(
+            argv, f"{self.addr}/v1/sys/health", log_path=self.workdir / "openbao.log", env=env, name="openbao"
+        )
 
     def stop(self) -> None:
         if self.proc is not None:

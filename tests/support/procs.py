@@ -134,3 +134,23 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: ManagedProcess | None =
         time.sleep(0.1)
     tail = proc.log()[-4000:] if proc else ""
     raise TimeoutError(f"{url} not ready after {timeout}s (last: {last})\n{tail}")
+
+
+def start_when_ready(
+    argv,
+    ready_url: str,
+    *,
+    log_path: Path,
+    env=None,
+    cwd=None,
+    name: str | None = None,
+    timeout: float = 60.0,
+) -> ManagedProcess:
+    """Start a ManagedProcess and return it once GET ready_url answers 200; stopped again if it never does."""
+    proc = ManagedProcess(argv, log_path=log_path, env=env, cwd=cwd, name=name)
+    try:
+        wait_for_http(ready_url, timeout=timeout, proc=proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return proc

@@ -20,7 +20,7 @@ import requests
 from jupyter_client import BlockingKernelClient
 from tornado.websocket import websocket_connect
 
-from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env, wait_for_http
+from tests.support.procs import VENV_BIN, free_port, start_when_ready, tool_env
 
 # Variables of the test runner that must not leak into the session under test.
 SCRUBBED = ("AWS_", "VAULT_", "BAO_", "JUPYTERHUB_", "JPY_", "DATALAB_", "XDG_RUNTIME_DIR", "JUPYTER_")
@@ -93,15 +93,15 @@ class SessionServer:
             *(["--allow-root"] if os.geteuid() == 0 else []),
             *args,
         ]
-        self.proc = ManagedProcess(
-            argv, log_path=self.workdir / "server.log", env=self.env, name="jupyter-server"
+        self.proc = start_when_ready(
+            argv,
+            f"{self.url}/api/status?token={self.token}",
+            log_path=self.workdir / "server.log",
+            env=self.env,
+            name="jupyter-server",
+            timeout=90,
         )
         self.kernels: list[Kernel] = []
-        try:
-            wait_for_http(f"{self.url}/api/status?token={self.token}", timeout=90, proc=self.proc)
-        except BaseException:
-            self.proc.stop()
-            raise
 
     def get(self, path: str, *, authenticated: bool = True) -> requests.Response:
         headers = {"Authorization": f"token {self.token}"} if authenticated else {}
