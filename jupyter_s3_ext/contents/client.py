@@ -51,7 +51,8 @@ class _Provider(CredentialProvider):
         self._factory = factory
 
     async def load(self):
-        return self._factory()
+        # The factory reads the credential cache and may ask the hub (blocking): keep it off the loop.
+        return await asyncio.to_thread(self._factory)
 
 
 class S3Client:
