@@ -5,8 +5,10 @@ everything within 15 s leaving no process behind, and a restart keeps users, obj
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -42,6 +44,16 @@ def free_ports() -> dict[str, int]:
     return ports
 
 
+def remove_accounts(template: str) -> None:
+    """Delete the system accounts a datalab created from `template` (as root; none exist otherwise)."""
+    prefix = template.split("{username}")[0]
+    if os.geteuid() != 0 or not prefix:
+        return
+    for entry in pwd.getpwall():
+        if entry.pw_name.startswith(prefix) and entry.pw_gecos.startswith("Datalab session account"):
+            subprocess.run(["userdel", entry.pw_name], capture_output=True)
+
+
 class Datalab:
     """One `datalab up` process on a state directory."""
 
@@ -51,6 +63,7 @@ class Datalab:
         # system account names of this run's users: unique on the machine (another datalab may run here)
         accounts = accounts or "dlt" + uuid.uuid4().hex[:5] + "-{username}"
         self.accounts = accounts
+        atexit.register(remove_accounts, accounts)  # whoever uses this class, no account outlives the tests
         env = tool_env(
             {
                 "DATALAB_STATE_DIR": str(state),
