@@ -184,6 +184,16 @@ def with_lifetime(cred, previous, now: datetime):
     return replace(cred, lifetime=max((cred.expiration - now).total_seconds(), 1.0))
 
 
+def first_seen(bundle: Bundle, now: datetime) -> Bundle:
+    """A bundle just read from a file: each part stamped with its lifetime, `fetched_at` now if unknown."""
+    return replace(
+        bundle,
+        s3=with_lifetime(bundle.s3, None, now),
+        vault=with_lifetime(bundle.vault, None, now),
+        fetched_at=bundle.fetched_at or now,
+    )
+
+
 def _same(a, b) -> bool:
     if isinstance(a, S3Credentials) and isinstance(b, S3Credentials):
         return a.access_key_id == b.access_key_id and a.session_token == b.session_token

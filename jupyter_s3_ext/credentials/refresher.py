@@ -25,6 +25,7 @@ from .model import (
     aws_config_text,
     backoff_delay,
     describe,
+    first_seen,
     format_time,
     freshest,
     is_due,
@@ -32,7 +33,6 @@ from .model import (
     newer_s3,
     next_wakeup,
     utcnow,
-    with_lifetime,
 )
 
 
@@ -95,14 +95,7 @@ class CredentialsRefresher:
         # A cache left by an earlier run of the session (persistent home) may be older than the spawn's file.
         bundle = freshest(cached, initial)
         if bundle is not None:
-            now = utcnow()
-            bundle = replace(
-                bundle,
-                s3=with_lifetime(bundle.s3, None, now),
-                vault=with_lifetime(bundle.vault, None, now),
-                fetched_at=bundle.fetched_at or now,
-            )
-            self._apply(bundle)
+            self._apply(first_seen(bundle, utcnow()))
         return self.bundle
 
     def start(self) -> None:

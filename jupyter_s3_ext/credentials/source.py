@@ -14,7 +14,7 @@ from pathlib import Path
 
 from . import store
 from .hub import HubEndpoint, HubError, fetch_blocking
-from .model import Bundle, CredentialsError, is_due, is_expired, utcnow, with_lifetime
+from .model import Bundle, CredentialsError, first_seen, is_due, is_expired, utcnow, with_lifetime
 
 # Share of a credential's lifetime after which a client fetches for itself. Later than the server's
 # refresher (which renews at half its life), so while the server is healthy clients never call the hub.
@@ -54,14 +54,9 @@ class CredentialSource:
         if bundle is None and self.initial_path is not None:
             bundle = store.read_bundle(self.initial_path)
             if bundle is not None:
-                now = utcnow()
-                bundle = replace(
-                    bundle,
-                    s3=with_lifetime(bundle.s3, None, now),
-                    vault=with_lifetime(bundle.vault, None, now),
-                    fetched_at=bundle.fetched_at or now,
+                bundle = store.merge_into_cache(
+                    self.cache_path, first_seen(bundle, utcnow()), replace_vault=False
                 )
-                bundle = store.merge_into_cache(self.cache_path, bundle, replace_vault=False)
         if bundle is None:
             where = str(self.initial_path) if self.initial_path else f"${store.INITIAL_ENV} (not set)"
             raise CredentialsError(f"no session credentials: neither {self.cache_path} nor {where} exists")
