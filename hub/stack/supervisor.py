@@ -115,8 +115,9 @@ def stop_parts(parts: list[Part], timeout: float) -> None:
                 pass
 
 
-def marked_pids(mark: str, proc_root: Path = Path("/proc")) -> list[int]:
-    """Processes whose environment holds DATALAB_STACK=<mark> (ours, or our children's)."""
+def marked_pids(mark: str, uids: frozenset[int] = frozenset(), proc_root: Path = Path("/proc")) -> list[int]:
+    """Processes whose environment holds DATALAB_STACK=<mark> (ours, or our children's), and every
+    process of the session accounts `uids` (a user may start one without the mark)."""
     needle = f"{STACK_ENV}={mark}".encode()
     me = os.getpid()
     found = []
@@ -124,6 +125,9 @@ def marked_pids(mark: str, proc_root: Path = Path("/proc")) -> list[int]:
         if not entry.name.isdigit() or int(entry.name) == me:
             continue
         try:
+            if uids and entry.stat().st_uid in uids:
+                found.append(int(entry.name))
+                continue
             environ = (entry / "environ").read_bytes()
         except OSError:
             continue
@@ -132,18 +136,18 @@ def marked_pids(mark: str, proc_root: Path = Path("/proc")) -> list[int]:
     return found
 
 
-def sweep(mark: str, grace: float = 1.0) -> list[int]:
+def sweep(mark: str, grace: float = 1.0, uids: frozenset[int] = frozenset()) -> list[int]:
     """Terminate, then kill, every process still carrying the mark; returns the pids found."""
-    found = marked_pids(mark)
+    found = marked_pids(mark, uids)
     for pid in found:
         try:
             os.kill(pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
     deadline = time.monotonic() + grace
-    while found and time.monotonic() < deadline and marked_pids(mark):
+    while found and time.monotonic() < deadline and marked_pids(mark, uids):
         time.sleep(0.1)
-    for pid in marked_pids(mark):
+    for pid in marked_pids(mark, uids):
         try:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -154,8 +158,9 @@ def sweep(mark: str, grace: float = 1.0) -> list[int]:
 class Supervisor:
     """Runs parts in order; restarts one that dies (at most 3 times a minute); stops all on request."""
 
-    def __init__(self, mark: str, say: Callable[[str], None] = print):
+    def __init__(self, mark: str, say: Callable[[str], None] = print, session_uids=frozenset):
         self.mark = mark
+        self.session_uids = session_uids  # called at the end: the uids whose processes all go
         self.say = say
         self.parts: list[Part] = []
         self.stopping = False
@@ -202,6 +207,6 @@ class Supervisor:
         rest = [p for p in self.parts if p.name not in first]
         stop_parts(leading, first_timeout)
         stop_parts(rest, max((p.stop_timeout for p in rest), default=3.0))
-        left = sweep(self.mark)
+        left = sweep(self.mark, uids=frozenset(self.session_uids()))
         if left:
             self.say(f"datalab: killed {len(left)} leftover process(es) of this datalab")

@@ -10,6 +10,7 @@ import fcntl
 import getpass
 import json
 import os
+import pwd
 import signal
 import socket
 import sys
@@ -147,8 +148,21 @@ class Stack:
         self.host, self.port = public_address(self.env_in)
         self.url = public_url(self.host, self.port)
         self.mark = stack_id(self.layout.root)
-        self.sup = Supervisor(self.mark, say=say)
+        self.sup = Supervisor(self.mark, say=say, session_uids=self.session_uids)
         self.lock = None  # held while this process owns the state directory
+
+    def session_uids(self) -> set[int]:
+        """The system accounts Datalab made for this state directory's users (root only)."""
+        if not self.is_root:
+            return set()
+        homes = str(self.layout.homes) + os.sep
+        return {
+            e.pw_uid
+            for e in pwd.getpwall()
+            if e.pw_gecos.startswith("Datalab session account")
+            and e.pw_dir.startswith(homes)
+            and e.pw_uid != 0
+        }
 
     # -- configuration files --
     def prepare(self) -> list[tuple[str, str, list[str]]]:
@@ -161,7 +175,7 @@ class Stack:
         self.ports = load_ports(lay)
         check_ports_free(self.host, self.port, self.ports, lay.ports_file)
         self.lock = lock
-        left = sweep(self.mark)
+        left = sweep(self.mark, uids=frozenset(self.session_uids()))
         if left:
             self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run")
         created = ensure_first_users(lay, first_accounts(self.is_root))

@@ -19,6 +19,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import hvac
@@ -30,6 +31,7 @@ from botocore.exceptions import ClientError
 from hub.stack.layout import DEFAULT_PORTS, Layout, merge_ports
 from hub.stack.supervisor import marked_pids, stack_id
 from hub.stack.users import UserError, add_user
+from tests.spawner.test_local import run_code
 from tests.support.idp import login, node_available
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env
 
@@ -195,6 +197,15 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
         json={"type": "file", "format": "text", "content": "kept across restarts"}, headers=h,
     )  # fmt: skip
     assert r.status_code in (200, 201), r.text
+    # A process bob starts without the stack's mark in its environment still ends with the datalab.
+    bob_api = SimpleNamespace(url=lab.url, admin_token=token, session=requests.Session())
+    bob_api.get = lambda path, **kw: requests.get(lab.url + path, headers=h, timeout=30)
+    escaped = run_code(
+        bob_api,
+        "bob",
+        "import subprocess\nprint(subprocess.Popen(['env', '-i', 'sleep', '600'], start_new_session=True).pid)",
+    )
+    escaped_pid = int(escaped.strip())
     creds = credentials(lab.url, token)
     s3 = s3_client(creds)
     s3.put_object(Bucket="user-bob", Key="data/hello.csv", Body=b"a,b\n1,2\n")
@@ -240,8 +251,10 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
     sign_in(lab.url, "carol", carol_password)
 
     # SIGTERM stops everything, sessions included, within 15 s; nothing is left.
+    assert Path(f"/proc/{escaped_pid}").exists()
     assert lab.terminate() < 15
     assert marked_pids(stack_id(state)) == []
+    assert not Path(f"/proc/{escaped_pid}").exists()
     assert lab.cli("status").returncode == 3
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
