@@ -86,6 +86,19 @@ def discover(issuer: str, timeout: float) -> dict:
             time.sleep(0.5)
 
 
+def refusal_reason(e: Exception) -> str:
+    """Why a token request failed, for the log: the provider's error_description, never the response itself.
+
+    oauthenticator's HTTPError for a response without an access token quotes the whole response, which may
+    hold an id_token or refresh_token.
+    """
+    message = getattr(e, "log_message", None)
+    if isinstance(message, str) and message.startswith("An access token was not returned"):
+        return message
+    code = getattr(e, "code", None) or getattr(e, "status_code", None)
+    return f"{type(e).__name__} {code}" if code else type(e).__name__
+
+
 class DatalabOAuthenticator(GenericOAuthenticator):
     """OIDC login with groups, auth_state tokens and refresh before expiry (entry point `datalab`)."""
 
@@ -220,7 +233,7 @@ class DatalabOAuthenticator(GenericOAuthenticator):
                 self.log.warning(
                     "The identity provider refused to refresh %s's sign-in (%s): a new login is needed",
                     user.name,
-                    getattr(e, "log_message", None) or type(e).__name__,
+                    refusal_reason(e),
                 )
                 return False
             if not token_info.get("refresh_token"):

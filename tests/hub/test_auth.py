@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from hub.auth import DatalabOAuthenticator, jwt_claims, still_valid, token_expiries
+from hub.auth import DatalabOAuthenticator, jwt_claims, refusal_reason, still_valid, token_expiries
 from tests.support.idp import node_available, run_idp
 from tests.support.procs import free_port
 
@@ -50,6 +50,15 @@ def test_expiry_helpers():
     assert still_valid({"id_token_expires_at": time.time() + 5}, time.time())
     assert not still_valid({"id_token_expires_at": time.time() - 1}, time.time())
     assert not still_valid({}, time.time())
+
+
+def test_refusal_reason_never_quotes_the_token_response():
+    from tornado import web
+
+    leaked = web.HTTPError(500, "Bad response: {'id_token': 'eyJ.secret.sig', 'refresh_token': 'rt-secret'}")
+    assert "secret" not in refusal_reason(leaked) and refusal_reason(leaked) == "HTTPError 500"
+    refused = web.HTTPError(403, "An access token was not returned: grant request is invalid")
+    assert refusal_reason(refused) == "An access token was not returned: grant request is invalid"
 
 
 async def test_fresh_tokens_are_kept_without_calling_the_idp():
