@@ -103,6 +103,19 @@ class Datalab:
         return time.monotonic() - t0
 
 
+def gone(pid: int, wait: float = 5.0) -> bool:
+    """The process has ended (a zombie waiting for its reaper counts as ended)."""
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            if Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z":
+                return True
+        except (OSError, IndexError):
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def sign_in(url: str, user: str, password: str) -> str:
     """Log in through the IdP's form; an API token of the user."""
     s = requests.Session()
@@ -254,7 +267,7 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
     assert Path(f"/proc/{escaped_pid}").exists()
     assert lab.terminate() < 15
     assert marked_pids(stack_id(state)) == []
-    assert not Path(f"/proc/{escaped_pid}").exists()
+    assert gone(escaped_pid)
     assert lab.cli("status").returncode == 3
     with socket.socket() as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
