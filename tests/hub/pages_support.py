@@ -10,11 +10,8 @@ The emulator runs in fast mode (pods become Running with a stub answering HTTP) 
 from __future__ import annotations
 
 import shutil
-import time
 from contextlib import contextmanager
 from pathlib import Path
-
-import requests
 
 from spawner.catalog import default_catalog_dir
 from tests.support.hub import run_hub
@@ -107,11 +104,6 @@ def real_sessions(emu):
         emu.kubelet.fast = True
 
 
-def spawn(hub, user: str, options: dict, name: str = "") -> requests.Response:
-    path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
-    return hub.api("POST", path, json=options)
-
-
 def stop_all(hub) -> None:
     for user in PEOPLE:
         model = hub.api("GET", f"/users/{user}").json()
@@ -119,12 +111,3 @@ def stop_all(hub) -> None:
             path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
             hub.api("DELETE", path)
             hub.wait_server(user, name, ready=False)
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout}s")

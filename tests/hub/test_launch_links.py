@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.hub.pages_support import pages_hub, spawn
+from tests.hub.pages_support import pages_hub
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ def test_a_tampered_link_is_refused_with_the_reason_the_api_gives(hub, case, aut
     shown = error_message(page.text)
     assert shown.startswith("Error: This launch link was refused: ")
     assert fragment in shown
-    api = spawn(hub, "ann", options)  # the REST API refuses the same options with the same reason
+    api = hub.spawn("ann", options)  # the REST API refuses the same options with the same reason
     assert api.status_code == status
     assert shown.endswith(api.json()["message"])
     assert '<form enctype="multipart/form-data"' in page.text  # the form is still there, with defaults

@@ -11,7 +11,8 @@ import sqlite3
 
 import pytest
 
-from tests.hub.pages_support import EVENT_B, pages_hub, spawn, stop_all, wait_until
+from tests.hub.pages_support import EVENT_B, pages_hub, stop_all
+from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -32,7 +33,7 @@ def servers(hub):
         ("ben", "", {"service": "jupyter-python"}),
     ]
     for user, name, options in started:
-        r = spawn(hub, user, options, name)
+        r = hub.spawn(user, options, name)
         assert r.status_code in (201, 202), r.text
     for user, name, _ in started:
         hub.wait_server(user, name)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.pages_support import pages_hub, wait_until
-from tests.support.procs import VENV_BIN
+from tests.hub.pages_support import pages_hub
+from tests.support.procs import VENV_BIN, wait_until
 
 pytestmark = pytest.mark.e2e
 

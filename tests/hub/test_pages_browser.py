@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.pages_support import pages_hub, spawn, stop_all
+from tests.hub.pages_support import pages_hub, stop_all
 
 pytestmark = pytest.mark.e2e
 
@@ -103,7 +103,7 @@ def test_copy_launch_link_then_the_prefilled_form_and_a_tampered_link(hub, login
 
 def test_organiser_page_stops_a_server(hub, login):
     for user in ("ann", "abe"):
-        assert spawn(hub, user, {"service": "jupyter-python"}).status_code in (201, 202)
+        assert hub.spawn(user, {"service": "jupyter-python"}).status_code in (201, 202)
         hub.wait_server(user)
     page = login("olga")
     page.goto(hub.url + "/hub/home")
@@ -124,7 +124,7 @@ def test_organiser_page_stops_a_server(hub, login):
 
 
 def test_share_page_shares_and_revokes(hub, login):
-    assert spawn(hub, "ann", {"service": "jupyter-python"}).status_code in (201, 202)
+    assert hub.spawn("ann", {"service": "jupyter-python"}).status_code in (201, 202)
     hub.wait_server("ann")
     page = login("ann")
     page.goto(hub.url + "/hub/home")

@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from tests.hub.pages_support import pages_hub, real_sessions, spawn
+from tests.hub.pages_support import pages_hub, real_sessions
 
 pytestmark = pytest.mark.e2e
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.e2e
 def hub(tmp_path_factory):
     with pages_hub(tmp_path_factory.mktemp("sharing")) as handle:
         with real_sessions(handle.emu):
-            r = spawn(handle, "ann", {"service": "jupyter-python"}, "shared")
+            r = handle.spawn("ann", {"service": "jupyter-python"}, "shared")
             assert r.status_code in (201, 202), r.text
             handle.wait_server("ann", "shared")
         yield handle

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-import time
 from pathlib import Path
 
 import pytest
 
 from tests.support.hub import run_hub
 from tests.support.kube import KubeEmulator
+from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -61,27 +61,13 @@ def user_token(hub, user: str) -> str:
     return r.json()["token"]
 
 
-def spawn(hub, user: str, options: dict, name: str = ""):
-    path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
-    return hub.api("POST", path, json=options)
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.1)
-    raise AssertionError(f"{what} not reached in {timeout}s")
-
-
 def pods_of(emu, user: str) -> list[dict]:
     return emu.objects("pods", label_selector=f"hub.jupyter.org/username={user}")
 
 
 def test_spawn_jupyter_python_creates_pod_secret_pvc_and_is_reachable(hub, emu):
     token = user_token(hub, "alice")
-    r = spawn(hub, "alice", {"service": "jupyter-python", "cpu": 1, "memory": 2, "storage": 2})
+    r = hub.spawn("alice", {"service": "jupyter-python", "cpu": 1, "memory": 2, "storage": 2})
     assert r.status_code in (201, 202), r.text
     hub.wait_server("alice")
 
@@ -145,8 +131,8 @@ def test_spawn_jupyter_python_creates_pod_secret_pvc_and_is_reachable(hub, emu):
 
 def test_named_servers_run_side_by_side(hub, emu):
     token = user_token(hub, "bob")
-    assert spawn(hub, "bob", {"service": "jupyter-python"}, name="py").status_code in (201, 202)
-    assert spawn(hub, "bob", {"service": "jupyter-r"}, name="r").status_code in (201, 202)
+    assert hub.spawn("bob", {"service": "jupyter-python"}, name="py").status_code in (201, 202)
+    assert hub.spawn("bob", {"service": "jupyter-r"}, name="r").status_code in (201, 202)
     hub.wait_server("bob", "py")
     hub.wait_server("bob", "r")
     services = {p["metadata"]["labels"]["datalab.io/service"] for p in pods_of(emu, "bob")}
@@ -169,7 +155,7 @@ def test_a_service_not_granted_is_hidden_and_refused(hub, emu):
     assert page.status_code == 200 and "<form" in page.text
     assert "jupyter-python" in page.text and "jupyter-python-gpu" not in page.text
 
-    r = spawn(hub, "carol", {"service": "jupyter-python-gpu"})
+    r = hub.spawn("carol", {"service": "jupyter-python-gpu"})
     assert r.status_code == 403, r.text
     assert "jupyter-python-gpu" in r.json()["message"]
     assert hub.server("carol") is None
@@ -194,7 +180,7 @@ def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fau
     else:
         rule = emu.hang("POST", r"/namespaces/default/pods$", seconds=20, count=-1)
     try:
-        r = spawn(hub, "carol", {"service": "jupyter-python", "storage": 1})
+        r = hub.spawn("carol", {"service": "jupyter-python", "storage": 1})
     finally:
         if fault == "hang":
             rule.count = 0
@@ -213,7 +199,7 @@ def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fau
     )
 
     # The hub works again once the API server does.
-    assert spawn(hub, "carol", {"service": "jupyter-python", "storage": 1}).status_code in (201, 202)
+    assert hub.spawn("carol", {"service": "jupyter-python", "storage": 1}).status_code in (201, 202)
     hub.wait_server("carol")
     assert hub.api("DELETE", "/users/carol/server").status_code in (202, 204)
     hub.wait_server("carol", ready=False)
@@ -221,7 +207,7 @@ def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fau
 
 def test_api_server_restart_during_a_session(hub, emu):
     token = user_token(hub, "alice")
-    assert spawn(hub, "alice", {"service": "jupyter-python"}, name="kept").status_code in (201, 202)
+    assert hub.spawn("alice", {"service": "jupyter-python"}, name="kept").status_code in (201, 202)
     hub.wait_server("alice", "kept")
 
     emu.drop_connections(down_seconds=2)
@@ -229,7 +215,7 @@ def test_api_server_restart_during_a_session(hub, emu):
     assert hub.alive()
     assert hub.server("alice", "kept")["ready"]
     assert hub.get("/user/alice/kept/api/status", token=token).status_code == 200
-    assert spawn(hub, "alice", {"service": "jupyter-python"}, name="after").status_code in (201, 202)
+    assert hub.spawn("alice", {"service": "jupyter-python"}, name="after").status_code in (201, 202)
     hub.wait_server("alice", "after")
     assert hub.get("/user/alice/after/api/status", token=token).status_code == 200
     assert "never recovered" not in hub.log()

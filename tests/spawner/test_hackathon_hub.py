@@ -3,8 +3,8 @@
 
 Real JupyterHub + configurable-http-proxy + CatalogSpawner against the Kubernetes API emulator in fast
 mode (pods become Running without processes). A session's only part the hub itself needs is an HTTP
-answer at the pod's address, so `KubeSpawner.pod_connect_ip` points every pod at one small HTTP
-responder of this test: what is tested (the catalog, the spawner, the hub's REST API) is all real.
+answer at the pod's address, which the emulator's fast-mode stub gives: what is tested (the catalog, the
+spawner, the hub's REST API) is all real.
 """
 
 from __future__ import annotations
@@ -12,11 +12,9 @@ from __future__ import annotations
 import html
 import re
 import shutil
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -25,6 +23,7 @@ import requests
 from spawner.catalog import default_catalog_dir
 from tests.support.hub import run_hub, start_hub
 from tests.support.kube import KubeEmulator
+from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -54,34 +53,11 @@ c.CatalogSpawner.catalog_check_interval = 0.5
 c.CatalogSpawner.window_end_grace = 1
 c.CatalogSpawner.window_check_interval = 0.5
 c.KubeSpawner.namespace = "default"
-c.KubeSpawner.pod_connect_ip = "127.0.0.1"
-c.KubeSpawner.port = {port}
 c.KubeSpawner.start_timeout = 60
 c.KubeSpawner.http_timeout = 30
 c.KubeSpawner.k8s_api_request_timeout = 10
 configure_catalog(c)
 """
-
-
-class _Answer(BaseHTTPRequestHandler):
-    def do_GET(self):  # noqa: N802 - http.server's name
-        self.send_response(200)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture(scope="module")
-def responder():
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(scope="module")
@@ -93,11 +69,11 @@ def catalog(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def hub(catalog, responder, tmp_path_factory):
+def hub(catalog, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("hub")
     with KubeEmulator(fast=True, workdir=workdir / "kube") as emu:
         kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig")
-        config = HUB_CONFIG.format(catalog=str(catalog), port=responder)
+        config = HUB_CONFIG.format(catalog=str(catalog))
         with run_hub(workdir, config, env={"KUBECONFIG": str(kubeconfig)}) as handle:
             handle.emu = emu
             yield handle
@@ -112,28 +88,6 @@ def add_users(hub, group: str, names: list[str]) -> None:
     assert r.status_code in (200, 201), r.text
 
 
-def spawn(hub, user: str, options: dict) -> requests.Response:
-    return hub.api("POST", f"/users/{user}/server", json=options)
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"{what} not reached in {timeout}s")
-
-
-def login(hub, user: str) -> requests.Session:
-    browser = requests.Session()
-    browser.get(hub.url + "/hub/login", timeout=30).raise_for_status()
-    form = {"username": user, "password": "x", "_xsrf": browser.cookies.get("_xsrf", "")}
-    r = browser.post(hub.url + "/hub/login", data=form, allow_redirects=False, timeout=30)
-    assert r.status_code in (302, 303), r.text[:500]
-    return browser
-
-
 def banner(hub, browser: requests.Session) -> str:
     page = browser.get(hub.url + "/hub/home", timeout=30)
     page.raise_for_status()
@@ -145,7 +99,7 @@ def test_capacity_20_simultaneous_spawns_against_a_cap_of_10_start_exactly_10(hu
     users = [f"cap{i:02d}" for i in range(20)]
     add_users(hub, "capped", users)
     with ThreadPoolExecutor(20) as pool:
-        answers = list(pool.map(lambda u: spawn(hub, u, {"service": "jupyter-python"}), users))
+        answers = list(pool.map(lambda u: hub.spawn(u, {"service": "jupyter-python"}), users))
     accepted = [u for u, r in zip(users, answers, strict=True) if r.status_code in (201, 202)]
     refused = [r for r in answers if r.status_code not in (201, 202)]
     assert len(accepted) == 10, [(r.status_code, r.text[:200]) for r in answers]
@@ -161,9 +115,9 @@ def test_capacity_20_simultaneous_spawns_against_a_cap_of_10_start_exactly_10(hu
     assert hub.api("DELETE", f"/users/{accepted[0]}/server").status_code in (202, 204)
     hub.wait_server(accepted[0], ready=False)
     late = next(u for u in users if u not in accepted)
-    assert spawn(hub, late, {"service": "jupyter-python"}).status_code in (201, 202)
+    assert hub.spawn(late, {"service": "jupyter-python"}).status_code in (201, 202)
     hub.wait_server(late)
-    assert spawn(hub, accepted[0], {"service": "jupyter-python"}).status_code == 429
+    assert hub.spawn(accepted[0], {"service": "jupyter-python"}).status_code == 429
     for user in [*accepted[1:], late]:
         hub.api("DELETE", f"/users/{user}/server")
     for user in [*accepted[1:], late]:
@@ -174,12 +128,12 @@ def test_hot_reload_valid_change_is_used_and_invalid_change_refused_with_banner(
     add_users(hub, "extra", ["rita"])
     add_users(hub, "extra-orga", ["olga"])
     hub.api("POST", "/users/boss")
-    assert spawn(hub, "rita", {"service": "rstudio"}).status_code == 403
+    assert hub.spawn("rita", {"service": "rstudio"}).status_code == 403
 
     extra = catalog / "lists" / "extra.yaml"
     extra.write_text(EXTRA_LIST)
     r = wait_until(
-        lambda: (r := spawn(hub, "rita", {"service": "rstudio"})).status_code in (201, 202) and r,
+        lambda: (r := hub.spawn("rita", {"service": "rstudio"})).status_code in (201, 202) and r,
         timeout=30,
         what="the new list is used",
     )
@@ -194,15 +148,15 @@ def test_hot_reload_valid_change_is_used_and_invalid_change_refused_with_banner(
     wait_until(lambda: line in hub.log(), timeout=30, what="the refused change is logged")
     time.sleep(1.5)  # several more checks: still logged only once
     assert hub.log().count(line) == 1
-    assert spawn(hub, "rita", {"service": "rstudio"}).status_code in (201, 202)
+    assert hub.spawn("rita", {"service": "rstudio"}).status_code in (201, 202)
     hub.wait_server("rita")
 
-    assert line in banner(hub, login(hub, "boss"))  # admin: every problem
-    assert line in banner(hub, login(hub, "olga"))  # the list's organiser
-    assert banner(hub, login(hub, "rita")) == ""  # a participant sees nothing
+    assert line in banner(hub, hub.login("boss"))  # admin: every problem
+    assert line in banner(hub, hub.login("olga"))  # the list's organiser
+    assert banner(hub, hub.login("rita")) == ""  # a participant sees nothing
 
     extra.write_text(EXTRA_LIST)  # fixed: the banner goes away
-    wait_until(lambda: not banner(hub, login(hub, "boss")), what="the banner is gone")
+    wait_until(lambda: not banner(hub, hub.login("boss")), what="the banner is gone")
     hub.api("DELETE", "/users/rita/server")
     hub.wait_server("rita", ready=False)
 
@@ -217,7 +171,7 @@ def test_window_end_stops_servers_and_refuses_new_ones(hub, catalog):
         "services:\n  jupyter-python: {}\n"
     )
     wait_until(
-        lambda: (r := spawn(hub, "walt", {"service": "jupyter-python"})).status_code in (201, 202) and r,
+        lambda: (r := hub.spawn("walt", {"service": "jupyter-python"})).status_code in (201, 202) and r,
         what="the short list is offered",
     )
     hub.wait_server("walt")
@@ -232,7 +186,7 @@ def test_window_end_stops_servers_and_refuses_new_ones(hub, catalog):
         lambda: not hub.emu.objects("pods", label_selector="datalab.io/profile-list=shortwin"),
         what="pod deleted",
     )
-    late = spawn(hub, "wendy", {"service": "jupyter-python"})
+    late = hub.spawn("wendy", {"service": "jupyter-python"})
     assert late.status_code == 403, late.text
 
 
@@ -241,7 +195,7 @@ def test_hub_refuses_to_start_on_an_invalid_catalog(tmp_path):
     shutil.copytree(default_catalog_dir(), root)
     broken = root / "lists" / "broken.yaml"
     broken.write_text("display_name: Broken\ngroups: [x]\nservices:\n  ghost: {}\n")
-    config = HUB_CONFIG.format(catalog=str(root), port=1)
+    config = HUB_CONFIG.format(catalog=str(root))
     with pytest.raises(RuntimeError, match="exited with 1"):
         start_hub(tmp_path / "hub", config, timeout=30)
     log = (tmp_path / "hub" / "hub.log").read_text()

@@ -99,6 +99,11 @@ class HubHandle:
         r.raise_for_status()
         return r.json().get("servers", {}).get(name)
 
+    def spawn(self, user: str, options: dict, name: str = "") -> requests.Response:
+        """Ask the REST API to start the user's server (`name` for a named one) with these user_options."""
+        path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
+        return self.api("POST", path, json=options)
+
     def wait_server(
         self, user: str, name: str = "", *, ready: bool = True, timeout: float = 90.0
     ) -> dict | None:

@@ -136,6 +136,16 @@ def wait_for_http(url: str, timeout: float = 30.0, proc: ManagedProcess | None =
     raise TimeoutError(f"{url} not ready after {timeout}s (last: {last})\n{tail}")
 
 
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition", interval: float = 0.1):
+    """Poll `predicate` until it returns something truthy (returned); AssertionError naming `what` if not."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := predicate():
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"{what} not reached in {timeout}s")
+
+
 def start_when_ready(
     argv,
     ready_url: str,
