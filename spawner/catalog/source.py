@@ -150,7 +150,8 @@ class CatalogSource:
         while True:
             await asyncio.sleep(max(self.check_interval, 1.0))
             try:
-                self.refresh()
+                # Reading, hashing and parsing the files is blocking I/O: off the hub's loop (refresh() locks).
+                await asyncio.to_thread(self.refresh)
             except Exception:
                 self.log.exception("Checking the service catalog in %s failed", self.directory)
 
