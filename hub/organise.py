@@ -29,7 +29,7 @@ from spawner.catalog_hub import problems_for
 from spawner.catalog_runtime import LEDGER
 
 from .launch import launch_url
-from .organise_roles import sync_roles
+from .organise_roles import sync_roles_if_changed
 
 CSV_COLUMNS = ("user", "server", "service", "status", "started", "last_activity", "cpu", "memory_gib", "gpu")
 
@@ -116,8 +116,6 @@ def server_row(usage: Any, spawner: Any) -> ServerRow:
 class _CatalogPages(BaseHandler):
     """Shared by the organiser handlers: the hub's catalog source and the role sync after a reload."""
 
-    _synced: Any = None  # the catalog the organiser roles were last made from (class-wide)
-
     def initialize(self, source_factory):
         self._source_factory = source_factory
 
@@ -127,9 +125,7 @@ class _CatalogPages(BaseHandler):
             catalog = source.get()
         except Exception:  # never loaded a valid catalog: the hub would not have started
             raise web.HTTPError(503, "The service catalog is not available.") from None
-        if _CatalogPages._synced is not catalog:
-            sync_roles(self.db, catalog)
-            _CatalogPages._synced = catalog
+        sync_roles_if_changed(self.db, catalog)
         return catalog, source
 
     def plist_for(self, catalog, name: str):

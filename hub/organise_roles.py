@@ -20,6 +20,21 @@ PREFIX = "datalab-organise-"
 
 log = logging.getLogger("JupyterHub")
 
+_synced: Any = None  # the catalog the database's organiser roles were last made from
+
+
+def roles_made_from(catalog: Any) -> None:
+    """Record that the roles match `catalog` (at startup JupyterHub makes them from load_roles)."""
+    global _synced
+    _synced = catalog
+
+
+def sync_roles_if_changed(db: Any, catalog: Any) -> None:
+    """`sync_roles` once per catalog object: cheap enough to call on every organiser page."""
+    if _synced is not catalog:
+        sync_roles(db, catalog)
+        roles_made_from(catalog)
+
 
 def role_name(list_name: str) -> str:
     return PREFIX + list_name

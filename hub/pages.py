@@ -23,7 +23,7 @@ from spawner.catalog.source import DEFAULT_CHECK_INTERVAL, CatalogSource, shared
 from spawner.catalog_hub import spawner_setting
 
 from . import launch, organise, sharing
-from .organise_roles import merge_into_load_roles, role_specs, sync_roles
+from .organise_roles import merge_into_load_roles, role_specs, roles_made_from, sync_roles_if_changed
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = logging.getLogger("JupyterHub")
@@ -75,9 +75,7 @@ async def _keep_roles_in_step(source_factory, catalog: Any, interval: float) -> 
             current = source_factory().catalog
             if getattr(app, "http_server", None) is None or current is None or current is synced:
                 continue  # not started yet (JupyterHub loads the roles itself) or nothing new
-            if organise._CatalogPages._synced is not current:
-                sync_roles(app.db, current)
-                organise._CatalogPages._synced = current
+            sync_roles_if_changed(app.db, current)
             synced = current
         except Exception:
             log.exception("Updating the organiser roles after a catalog reload failed")
@@ -106,7 +104,7 @@ def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
     c.JupyterHub.load_roles = merge_into_load_roles(
         list(c.JupyterHub.get("load_roles", [])), role_specs(catalog)
     )
-    organise._CatalogPages._synced = catalog
+    roles_made_from(catalog)
     if sharing_scopes:
         _extend_user_role(c, sharing.USER_SCOPES)
         sharing.fix_group_share_tokens()
