@@ -15,6 +15,7 @@ from jupyterhub.apihandlers.base import APIHandler
 from tornado import web
 
 from hub.broker import BrokerError, CredentialBroker
+from hub.user_role import extend_user_role
 
 SCOPE = "custom:datalab-credentials:read"
 # What a server's token gets by default (JupyterHub's `server` role), plus the right to renew credentials.
@@ -110,12 +111,6 @@ def configure_hub(c, *, server_token_scopes: bool = True) -> None:
         "description": "Read your own temporary S3 and Vault credentials (Datalab).",
     }
     c.JupyterHub.custom_scopes = custom
-    roles = [r for r in c.JupyterHub.get("load_roles", []) if r.get("name") != "user"]
-    user_role = next((r for r in c.JupyterHub.get("load_roles", []) if r.get("name") == "user"), None)
-    scopes = list((user_role or {}).get("scopes", ["self"]))
-    if f"{SCOPE}!user" not in scopes:
-        scopes.append(f"{SCOPE}!user")
-    roles.append({**(user_role or {}), "name": "user", "scopes": scopes})
-    c.JupyterHub.load_roles = roles
+    extend_user_role(c, [f"{SCOPE}!user"])
     if server_token_scopes:
         c.Spawner.server_token_scopes = list(SERVER_TOKEN_SCOPES)

@@ -24,6 +24,7 @@ from spawner.catalog_hub import spawner_setting
 
 from . import launch, organise, sharing
 from .organise_roles import merge_into_load_roles, role_specs, roles_made_from, sync_roles_if_changed
+from .user_role import extend_user_role
 
 TEMPLATES = Path(__file__).parent / "templates"
 log = logging.getLogger("JupyterHub")
@@ -40,16 +41,6 @@ def _source_factory(c: Any):
         return shared_source(directory, registry=registry, check_interval=interval, logger=log)
 
     return source
-
-
-def _extend_user_role(c: Any, scopes: tuple[str, ...]) -> None:
-    loaded = list(c.JupyterHub.get("load_roles", []))
-    user_role = next((r for r in loaded if r.get("name") == "user"), None) or {"name": "user"}
-    wanted = list(user_role.get("scopes", ["self"]))
-    wanted += [s for s in scopes if s not in wanted]
-    c.JupyterHub.load_roles = [r for r in loaded if r.get("name") != "user"] + [
-        {**user_role, "scopes": wanted}
-    ]
 
 
 class OrganisesAnything:
@@ -106,7 +97,7 @@ def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
     )
     roles_made_from(catalog)
     if sharing_scopes:
-        _extend_user_role(c, sharing.USER_SCOPES)
+        extend_user_role(c, sharing.USER_SCOPES)
         sharing.fix_group_share_tokens()
     try:
         loop = asyncio.get_running_loop()
