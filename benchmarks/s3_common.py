@@ -122,3 +122,18 @@ def reset_hwm(pid: int) -> None:
 def p50(values: list[float]) -> float:
     s = sorted(values)
     return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+
+
+def raw_client(sw, endpoint_url: str):
+    """The baseline: a plain boto3 S3 client with SeaweedFS's admin keys, sent through `endpoint_url`."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint_url,
+        region_name="us-east-1",
+        aws_access_key_id=sw.access_key,
+        aws_secret_access_key=sw.secret_key,
+        config=Config(s3={"addressing_style": "path"}),
+    )

@@ -21,7 +21,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from s3_common import CountingProxy, p50
+from s3_common import CountingProxy, p50, raw_client
 
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
@@ -99,23 +99,13 @@ def main() -> None:
                 ours.append((time.perf_counter() - t) * 1000)
                 r.raise_for_status()
                 entries, requests = len(r.json()["content"]), proxy.count
-        import boto3
-        from botocore.config import Config
-
-        raw_client = boto3.client(
-            "s3",
-            endpoint_url=proxy.url,
-            region_name="us-east-1",
-            aws_access_key_id=sw.access_key,
-            aws_secret_access_key=sw.secret_key,
-            config=Config(s3={"addressing_style": "path"}),
-        )
-        raw_listing(raw_client, "bench")  # warm
+        baseline = raw_client(sw, proxy.url)
+        raw_listing(baseline, "bench")  # warm
         raw, raw_requests = [], 0
         for _ in range(args.rounds):
             proxy.reset()
             t = time.perf_counter()
-            raw_entries = raw_listing(raw_client, "bench")
+            raw_entries = raw_listing(baseline, "bench")
             raw.append((time.perf_counter() - t) * 1000)
             raw_requests = proxy.count
         s3c = s3contents_listing(proxy, sw, min(args.rounds, 3))

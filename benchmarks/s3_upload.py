@@ -21,9 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import boto3
-from botocore.config import Config
-from s3_common import CountingProxy, reset_hwm, vm_hwm_kb, vm_rss_kb
+from s3_common import CountingProxy, raw_client, reset_hwm, vm_hwm_kb, vm_rss_kb
 
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
@@ -143,14 +141,7 @@ def main() -> None:
             model = jp.api("GET", "s3/bench/upload.bin", params={"content": 0}).json()
         admin = sw.client()
         sha_ok = sha_of_object(admin, "bench", "upload.bin") == digest and model["size"] == size
-        raw = boto3.client(
-            "s3",
-            endpoint_url=proxy.url,
-            region_name="us-east-1",
-            aws_access_key_id=sw.access_key,
-            aws_secret_access_key=sw.secret_key,
-            config=Config(s3={"addressing_style": "path"}),
-        )
+        raw = raw_client(sw, proxy.url)
         t = time.perf_counter()
         raw.upload_file(str(src), "bench", "raw.bin")
         raw_wall = time.perf_counter() - t
