@@ -244,7 +244,7 @@ class CatalogSpawner(ProgressMixin, BrokerCredentialsMixin, CatalogOptionsMixin,
             else:
                 why = str(e) or "a Kubernetes API request timed out"
             message = f"Could not start the session: {why}. Nothing was left behind; try again later."
-            raise SpawnException(message, reason="kubernetes_api", status_code=503) from e
+            raise SpawnException(message, reason="kubernetes_api", status_code=503) from None
         except (Exception, asyncio.CancelledError):
             await self._clean_up_failed_start()
             raise
