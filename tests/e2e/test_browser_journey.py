@@ -18,28 +18,21 @@ tests/hub/test_stack.py proves the restart over HTTP, with SIGTERM timing and le
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
-from tests.hub.test_stack import Datalab, free_ports, remove_accounts
+from tests.e2e.conftest import CHROMIUM
+from tests.hub.test_stack import Datalab
 from tests.support.idp import node_available
-from tests.support.procs import REPO, free_port
+from tests.support.procs import REPO
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 ARTIFACTS = REPO / "test-artifacts" / "browser-journey"
 SEC = 1000  # Playwright timeouts are in milliseconds
 NOTEBOOK = "journey.ipynb"
-CSV = "x,y\n1,2\n3,4\n5,6\n"
+CSV_NAME, CSV = "kept.csv", "x,y\n1,2\n3,4\n5,6\n"
 
 pytestmark = [
     pytest.mark.e2e,
@@ -53,58 +46,25 @@ import hvac, os, psycopg
 hvac.Client().secrets.kv.v2.create_or_update_secret(path=os.environ["VAULT_TOP_DIR"] + "/journey",
     secret={"greeting": "hello bob"}, mount_point=os.environ["VAULT_MOUNT"])
 with psycopg.connect() as conn:
-    conn.execute("create table notes (t text)")
-    conn.execute("insert into notes values ('kept')")
+    conn.execute("create table journey_notes (t text)")
+    conn.execute("insert into journey_notes values ('kept')")
 print("written")"""
 
 READ_ALL_BACK = """\
 import hvac, os, pandas, psycopg
 secret = hvac.Client().secrets.kv.v2.read_secret_version(path=os.environ["VAULT_TOP_DIR"] + "/journey",
     mount_point=os.environ["VAULT_MOUNT"], raise_on_deleted_version=True)["data"]["data"]["greeting"]
-total = pandas.read_csv("s3://user-bob/measures.csv")["x"].sum()
+total = pandas.read_csv("s3://user-bob/kept.csv")["x"].sum()
 with psycopg.connect() as conn:
-    row = conn.execute("select t from notes").fetchone()[0]
+    row = conn.execute("select t from journey_notes").fetchone()[0]
 print(secret, total, row)"""
-
-
-@pytest.fixture(scope="module")
-def lab():
-    """A running datalab; `lab.runs` holds every `datalab up` started on its state directory."""
-    top = Path(tempfile.mkdtemp(prefix="datalab-browser-", dir="/tmp"))
-    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
-    state = top / "state"
-    state.mkdir()
-    (state / "ports.json").write_text(json.dumps(free_ports()))
-    first = Datalab(state, free_port(), top / "up1.log")
-    first.runs = [first]
-    try:
-        first.wait_up()
-        first.passwords = dict(re.findall(r"^\s+(alice|bob)\s+password (\S+)", first.output(), re.M))
-        yield first
-    finally:
-        for run in first.runs:
-            run.proc.stop(timeout=20)
-        remove_accounts(first.accounts)
-        shutil.rmtree(top, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 class Steps:
     """One user's browser context plus numbered screenshots; the screen is kept when a step fails."""
 
     def __init__(self, browser, who: str):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
         self.context = browser.new_context(viewport={"width": 1280, "height": 900})
         self.context.set_default_timeout(60 * SEC)
         self.page, self.who, self.n = self.context.new_page(), who, 0
@@ -133,7 +93,7 @@ def sign_in(steps: Steps, url: str, user: str, password: str) -> None:
     page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
 
 
-def start_jupyter_with_postgres(steps: Steps) -> None:
+def start_jupyter_with_postgres(steps: Steps, url: str) -> None:
     """On the catalog form: jupyter-python with its PostgreSQL; wait for JupyterLab's file browser."""
     page = steps.page
     page.check("input[name=service][value=jupyter-python]")
@@ -141,6 +101,9 @@ def start_jupyter_with_postgres(steps: Steps) -> None:
     steps.shot("catalog")
     page.click("form [type=submit]")
     page.wait_for_url(re.compile(r"/user/bob/lab"), timeout=180 * SEC)
+    # A fresh layout: JupyterLab would restore the last session's tabs and folder (a notebook whose kernel
+    # is gone asks which kernel to start), which other tests on this datalab may have left.
+    page.goto(url + "/user/bob/lab?reset")
     item(page, "s3").wait_for(timeout=120 * SEC)
 
 
@@ -163,8 +126,6 @@ def wait_idle(page) -> None:
 
 def run_cell(page, index: int, code: str) -> str:
     """Type `code` into cell `index` of the open notebook, run it with Shift+Enter, return its output."""
-    from playwright.sync_api import expect
-
     cell = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook .jp-Cell").nth(index)
     cell.locator(".cm-content").click()
     page.keyboard.insert_text(code)
@@ -177,13 +138,13 @@ def run_cell(page, index: int, code: str) -> str:
 def bob_writes_his_work(bob: Steps, url: str, csv: Path) -> None:
     page = bob.page
     page.goto(url + "/hub/spawn")
-    start_jupyter_with_postgres(bob)
+    start_jupyter_with_postgres(bob, url)
     open_dir(page, "s3")
     open_dir(page, "user-bob")
     with page.expect_file_chooser() as chooser:  # the upload button's <input type=file>
         page.click(".jp-FileBrowser-toolbar jp-button[title='Upload Files']")
     chooser.value.set_files(str(csv))
-    item(page, "measures.csv").wait_for()
+    item(page, CSV_NAME).wait_for()
     bob.shot("csv-uploaded")
 
     page.click(".jp-BreadCrumbs-home")
@@ -203,24 +164,24 @@ def bob_finds_his_work(bob: Steps, url: str) -> None:
     page = bob.page
     page.goto(url + "/hub/home")
     page.click("#start")  # "Start My Server": the catalog again
-    start_jupyter_with_postgres(bob)
+    start_jupyter_with_postgres(bob, url)
     item(page, NOTEBOOK).wait_for()
     open_dir(page, "s3")
     open_dir(page, "user-bob")
-    item(page, "measures.csv").wait_for()
+    item(page, CSV_NAME).wait_for()
     bob.shot("csv-still-in-s3")
 
     page.click(".jp-BreadCrumbs-home")
     item(page, NOTEBOOK).dblclick()
     wait_idle(page)
     saved = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea").first
-    assert saved.inner_text().strip() == "written"  # the notebook came back with its output
+    expect(saved).to_have_text("written")  # the notebook came back with its output
     assert run_cell(page, 1, READ_ALL_BACK) == "hello bob 9 kept"
     bob.shot("all-read-back")
 
 
 def test_bobs_work_survives_a_restart_of_the_datalab(lab, browser, tmp_path):
-    csv = tmp_path / "measures.csv"
+    csv = tmp_path / CSV_NAME
     csv.write_text(CSV)
     with Steps(browser, "bob-before") as bob:
         sign_in(bob, lab.url, "bob", lab.passwords["bob"])
