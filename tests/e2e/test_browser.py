@@ -11,27 +11,17 @@ alice, an admin, sees bob's server in the admin panel.
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
-import uuid
 from pathlib import Path
 
 import hvac
 import pytest
 
-from tests.hub.test_stack import Datalab, free_ports
 from tests.support.idp import node_available
-from tests.support.procs import REPO, free_port
+from tests.support.procs import REPO
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CODE_SERVER = REPO / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
 
@@ -45,44 +35,12 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="module")
-def lab():
-    top = Path(tempfile.mkdtemp(prefix="datalab-e2e-", dir="/tmp"))
-    os.chmod(top, 0o711)
-    state = top / "state"
-    state.mkdir()
-    (state / "ports.json").write_text(json.dumps(free_ports()))
-    accounts = "dle" + uuid.uuid4().hex[:5] + "-{username}"
-    running = Datalab(state, free_port(), top / "up.log", accounts)
-    try:
-        running.wait_up()
-        running.passwords = dict(re.findall(r"^\s+(alice|bob)\s+password (\S+)", running.output(), re.M))
-        yield running
-    finally:
-        running.proc.stop(timeout=20)
-        for name in ("alice", "bob"):
-            subprocess.run(["userdel", accounts.format(username=name)], capture_output=True)
-        shutil.rmtree(top, ignore_errors=True)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
 class Steps:
     """A page plus numbered screenshots, so a failure shows the last screen reached."""
 
     def __init__(self, page, who: str):
         self.page, self.who, self.n = page, who, 0
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
 
     def shot(self, name: str) -> None:
         self.n += 1
