@@ -81,9 +81,9 @@ def run_render(args: argparse.Namespace) -> int:
     import asyncio
 
     import yaml
-    from jupyterhub.spawner import SpawnException
     from traitlets.config import Config
 
+    from spawner.errors import SpawnException
     from spawner.pod import redact_secret
 
     try:

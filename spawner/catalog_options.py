@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from jupyterhub.spawner import SpawnException
 from traitlets import Unicode, default
 from traitlets.config import Configurable
 
 from . import form
 from .catalog import Offer, OptionsError, resolve, validate_options
 from .catalog_runtime import CatalogRuntimeMixin
+from .errors import SpawnException
 from .plan import LaunchPlan, SessionCredentials
 
 

@@ -20,7 +20,6 @@ import asyncio
 import logging
 from datetime import timedelta
 
-from jupyterhub.spawner import SpawnException
 from traitlets import Float
 from traitlets.config import Configurable
 
@@ -28,6 +27,7 @@ from .catalog import Catalog, CatalogError
 from .catalog.capacity import CapacityLedger, Usage
 from .catalog.source import CatalogSource, shared_source
 from .catalog.window import due
+from .errors import SpawnException
 from .plan import LaunchPlan
 
 _STATE_KEY = "datalab_usage"

@@ -21,7 +21,6 @@ import secrets
 from contextlib import contextmanager
 from typing import Any
 
-from jupyterhub.spawner import SpawnException
 from jupyterhub.utils import exponential_backoff
 from kubernetes_asyncio.client.rest import ApiException
 from kubespawner import KubeSpawner
@@ -30,6 +29,7 @@ from traitlets import Float, Unicode, default
 from . import form, pod
 from .catalog_options import CatalogOptionsMixin
 from .credentials import BrokerCredentialsMixin
+from .errors import SpawnException
 from .kube_progress import ProgressMixin
 from .plan import LaunchPlan, SessionCredentials
 

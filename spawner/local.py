@@ -22,7 +22,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from jupyterhub.spawner import LocalProcessSpawner, SpawnException, set_user_setuid
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from jupyterhub.utils import random_port
 from traitlets import Dict, Float, List, Unicode, default
 
@@ -30,6 +30,7 @@ from . import local_postgres
 from .catalog import Offer
 from .catalog_options import CatalogOptionsMixin
 from .credentials import session_credentials_for
+from .errors import SpawnException
 from .kube_progress import ProgressMixin
 from .local_accounts import Account, AccountError, account_name, ensure_account, ensure_home
 from .local_session import (

@@ -5,11 +5,11 @@ after a hub restart. The 20-simultaneous-spawns case on a real hub is in test_ha
 from __future__ import annotations
 
 import pytest
-from jupyterhub.spawner import SpawnException
 from traitlets.config import Config
 
 from spawner.catalog.source import forget_shared_sources
 from spawner.catalog_runtime import LEDGER
+from spawner.errors import SpawnException
 from spawner.kube_offline import make_spawner, offline_kube_config
 from tests.spawner.catalog.conftest import MAIN_LIST, write_catalog
 

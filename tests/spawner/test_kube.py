@@ -11,10 +11,10 @@ from pathlib import Path
 
 import kubernetes_validate
 import pytest
-from jupyterhub.spawner import SpawnException
 from traitlets.config import Config
 
 from spawner.catalog import default_catalog_dir, load_catalog, resolve
+from spawner.errors import SpawnException
 from spawner.kube_offline import build_manifests, make_spawner, offline_kube_config
 from spawner.plan import SessionCredentials
 

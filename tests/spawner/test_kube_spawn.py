@@ -10,10 +10,10 @@ import base64
 import json
 
 import pytest
-from jupyterhub.spawner import SpawnException
 from kubespawner import KubeSpawner
 from traitlets.config import Config
 
+from spawner.errors import SpawnException
 from spawner.kube_offline import make_spawner, offline_kube_config
 from spawner.plan import SessionCredentials
 from tests.support.kube import KubeEmulator

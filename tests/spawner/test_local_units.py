@@ -10,8 +10,8 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from jupyterhub.spawner import SpawnException
 
+from spawner.errors import SpawnException
 from spawner.local import LocalCatalogSpawner
 from spawner.local_accounts import AccountError, account_name
 from spawner.local_session import missing_requirement
