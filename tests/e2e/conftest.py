@@ -1,7 +1,9 @@
-"""Browser end-to-end tests share one datalab and one Chromium for the whole session: starting `datalab up`
-costs ~15 s on 2 cores. Tests that use these fixtures must not assume a fresh datalab (use their own file
-names, secrets, tables); the restart test (test_browser_journey.py) runs last by file order and leaves
-the datalab running again, its runs in `lab.runs`.
+"""Browser end-to-end tests share one datalab and one Chromium for this package: starting `datalab up`
+costs ~15 s on 2 cores. Package scope, not session: Playwright's sync API keeps an event loop running in
+the main thread while it is open, which breaks every asyncio test that would run after it.
+Tests that use these fixtures must not assume a fresh datalab (use their own file names, secrets,
+tables); the restart test (test_browser_journey.py) runs last by file order and leaves the datalab
+running again, its runs in `lab.runs`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ CHROMIUM_ARGS = [
 ]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def lab():
     """`datalab up` in a temporary state directory on free ports. `.passwords` of alice and bob; `.runs`
     every `datalab up` started on that state directory (all stopped at the end)."""
@@ -47,7 +49,7 @@ def lab():
         shutil.rmtree(top, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser():
     """Debian's Chromium, headless, driven by Playwright (never `playwright install`: no download here)."""
     from playwright.sync_api import sync_playwright
