@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import getpass
 import html
-import json
 import os
 import secrets
 import shutil
@@ -57,23 +56,6 @@ def _source_jupyter_config() -> str:
 
 
 SOURCE_JUPYTER_CONFIG = _source_jupyter_config()
-
-
-def extension_server_args() -> list[str]:
-    """jupyter_server reads only `jpserver_extensions` from jupyter_server_config.d/*.json and ignores the
-    other ServerApp settings there (e.g. the S3 contents manager): pass those on the command line."""
-    name = Path("jupyter_server_config.d", "jupyter_s3_ext.json")
-    for base in (Path(sys.prefix, "etc", "jupyter"), Path(SOURCE_JUPYTER_CONFIG or "/nonexistent")):
-        try:
-            server = json.loads((base / name).read_text()).get("ServerApp", {})
-        except (OSError, ValueError):
-            continue
-        return [
-            f"--ServerApp.{k}={v}"
-            for k, v in server.items()
-            if k != "jpserver_extensions" and isinstance(v, str)
-        ]
-    return []
 
 
 STACK_ENV = "DATALAB_STACK"  # the one-machine stack's mark: its sweep finds every process we start
@@ -317,9 +299,6 @@ class LocalCatalogSpawner(ProgressMixin, CatalogOptionsMixin, LocalProcessSpawne
         self.mem_limit = int(plan.memory_gib * 1024**3)
         self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
         return await LocalProcessSpawner.start(self)
-
-    def get_args(self):
-        return [*super().get_args(), *extension_server_args()]
 
     def get_env(self):
         env = super().get_env()
