@@ -38,9 +38,9 @@ COPY --from=wheel /wheels/ /tmp/wheels/
 # The chart's versions of JupyterHub, KubeSpawner and OAuthenticator stay as they are (pip constraints).
 COPY helm-values/z2jh-4.4.0-constraints.txt /tmp/z2jh-constraints.txt
 RUN pip install --no-cache-dir --constraint /tmp/z2jh-constraints.txt \
-      "/tmp/wheels/jupyterhub_datalab-${DATALAB_VERSION}-py3-none-any.whl" \
+      "/tmp/wheels/jupyterhub_datalab-${DATALAB_VERSION}-py3-none-any.whl[hub]" \
  && rm -rf /tmp/wheels /tmp/z2jh-constraints.txt \
- && python -c "import spawner.kube, spawner.catalog_hub, hub.auth, hub.credentials_api, hub.pages"
+ && python -c "import spawner.kube.spawner, spawner.local.spawner, hub.auth, hub.config, hub.credentials.api, hub.pages"
 
 COPY profiles/ /usr/local/share/datalab/profiles/
 ENV DATALAB_CATALOG_DIR=/usr/local/share/datalab/profiles

@@ -20,7 +20,7 @@ test:
 test-z2jh:
 	@scripts/bootstrap.sh z2jh
 	@PATH=$(CURDIR)/.venv-z2jh/bin:$$PATH .venv-z2jh/bin/python -m pytest -p no:cacheprovider -m "not e2e" \
-		tests/helm tests/spawner tests/hub --ignore=tests/spawner/test_local.py --ignore=tests/hub/test_stack.py \
+		tests/helm tests/spawner tests/hub --ignore=tests/spawner/local --ignore=tests/hub/stack \
 		$(Z2JH_PYTEST_ARGS)
 
 lint:

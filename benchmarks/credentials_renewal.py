@@ -21,7 +21,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.hub.stack import ROLE, hub_client, hub_config, iam_config, new_secret  # noqa: E402
+from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret  # noqa: E402
 from tests.support.hub import run_hub  # noqa: E402
 from tests.support.idp import login, run_idp  # noqa: E402
 from tests.support.openbao import run_openbao  # noqa: E402

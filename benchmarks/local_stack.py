@@ -23,7 +23,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.hub.test_stack import Datalab, free_ports, sign_in  # noqa: E402
+from tests.support.datalab import Datalab, free_ports, sign_in  # noqa: E402
 from tests.support.hub import start_hub  # noqa: E402
 from tests.support.procs import free_port  # noqa: E402
 

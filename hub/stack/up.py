@@ -69,7 +69,7 @@ def check_ports_free(host: str, public_port: int, ports: dict[str, int], ports_f
 
 def lock_state(layout: Layout):
     """One `datalab up` per state directory."""
-    f = open(layout.root / "stack.lock", "a+")  # noqa: SIM115 - held for the process's life
+    f = open(layout.root / "stack.lock", "a+")  # held for the process's life
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

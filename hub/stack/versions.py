@@ -81,7 +81,7 @@ def version_of(part: str) -> str:
 
 def session_tools() -> dict[str, str]:
     """What sessions can use on this machine (the local backend's optional programs), with versions."""
-    from spawner.local_session import postgres_bin_dir, program_found
+    from spawner.local.session import postgres_bin_dir, program_found
 
     tools = {}
     cs = REPO / ".datalab-tools" / "node_modules" / "code-server" / "package.json"

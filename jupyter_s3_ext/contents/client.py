@@ -148,5 +148,5 @@ async def s3_errors(what: str):
         yield
     except HTTPError:
         raise
-    except Exception as e:  # noqa: BLE001 - every failure becomes a clear HTTP error
+    except Exception as e:  # every failure becomes a clear HTTP error
         raise to_http_error(e, what) from e

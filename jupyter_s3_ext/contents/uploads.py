@@ -46,7 +46,7 @@ class Uploads:
             log.info("aborting the interrupted upload of %s", path)
             try:
                 await writer.abort()
-            except Exception as e:  # noqa: BLE001 - best effort; S3 lifecycle rules clean the rest
+            except Exception as e:  # best effort; S3 lifecycle rules clean the rest
                 log.warning("could not abort the upload of %s: %s", path, type(e).__name__)
 
     async def chunk(self, path: str, client, bucket: str, key: str, data: bytes, chunk: int) -> bool:
@@ -75,7 +75,7 @@ class Uploads:
         except BaseException:
             try:
                 await writer.abort()
-            except Exception as e:  # noqa: BLE001
+            except Exception as e:
                 log.warning("could not abort the upload of %s: %s", path, type(e).__name__)
             raise
         self._arm(path, writer)

@@ -46,8 +46,8 @@ from .model import (
     Settings,
     Window,
 )
+from .offer import Offer
 from .refs import image_problem
-from .resolve import Offer
 from .yamlmarks import load_with_lines
 
 REGISTRY_PLACEHOLDER = "{registry}"

@@ -26,7 +26,7 @@ def _as_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-def Seq(item: Any) -> Any:  # noqa: N802 - used like a type
+def Seq(item: Any) -> Any:  # used like a type
     """A YAML list, kept as an immutable tuple (strict mode would otherwise refuse lists)."""
     return Annotated[tuple[item, ...], BeforeValidator(_as_tuple)]
 
@@ -105,7 +105,7 @@ class Toleration(_Model):
     operator: Literal["Equal", "Exists"] = "Equal"
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
-    tolerationSeconds: int | None = None  # noqa: N815 - Kubernetes' spelling
+    tolerationSeconds: int | None = None  # Kubernetes' spelling
 
     def to_k8s(self) -> dict[str, Any]:
         return self.model_dump(exclude_none=True)

@@ -8,56 +8,12 @@ narrower bounds and starter repository apply to participants who also see the de
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
-from ..plan import DEFAULT_URLS
-
-if TYPE_CHECKING:
-    from .load import Catalog
-    from .model import ProfileList
-
-
-@dataclass(frozen=True)
-class Offer:
-    """One service as offered to a user through one profile list, with the list's bounds applied.
-
-    `options` maps each option name (image, cpu, memory, storage, gpu, git_repository, postgres) to
-    its effective bounds: `checks.ImageBounds` for image, `model.NumberOption` for the numbers,
-    `model.GitOption` and `model.PostgresOption`.
-    """
-
-    service: str
-    list_name: str
-    list_display_name: str
-    display_name: str
-    description: str
-    icon: str
-    kind: str
-    options: Mapping[str, Any]
-    node_selector: Mapping[str, str] = field(default_factory=dict)
-    tolerations: tuple[dict[str, Any], ...] = ()
-    postgres_image: str | None = None
-
-    @property
-    def default_url(self) -> str:
-        return DEFAULT_URLS[self.kind]
-
-    def defaults(self) -> dict[str, Any]:
-        """The user_options this offer starts with when the user changes nothing."""
-        o = self.options
-        return {
-            "service": self.service,
-            "image": o["image"].default,
-            "cpu": o["cpu"].default,
-            "memory": o["memory"].default,
-            "storage": o["storage"].default,
-            "gpu": int(o["gpu"].default),
-            "git_repository": o["git_repository"].default,
-            "postgres": o["postgres"].default,
-        }
+from .load import Catalog
+from .model import ProfileList
+from .offer import Offer
 
 
 def list_is_open(plist: ProfileList, now: datetime) -> bool:

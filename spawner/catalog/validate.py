@@ -16,15 +16,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from ..plan import DEFAULT_URLS, OPTION_NAMES, LaunchPlan, PostgresSidecar
+from ..plan import DEFAULT_URLS, LABEL_PROFILE_LIST, LABEL_SERVICE, OPTION_NAMES, LaunchPlan, PostgresSidecar
 from .checks import INTEGER_OPTIONS, ImageBounds, describe_range, fmt
 from .model import GitOption, NumberOption, PostgresOption
+from .offer import Offer
 from .refs import git_url_problem, image_problem
-from .resolve import Offer
 
 ALLOWED_KEYS = ("service", *OPTION_NAMES)
-LABEL_SERVICE = "datalab.io/service"
-LABEL_LIST = "datalab.io/profile-list"
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?|\.[0-9]{1,12}", re.ASCII)
 _TRUE = {"true", "on", "yes", "1"}
 _FALSE = {"false", "off", "no", "0"}
@@ -70,7 +68,8 @@ def validate_options(
     unknown = sorted(str(k) for k in user_options if k not in ALLOWED_KEYS)
     if unknown:
         raise OptionsError(
-            f"unknown option {unknown[0]!r}; allowed options: {', '.join(ALLOWED_KEYS)}", field=unknown[0]
+            f"unknown option {_show(unknown[0])}; allowed options: {', '.join(ALLOWED_KEYS)}",
+            field=unknown[0][:60],
         )
     offer = _pick_offer(offers, user_options.get("service"))
     o = offer.options
@@ -106,7 +105,7 @@ def validate_options(
         postgres=sidecar,
         node_selector=dict(offer.node_selector),
         tolerations=tuple(dict(t) for t in offer.tolerations),
-        labels={LABEL_SERVICE: offer.service, LABEL_LIST: offer.list_name},
+        labels={LABEL_SERVICE: offer.service, LABEL_PROFILE_LIST: offer.list_name},
         user_options=normalised,
     )
 

@@ -1,6 +1,6 @@
 """When must a server started from a profile list stop? At the end of the list's window plus a grace.
 
-Pure: the hub's periodic task (spawner.catalog_runtime) asks `due()` for each running server and stops
+Pure: the hub's periodic task (spawner.runtime.capacity) asks `due()` for each running server and stops
 those it returns. The window is the list's *current* one (an organiser who extends the event in the
 catalog extends the running servers too); if the list left the catalog, the window recorded when the
 server started applies; a list without a window never ends its servers.

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub.test_stack import Datalab, free_ports, remove_accounts
+from tests.support.datalab import Datalab, free_ports, remove_accounts
 from tests.support.procs import free_port
 
 CHROMIUM = "/usr/bin/chromium"

@@ -13,7 +13,7 @@ reads the CSV from s3:// with pandas, his secret with hvac and the row with psyc
 setup, Vault storage and its JWT login, homes, the database and the IdP's users all come back.
 
 tests/e2e/test_browser.py is the first-session journey (VS Code, the admin panel...);
-tests/hub/test_stack.py proves the restart over HTTP, with SIGTERM timing and leftover processes.
+tests/hub/stack/test_up.py proves the restart over HTTP, with SIGTERM timing and leftover processes.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import CHROMIUM
-from tests.hub.test_stack import Datalab
+from tests.support.datalab import Datalab
 from tests.support.idp import node_available
 from tests.support.procs import REPO
 

@@ -99,7 +99,7 @@ def test_jupyterhub_gets_our_spawner_and_authenticator(hub_app):
 
 
 def test_renewal_endpoint_roles_scopes_and_services(hub_app, deployment):
-    from hub.credentials_api import SCOPE, CredentialsHandler
+    from hub.credentials.api import SCOPE, CredentialsHandler
 
     _, config, _ = deployment
     assert (r"/api/datalab/credentials", CredentialsHandler) in hub_app.extra_handlers
@@ -136,7 +136,7 @@ def test_organisers_of_a_list_get_its_role(hub_app, hub_catalog):
         return
     role = roles["datalab-organise-00-hackathon-2026"]
     assert role["groups"] == ["hackathon-2026-orga"]
-    assert "delete:servers!group=hackathon-2026" in role["scopes"]  # stop, not start (hub.organise_roles)
+    assert "delete:servers!group=hackathon-2026" in role["scopes"]  # stop, not start (hub.pages.roles)
 
 
 def test_an_invalid_catalog_stops_the_hub(configmaps, tmp_path, capsys):
@@ -179,7 +179,7 @@ def _configurables(hub_app):
     from jupyterhub.crypto import CryptKeeper
     from jupyterhub.proxy import ConfigurableHTTPProxy
 
-    from hub.broker import CredentialBroker
+    from hub.credentials.broker import CredentialBroker
 
     classes = [type(hub_app), CryptKeeper, ConfigurableHTTPProxy, CredentialBroker]
     for cls in (hub_app.spawner_class, hub_app.authenticator_class):
@@ -198,7 +198,7 @@ def test_every_configured_setting_exists_and_is_valid(hub_app, deployment):
 
 
 def test_broker_settings_are_accepted(deployment):
-    from hub.broker import CredentialBroker
+    from hub.credentials.broker import CredentialBroker
 
     _, config, _ = deployment
     broker = CredentialBroker(config=config)
@@ -219,7 +219,7 @@ def test_catalog_mounts_are_where_the_spawner_reads(hub_catalog):
 
 
 async def test_the_spawner_reads_the_mounted_catalog(hub_app, hub_catalog):
-    from spawner.kube_offline import make_spawner, offline_kube_config
+    from spawner.kube.offline import make_spawner, offline_kube_config
 
     values, config, env, root, mounts, catalog_dir = hub_catalog
     with chart.environment(env), offline_kube_config():
@@ -327,7 +327,7 @@ async def test_pods_from_the_chart_configuration(service, hub_app, hub_catalog):
 
     import kubernetes_validate
 
-    from spawner.kube_offline import build_manifests, make_spawner, offline_kube_config
+    from spawner.kube.offline import build_manifests, make_spawner, offline_kube_config
 
     values, config, env, root, mounts, catalog_dir = hub_catalog
     config = copy.deepcopy(config)  # the hub pod's catalog path, as laid out on this machine

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from hub.auth import needs_refresh
-from tests.hub.stack import HUB_CLIENT_ID, hub_client, hub_config, new_secret
+from tests.support.credentials_hub import HUB_CLIENT_ID, hub_client, hub_config, new_secret
 from tests.support.hub import run_hub
 from tests.support.idp import login, node_available, run_idp
 from tests.support.openbao import run_openbao

@@ -81,7 +81,7 @@ def pip_pins(run: str) -> dict[str, str]:
             if w in ("--constraint", "-c", "-r"):
                 skip = True
                 continue
-            if w.startswith("-") or w.endswith(".whl"):
+            if w.startswith("-") or ".whl" in w:
                 continue
             name, _, version = w.partition("==")
             pins[re.sub(r"\[.*\]", "", name).lower()] = version

@@ -47,7 +47,7 @@ class ManagedProcess:
         self.log_path = Path(log_path)
         self.name = name or Path(self.argv[0]).name
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self._log = open(self.log_path, "ab")  # closed in stop()
         self.proc = subprocess.Popen(
             self.argv,
             stdout=self._log,

@@ -157,7 +157,7 @@ class SeaweedFS:
                 c.delete_object(Bucket=probe, Key="probe")
                 c.delete_bucket(Bucket=probe)
                 return
-            except Exception as e:  # noqa: BLE001 - retried until the deadline, then reported
+            except Exception as e:  # retried until the deadline, then reported
                 last = e
                 time.sleep(0.2)
         raise TimeoutError(f"SeaweedFS at {self.endpoint} not writable after {timeout}s: {last}")

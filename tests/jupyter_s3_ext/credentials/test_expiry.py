@@ -27,8 +27,8 @@ import hvac
 import pytest
 import requests
 
-from tests.hub.stack import ROLE, hub_client, hub_config, iam_config, new_secret
 from tests.jupyter_s3_ext.credentials.session import Kernel
+from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret
 from tests.support.hub import run_hub
 from tests.support.idp import login, node_available, run_idp
 from tests.support.openbao import run_openbao

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from spawner.catalog import load_catalog
 from spawner.catalog.capacity import CapacityLedger, Usage, refusal
 from spawner.catalog.model import Capacity
-from tests.spawner.catalog.conftest import MAIN_LIST, problems_of, write_catalog
+from tests.support.catalog import MAIN_LIST, problems_of, write_catalog
 
 
 def u(user, server="", list_name="hack", cpu=1.0, gpu=0):

@@ -9,8 +9,7 @@ import pytest
 
 from spawner.catalog import CatalogError, default_catalog_dir, load_catalog
 from spawner.catalog.model import NumberOption
-
-from .conftest import MAIN_LIST, RSTUDIO, SERVICE, problems_of, write_catalog
+from tests.support.catalog import MAIN_LIST, RSTUDIO, SERVICE, problems_of, write_catalog
 
 REPO_PROFILES = Path(__file__).resolve().parents[3] / "profiles"
 BUILTIN_SERVICES = {"jupyter-python", "jupyter-r", "rstudio", "vscode-python", "jupyter-python-gpu"}

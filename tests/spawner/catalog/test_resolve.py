@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 
 from spawner.catalog import load_catalog, resolve
-
-from .conftest import MAIN_LIST, write_catalog
+from tests.support.catalog import MAIN_LIST, write_catalog
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 

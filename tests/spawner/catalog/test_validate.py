@@ -9,8 +9,8 @@ import pytest
 
 from spawner.catalog import OptionsError, load_catalog, resolve, validate_options
 from spawner.plan import LaunchPlan, PostgresSidecar
+from tests.support.catalog import MAIN_LIST, write_catalog
 
-from .conftest import MAIN_LIST, write_catalog
 from .test_resolve import EVENT
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)

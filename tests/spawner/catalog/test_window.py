@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from spawner.catalog import load_catalog
 from spawner.catalog.capacity import Usage
 from spawner.catalog.window import due
-from tests.spawner.catalog.conftest import MAIN_LIST, write_catalog
+from tests.support.catalog import MAIN_LIST, write_catalog
 
 END = datetime(2026, 12, 3, 18, tzinfo=UTC)
 GRACE = timedelta(minutes=10)

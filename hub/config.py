@@ -1,0 +1,33 @@
+"""One call that makes a JupyterHub a datalab, in jupyterhub_config.py:
+
+    import hub
+    hub.configure(c)
+
+after your own settings (spawner class and its catalog settings, `c.JupyterHub.load_roles`, the
+CredentialBroker section). It:
+- checks the catalog the spawner is configured with (an invalid one stops the hub, every problem named)
+  and adds the banner that shows a refused catalog change to admins and the list's organisers;
+- registers the credential renewal endpoint and its scope, held by users for themselves and by their
+  servers' tokens (`server_token_scopes=False` leaves c.Spawner.server_token_scopes alone);
+- gives the catalog spawners the broker as their credentials provider;
+- registers the Datalab pages (launch links, organiser pages, sharing) with their roles
+  (`sharing_scopes=False`: users get no sharing scopes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def configure(c: Any, *, sharing_scopes: bool = True, server_token_scopes: bool = True) -> None:
+    """Configure the JupyterHub config `c` as a datalab (see the module docstring)."""
+    from .catalog import configure_catalog
+    from .credentials.api import configure_endpoint
+    from .credentials.spawn import session_credentials
+    from .pages import configure_pages
+
+    configure_catalog(c)
+    configure_endpoint(c, server_token_scopes=server_token_scopes)
+    if "credentials_provider" not in c.CredentialsMixin:
+        c.CredentialsMixin.credentials_provider = session_credentials
+    configure_pages(c, sharing_scopes=sharing_scopes)

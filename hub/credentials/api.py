@@ -1,0 +1,88 @@
+"""The renewal endpoint: `GET /hub/api/datalab/credentials` returns fresh credentials for the token's owner.
+
+A session calls it with its own JUPYTERHUB_API_TOKEN; a user may also call it with a token holding the
+custom scope `custom:datalab-credentials:read`. It only ever answers for the owner of the token, so
+nobody can obtain another user's credentials; services and tokens without the scope get 403.
+
+`hub.configure(c)` enables it (through `configure_endpoint(c)`, see its docstring).
+"""
+
+from __future__ import annotations
+
+import json
+
+from jupyterhub.apihandlers.base import APIHandler
+from tornado import web
+
+from ..user_role import extend_user_role
+from .broker import BrokerError, get_broker
+from .tokens import LoginRequired, fresh_id_token
+
+SCOPE = "custom:datalab-credentials:read"
+# What a server's token gets by default (JupyterHub's `server` role), plus the right to renew credentials.
+SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", f"{SCOPE}!user"]
+
+
+def scope_allows(parsed_scopes: dict, username: str) -> bool:
+    """Whether parsed JupyterHub scopes hold SCOPE for `username` (unfiltered, or filtered to that user)."""
+    filters = parsed_scopes.get(SCOPE)
+    if filters is None:
+        return False
+    if not isinstance(filters, dict):  # jupyterhub.scopes.Scope.ALL
+        return True
+    return username in filters.get("user", ())
+
+
+class CredentialsHandler(APIHandler):
+    """GET: fresh S3/Vault credentials of the authenticated user (contracts.md has the JSON)."""
+
+    def _json(self, status: int, doc: dict) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(doc))
+
+    async def get(self):
+        owner = self.current_user
+        if owner is None or getattr(owner, "kind", None) != "user":
+            raise web.HTTPError(403, "credentials are only given to a user's own token")
+        if not scope_allows(self.parsed_scopes, owner.name):
+            raise web.HTTPError(403, f"this token lacks the scope {SCOPE} for user {owner.name}")
+        broker = get_broker(self.settings.get("config"), self.log)
+        if not broker.enabled:
+            return self._json(200, {"s3": None, "vault": None, "warnings": []})
+        try:
+            id_token = await fresh_id_token(self.authenticator, owner, self)
+        except LoginRequired as e:
+            return self._json(401, {"message": str(e)})
+        force = self.get_argument("force", "") in ("1", "true", "yes")
+        try:
+            result = await broker.credentials(owner.name, id_token, force=force)
+        except BrokerError as e:
+            self.log.warning("Credentials for %s unavailable: %s", owner.name, e)
+            return self._json(503, {"message": str(e)})
+        self._json(200, result.to_json())
+
+
+def configure_endpoint(c, *, server_token_scopes: bool = True) -> None:
+    """Wire the endpoint into a JupyterHub config `c`: handler, custom scope, users holding it.
+
+    - registers `/hub/api/datalab/credentials` (c.JupyterHub.extra_handlers);
+    - declares the custom scope and grants it to every user for themselves (the `user` role keeps `self`);
+    - gives servers' JUPYTERHUB_API_TOKEN the scope (c.Spawner.server_token_scopes), unless told not to.
+
+    Call it after any `c.JupyterHub.load_roles = [...]` of your own: it extends the `user` role there, and a
+    server token only gets the scopes its user holds.
+    """
+    c.JupyterHub.extra_handlers = [
+        *list(c.JupyterHub.get("extra_handlers", [])),
+        (r"/api/datalab/credentials", CredentialsHandler),
+    ]
+    custom = dict(c.JupyterHub.get("custom_scopes", {}))
+    custom[SCOPE] = {
+        "description": "Read your own temporary S3 and Vault credentials (Datalab).",
+    }
+    c.JupyterHub.custom_scopes = custom
+    extend_user_role(c, [f"{SCOPE}!user"])
+    if server_token_scopes:
+        c.Spawner.server_token_scopes = list(SERVER_TOKEN_SCOPES)

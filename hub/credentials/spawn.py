@@ -1,0 +1,43 @@
+"""The credentials provider of the catalog spawners (`credentials_provider`, set by hub.configure): the
+broker's result for a spawn as a SessionCredentials any backend can use.
+
+Non-secret Onyxia-compatible env, the secret document (spawner.plan.CREDENTIALS_FILE, only in secret
+files: the per-server Secret or a 0600 file), and warnings for optional integrations that failed. A
+required one that failed refuses the spawn with a message the user can act on.
+"""
+
+from __future__ import annotations
+
+import json
+
+from spawner.errors import SpawnException
+from spawner.plan import CREDENTIALS_FILE, SessionCredentials
+
+from .broker import BrokerError, CredentialBroker, get_broker
+from .tokens import LoginRequired, fresh_id_token
+
+
+async def session_credentials(spawner, broker: CredentialBroker | None = None) -> SessionCredentials:
+    """Mint the spawner's user's credentials through the hub's broker."""
+    broker = broker or get_broker(spawner.config, spawner.log)
+    if not broker.enabled:
+        return SessionCredentials()
+    username = spawner.user.name
+    try:
+        id_token = await fresh_id_token(spawner.authenticator, spawner.user)
+    except LoginRequired as e:
+        id_token = None
+        login_problem = str(e)
+    else:
+        login_problem = None
+    try:
+        if login_problem and "required" in (broker.s3_mode, broker.vault_mode):
+            raise BrokerError("login", login_problem)
+        result = await broker.credentials(username, id_token)
+    except BrokerError as e:
+        raise SpawnException(f"Cannot start: {e}", reason="credentials", status_code=503) from None
+    return SessionCredentials(
+        env=broker.session_env(username),
+        secret_files={CREDENTIALS_FILE: json.dumps(result.to_json())},
+        warnings=tuple(f"Credentials: {w}" for w in result.warnings),
+    )

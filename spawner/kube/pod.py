@@ -1,0 +1,319 @@
+"""Pod layout from a launch plan: plain functions on plain data, no I/O (like kubespawner's objects.py).
+
+`build_pod_parts` turns a LaunchPlan (+ the names KubeSpawner chose, + the session's non-secret
+credentials) into what the pod needs: main-container settings, env (secrets only by `secretKeyRef`),
+the PostgreSQL sidecar, the git init container, volumes and labels. `build_secret_data` and
+`secret_manifest` make the per-server Secret that holds every secret value; the pod only references it.
+
+Choices:
+- The Postgres sidecar keeps its data in an `emptyDir` volume (with a size limit): the database lives
+  as long as the session, like a scratch server; the home PVC keeps what must survive (pg_dump there).
+  It listens on 127.0.0.1 only, so only the session's own containers reach it.
+- The git init container runs the session's image by default (same user id, so the clone belongs to the
+  user; our images ship git), clones only when the target folder is absent or empty, never puts a token
+  in the URL and never blocks the session: a failed clone is reported in its log.
+- Without a persistent home, a cloned repository lives in an `emptyDir` mounted at its folder.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..plan import CREDENTIALS_FILE, LaunchPlan, SessionCredentials, repository_folder
+
+SECRET_MOUNT_PATH = "/var/run/datalab"
+API_TOKEN_KEY = "jupyterhub-api-token"
+POSTGRES_PASSWORD_KEY = "postgres-password"
+HOME_VOLUME = "datalab-home"
+SECRETS_VOLUME = "datalab-secrets"
+POSTGRES_VOLUME = "postgres-data"
+GIT_VOLUME = "git-repository"
+GIB = 1024**3
+
+_SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
+
+# The init container's script. Values come from env, never interpolated into the script.
+GIT_CLONE_SCRIPT = """\
+set -u
+if [ -e "$CLONE_DIR" ] && [ -n "$(ls -A "$CLONE_DIR" 2>/dev/null)" ]; then
+  echo "datalab: $CLONE_DIR already exists, not cloning"; exit 0
+fi
+mkdir -p "$CLONE_DIR"
+if git clone --quiet -- "$GIT_REPOSITORY" "$CLONE_DIR"; then
+  echo "datalab: cloned $GIT_REPOSITORY into $CLONE_DIR"
+else
+  echo "datalab: could not clone $GIT_REPOSITORY (the session starts without it)" >&2
+fi
+exit 0
+"""
+
+
+@dataclass(frozen=True)
+class PodNames:
+    """Names KubeSpawner chose for this server's objects."""
+
+    pod: str
+    namespace: str
+    secret: str
+    pvc: str
+
+
+@dataclass(frozen=True)
+class PodParts:
+    """Everything the plan adds to KubeSpawner's pod, as Kubernetes JSON (camelCase) dicts."""
+
+    image: str
+    default_url: str
+    cpu_limit: float
+    cpu_guarantee: float
+    mem_limit: int  # bytes
+    mem_guarantee: int  # bytes
+    extra_resource_limits: dict[str, str]
+    node_selector: dict[str, str]
+    tolerations: list[dict[str, Any]]
+    env: dict[str, Any]  # name -> str value, or {"valueFrom": ...}
+    volumes: list[dict[str, Any]]
+    volume_mounts: list[dict[str, Any]]
+    init_containers: list[dict[str, Any]]
+    sidecars: list[dict[str, Any]]
+    labels: dict[str, str]
+    storage: str | None  # home PVC size as a quantity, None = no persistent home
+    secret_keys: tuple[str, ...] = field(default=())  # the keys the pod references in the Secret
+
+
+def gib_quantity(gib: float) -> str:
+    """2 -> '2Gi', 0.5 -> '512Mi' (a Kubernetes quantity, exact in MiB)."""
+    mib = round(gib * 1024)
+    return f"{mib // 1024}Gi" if mib % 1024 == 0 else f"{mib}Mi"
+
+
+def secret_env(secret_name: str, key: str) -> dict[str, Any]:
+    """An env entry whose value Kubernetes reads from the Secret (never written in the pod spec)."""
+    return {"valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}
+
+
+def _env_list(env: dict[str, Any]) -> list[dict[str, Any]]:
+    out = []
+    for name, value in env.items():
+        out.append({"name": name, **value} if isinstance(value, dict) else {"name": name, "value": value})
+    return out
+
+
+def postgres_sidecar(plan: LaunchPlan, secret_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The PostgreSQL container and its data volume; ready when `pg_isready` answers."""
+    pg = plan.postgres
+    assert pg is not None
+    if not pg.image:
+        raise ValueError(f"{plan.service} offers PostgreSQL but its catalog entry names no postgres image")
+    port = str(pg.port)
+    container = {
+        "name": "postgres",
+        "image": pg.image,
+        "args": ["postgres", "-c", "listen_addresses=127.0.0.1", "-p", port],
+        "env": _env_list(
+            {
+                "POSTGRES_USER": pg.user,
+                "POSTGRES_DB": pg.database,
+                "POSTGRES_PASSWORD": secret_env(secret_name, POSTGRES_PASSWORD_KEY),
+                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                "PGHOST": "127.0.0.1",
+                "PGPORT": port,
+                "PGUSER": pg.user,
+                "PGDATABASE": pg.database,
+                "PGPASSWORD": secret_env(secret_name, POSTGRES_PASSWORD_KEY),
+            }
+        ),
+        "ports": [{"name": "postgres", "containerPort": pg.port}],
+        "readinessProbe": {
+            "exec": {
+                "command": ["pg_isready", "-h", "127.0.0.1", "-p", port, "-U", pg.user, "-d", pg.database]
+            },
+            "initialDelaySeconds": 2,
+            "periodSeconds": 5,
+            "timeoutSeconds": 3,
+            "failureThreshold": 6,
+        },
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [{"name": POSTGRES_VOLUME, "mountPath": "/var/lib/postgresql/data"}],
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+    volume = {"name": POSTGRES_VOLUME, "emptyDir": {"sizeLimit": gib_quantity(pg.storage_gib)}}
+    return container, volume
+
+
+def git_init_container(
+    plan: LaunchPlan, clone_dir: str, volume_name: str, mount_path: str, image: str | None
+) -> dict[str, Any]:
+    """Clones `plan.git_repository` into `clone_dir` unless it is already there."""
+    return {
+        "name": "git-clone",
+        "image": image or plan.image,
+        "command": ["sh", "-c", GIT_CLONE_SCRIPT],
+        "env": _env_list(
+            {
+                "GIT_REPOSITORY": plan.git_repository,
+                "CLONE_DIR": clone_dir,
+                "GIT_TERMINAL_PROMPT": "0",
+                "HOME": "/tmp",
+            }
+        ),
+        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [{"name": volume_name, "mountPath": mount_path}],
+        "securityContext": {"allowPrivilegeEscalation": False},
+    }
+
+
+def build_pod_parts(
+    plan: LaunchPlan,
+    names: PodNames,
+    credentials: SessionCredentials | None = None,
+    *,
+    home_mount_path: str = "/home/jovyan",
+    git_image: str | None = None,
+    cpu_guarantee_fraction: float = 1.0,
+    mem_guarantee_fraction: float = 1.0,
+    secret_file_mode: int = 0o444,
+) -> PodParts:
+    """What the pod needs for this plan. Secret values never appear here, only Secret references."""
+    credentials = credentials or SessionCredentials()
+    home_mount_path = home_mount_path.rstrip("/") or "/"
+    env: dict[str, Any] = dict(credentials.env)
+    secret_keys: list[str] = [API_TOKEN_KEY]
+
+    volumes: list[dict[str, Any]] = []
+    mounts: list[dict[str, Any]] = []
+    init_containers: list[dict[str, Any]] = []
+    sidecars: list[dict[str, Any]] = []
+
+    if plan.storage_gib:
+        volumes.append({"name": HOME_VOLUME, "persistentVolumeClaim": {"claimName": names.pvc}})
+        mounts.append({"name": HOME_VOLUME, "mountPath": home_mount_path})
+
+    if plan.git_repository:
+        folder = repository_folder(plan.git_repository)
+        clone_dir = f"{home_mount_path}/{folder}"
+        if plan.storage_gib:
+            init_containers.append(
+                git_init_container(plan, clone_dir, HOME_VOLUME, home_mount_path, git_image)
+            )
+        else:
+            volumes.append({"name": GIT_VOLUME, "emptyDir": {}})
+            mounts.append({"name": GIT_VOLUME, "mountPath": clone_dir})
+            init_containers.append(git_init_container(plan, clone_dir, GIT_VOLUME, clone_dir, git_image))
+        env["DATALAB_GIT_REPOSITORY"] = plan.git_repository
+
+    if plan.postgres:
+        container, volume = postgres_sidecar(plan, names.secret)
+        sidecars.append(container)
+        volumes.append(volume)
+        pg = plan.postgres
+        env.update(
+            {
+                "PGHOST": "127.0.0.1",
+                "PGPORT": str(pg.port),
+                "PGUSER": pg.user,
+                "PGDATABASE": pg.database,
+                "PGPASSWORD": secret_env(names.secret, POSTGRES_PASSWORD_KEY),
+            }
+        )
+        secret_keys.append(POSTGRES_PASSWORD_KEY)
+
+    files = sorted(credentials.secret_files)
+    if files:
+        for name in files:
+            if not _SECRET_KEY.match(name) or name in (API_TOKEN_KEY, POSTGRES_PASSWORD_KEY):
+                raise ValueError(f"invalid secret file name {name!r}")
+        volumes.append(
+            {
+                "name": SECRETS_VOLUME,
+                "secret": {
+                    "secretName": names.secret,
+                    "items": [{"key": name, "path": name} for name in files],
+                    "defaultMode": secret_file_mode,
+                },
+            }
+        )
+        mounts.append({"name": SECRETS_VOLUME, "mountPath": SECRET_MOUNT_PATH, "readOnly": True})
+        secret_keys.extend(files)
+        if CREDENTIALS_FILE in files:
+            env["DATALAB_CREDENTIALS_FILE"] = f"{SECRET_MOUNT_PATH}/{CREDENTIALS_FILE}"
+
+    labels = dict(plan.labels)
+    mem = int(plan.memory_gib * GIB)
+    return PodParts(
+        image=plan.image,
+        default_url=plan.default_url,
+        cpu_limit=plan.cpu,
+        cpu_guarantee=round(plan.cpu * cpu_guarantee_fraction, 3),
+        mem_limit=mem,
+        mem_guarantee=int(mem * mem_guarantee_fraction),
+        extra_resource_limits={"nvidia.com/gpu": str(plan.gpu)} if plan.gpu else {},
+        node_selector=dict(plan.node_selector),
+        tolerations=[dict(t) for t in plan.tolerations],
+        env=env,
+        volumes=volumes,
+        volume_mounts=mounts,
+        init_containers=init_containers,
+        sidecars=sidecars,
+        labels=labels,
+        storage=gib_quantity(plan.storage_gib) if plan.storage_gib else None,
+        secret_keys=tuple(secret_keys),
+    )
+
+
+def build_secret_data(
+    plan: LaunchPlan,
+    api_token: str,
+    credentials: SessionCredentials | None = None,
+    *,
+    postgres_password: str | None = None,
+) -> dict[str, str]:
+    """The per-server Secret's content (plain strings): every key the pod references."""
+    credentials = credentials or SessionCredentials()
+    data = {API_TOKEN_KEY: api_token}
+    if plan.postgres:
+        if not postgres_password:
+            raise ValueError("a Postgres sidecar needs a generated password")
+        data[POSTGRES_PASSWORD_KEY] = postgres_password
+    data.update(credentials.secret_files)
+    return data
+
+
+def owner_reference(pod_name: str, pod_uid: str) -> dict[str, Any]:
+    """Makes the pod own an object, so Kubernetes garbage-collects it with the pod."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "name": pod_name,
+        "uid": pod_uid,
+        "blockOwnerDeletion": True,
+        "controller": False,
+    }
+
+
+def secret_manifest(
+    names: PodNames, data: dict[str, str], *, owner_uid: str | None, labels: dict[str, str]
+) -> dict[str, Any]:
+    """The Secret object (values base64-encoded, as the API stores them), owned by the pod."""
+    metadata: dict[str, Any] = {"name": names.secret, "namespace": names.namespace, "labels": dict(labels)}
+    if owner_uid:
+        metadata["ownerReferences"] = [owner_reference(names.pod, owner_uid)]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": metadata,
+        "type": "Opaque",
+        "data": {k: base64.b64encode(v.encode()).decode("ascii") for k, v in sorted(data.items())},
+    }
+
+
+def redact_secret(manifest: dict[str, Any]) -> dict[str, Any]:
+    """A copy for display: every value replaced by a note of its size."""
+    out = {**manifest, "metadata": dict(manifest["metadata"])}
+    out["data"] = {
+        k: f"<redacted: {len(base64.b64decode(v))} bytes>" for k, v in manifest.get("data", {}).items()
+    }
+    return out

@@ -1,0 +1,374 @@
+"""CatalogSpawner: a KubeSpawner whose form, options and pod come from the catalog and its launch plan.
+
+The catalog side (form, options from every way in, one plan per spawn, capacity, credentials seam,
+progress) is spawner.runtime's CatalogMixin, shared with the local backend. What is Kubernetes here:
+- `load_user_options` (the first thing KubeSpawner's `_start` does): the spawn's plan, the session's
+  credentials and the pod's parts (spawner.kube.pod);
+- `get_pod_manifest` / `get_env` / `get_pvc_manifest` (public KubeSpawner methods): KubeSpawner builds
+  the pod from the operator's config with the plan's parts laid over it for this call only;
+- the per-server Secret, created right after the pod exists and owned by it (the uid comes from the
+  create response), and the clean-up of what a failed spawn created.
+
+KubeSpawner private methods overridden (checked on KubeSpawner 7.0 and 7.1, tests/spawner/kube/test_seams.py):
+- `_make_create_pod_request`: create the Secret owned by the pod as soon as the pod exists;
+- `_make_create_pvc_request`: remember whether this spawn created the home PVC (an older home is kept);
+- `_start`: delete what a failed spawn created (pod, Secret, a PVC it created; never an older home);
+- `_build_common_labels`, `_expand_all`, `_sorted_dict_values`: KubeSpawner's helpers, called, not replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from contextlib import contextmanager
+from typing import Any
+
+from jupyterhub.utils import exponential_backoff
+from kubernetes_asyncio.client.rest import ApiException
+from kubespawner import KubeSpawner
+from traitlets import Float, Unicode, default
+
+from ..errors import SpawnException
+from ..plan import SessionCredentials
+from ..runtime import form
+from ..runtime.mixin import CatalogMixin
+from . import pod
+
+_CREATED_BY_SPAWN = "datalab.io/created-by-spawn"
+
+
+class _StepFailed(Exception):
+    """A Kubernetes call of ours failed; `what` says which and the API's status (never its body)."""
+
+    def __init__(self, what: str):
+        super().__init__(what)
+        self.what = what
+
+
+def _escape_braces(obj: Any) -> Any:
+    """KubeSpawner formats strings in volumes/containers with user properties: keep ours literal."""
+    if isinstance(obj, str):
+        return obj.replace("{", "{{").replace("}", "}}")
+    if isinstance(obj, list):
+        return [_escape_braces(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _escape_braces(v) for k, v in obj.items()}
+    return obj
+
+
+class CatalogSpawner(CatalogMixin, KubeSpawner):
+    """A KubeSpawner that offers the Datalab catalog and starts pods from validated launch plans."""
+
+    home_mount_path = Unicode(
+        "/home/jovyan",
+        help="Where the persistent home PVC is mounted in the session container (and repositories cloned).",
+    ).tag(config=True)
+
+    git_clone_image = Unicode(
+        "",
+        help="""Image of the init container that clones `git_repository` (it needs `sh` and `git`).
+        Empty: the session's own image, so the clone belongs to the session's user.""",
+    ).tag(config=True)
+
+    cpu_guarantee_fraction = Float(
+        1.0,
+        min=0.01,
+        max=1.0,
+        help="CPU request as a fraction of the chosen CPU (the limit). Below 1 overcommits nodes.",
+    ).tag(config=True)
+
+    mem_guarantee_fraction = Float(
+        1.0,
+        min=0.01,
+        max=1.0,
+        help="Memory request as a fraction of the chosen memory (the limit). Below 1 overcommits nodes.",
+    ).tag(config=True)
+
+    secret_name_suffix = Unicode(
+        ".datalab",
+        help="""Suffix of the per-server Secret's name (`<pod name><suffix>`). The default contains a dot,
+        which pod names never do, so it cannot collide with another server's objects.""",
+    ).tag(config=True)
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self):
+        # JupyterHub warns about "unhandled user_options" without a hook; ours are validated (with
+        # a SpawnException naming the field, logged without a traceback) by run_pre_spawn_hook.
+        return lambda spawner, user_options: None
+
+    @default("profile_list")
+    def _profile_list_default(self):
+        return lambda spawner: form.offers_as_profile_list(spawner.offers())
+
+    # -- user_options -> plan -> parts -------------------------------------------------------------
+
+    credentials: SessionCredentials | None = None
+    _parts: pod.PodParts | None = None
+    _secret_values: dict[str, str] | None = None
+
+    def pod_names(self) -> pod.PodNames:
+        return pod.PodNames(
+            pod=self.pod_name,
+            namespace=self.namespace,
+            secret=f"{self.pod_name}{self.secret_name_suffix}",
+            pvc=self.pvc_name,
+        )
+
+    async def load_user_options(self):
+        """The spawn's plan (made by run_pre_spawn_hook, or by offline.build_manifests; validated here
+        only when neither made one), its credentials, and the pod's parts."""
+        if self.plan is None:
+            self.plan = self.validate()
+        plan = self.plan
+        self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
+        credentials = await self.session_credentials()
+        for warning in credentials.warnings:
+            self.report_progress(f"Warning: {warning}")
+        self.credentials = credentials
+        self._parts = pod.build_pod_parts(
+            plan,
+            self.pod_names(),
+            credentials,
+            home_mount_path=self.home_mount_path,
+            git_image=self.git_clone_image or None,
+            cpu_guarantee_fraction=self.cpu_guarantee_fraction,
+            mem_guarantee_fraction=self.mem_guarantee_fraction,
+            secret_file_mode=0o440 if self.fs_gid is not None else 0o444,
+        )
+        self._secret_values = pod.build_secret_data(
+            plan,
+            self.api_token or "",
+            credentials,
+            postgres_password=secrets.token_urlsafe(24) if plan.postgres else None,
+        )
+        self.storage_pvc_ensure = bool(self._parts.storage)
+
+    # -- manifests ---------------------------------------------------------------------------------
+
+    def _require_parts(self) -> pod.PodParts:
+        if self._parts is None:
+            raise RuntimeError("load_user_options() must run before building manifests")
+        return self._parts
+
+    @contextmanager
+    def _plan_applied(self):
+        """Lay the plan's parts over the operator's KubeSpawner config for one manifest build."""
+        p = self._require_parts()
+        values = {
+            "image": p.image,
+            "default_url": p.default_url,
+            "cpu_limit": p.cpu_limit,
+            "cpu_guarantee": p.cpu_guarantee,
+            "mem_limit": p.mem_limit,
+            "mem_guarantee": p.mem_guarantee,
+            "extra_resource_limits": {**self.extra_resource_limits, **p.extra_resource_limits},
+            "node_selector": {**self.node_selector, **p.node_selector},
+            "tolerations": list(self._sorted_dict_values(self.tolerations)) + p.tolerations,
+            "volumes": list(self._sorted_dict_values(self.volumes)) + _escape_braces(p.volumes),
+            "volume_mounts": list(self._sorted_dict_values(self.volume_mounts))
+            + _escape_braces(p.volume_mounts),
+            "init_containers": list(self._sorted_dict_values(self.init_containers))
+            + _escape_braces(p.init_containers),
+            "extra_containers": list(self._sorted_dict_values(self.extra_containers))
+            + _escape_braces(p.sidecars),
+            "extra_labels": {**self.extra_labels, **_escape_braces(p.labels)},
+            "storage_capacity": p.storage or self.storage_capacity,
+        }
+        saved = {name: getattr(self, name) for name in values}
+        try:
+            for name, value in values.items():
+                setattr(self, name, value)
+            yield p
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def get_env(self):
+        """KubeSpawner's env with the API token replaced by Secret references, plus the plan's env."""
+        env = super().get_env()
+        if self._parts is None:
+            return env
+        secret = self.pod_names().secret
+        for name in ("JUPYTERHUB_API_TOKEN", "JPY_API_TOKEN"):
+            env[name] = pod.secret_env(secret, pod.API_TOKEN_KEY)
+        env.update(self._parts.env)
+        return env
+
+    async def get_pod_manifest(self):
+        with self._plan_applied():
+            manifest = await super().get_pod_manifest()
+        self._check_no_secret_in(manifest)
+        return manifest
+
+    def get_pvc_manifest(self):
+        with self._plan_applied():
+            pvc = super().get_pvc_manifest()
+        if self._spawn_id:  # lets a retry after a timeout tell "created by this spawn" from an older home
+            pvc.metadata.annotations[_CREATED_BY_SPAWN] = self._spawn_id
+        return pvc
+
+    def get_session_secret_manifest(self, owner_uid: str | None) -> dict[str, Any]:
+        """The per-server Secret (owned by the pod whose uid is given) holding every secret value."""
+        labels = self._build_common_labels(self._expand_all(self.extra_labels))
+        labels.update({k: v for k, v in self._require_parts().labels.items()})
+        return pod.secret_manifest(
+            self.pod_names(), self._secret_values or {}, owner_uid=owner_uid, labels=labels
+        )
+
+    def _check_no_secret_in(self, manifest) -> None:
+        """Refuse to create a pod whose spec would carry a secret value in clear (defence in depth)."""
+        text = json.dumps(self.api.api_client.sanitize_for_serialization(manifest))
+        for key, value in (self._secret_values or {}).items():
+            if len(value) >= 8 and value in text:
+                raise RuntimeError(f"refusing to create the pod: the secret {key!r} would appear in its spec")
+
+    # -- the spawn ---------------------------------------------------------------------------------
+
+    _spawn_id = ""
+    _created: dict[str, bool] | None = None
+
+    async def _start(self):
+        self._spawn_id = secrets.token_hex(8)
+        self._created = {"pod": False, "secret": False, "pvc": False}
+        try:
+            return await super()._start()
+        except (ApiException, TimeoutError, _StepFailed) as e:
+            # Say what failed (never the API's body: it may quote values); a bare 500 tells the user nothing.
+            left = await self._clean_up_failed_start()
+            if isinstance(e, ApiException):
+                why = f"the Kubernetes API answered {e.status} {e.reason}"
+            elif isinstance(e, _StepFailed):
+                why = e.what
+            else:
+                why = str(e) or "a Kubernetes API request timed out"
+            if left:
+                outcome = f"{', '.join(left)} could not be deleted (the administrators must remove it)"
+            else:
+                outcome = "nothing was left behind; try again later"
+            message = f"Could not start the session: {why}. {outcome[0].upper()}{outcome[1:]}."
+            raise SpawnException(message, reason="kubernetes_api", status_code=503) from None
+        except (Exception, asyncio.CancelledError):
+            await self._clean_up_failed_start()
+            raise
+
+    async def _make_create_pvc_request(self, pvc, request_timeout):
+        """Create the home PVC, remembering whether this spawn created it (an older home is kept)."""
+        self.report_progress(f"Preparing the persistent home {pvc.metadata.name} ({self._parts.storage})")
+        try:
+            await asyncio.wait_for(
+                self.api.create_namespaced_persistent_volume_claim(namespace=self.namespace, body=pvc),
+                request_timeout,
+            )
+        except TimeoutError:
+            return False  # it may exist now: the 409 of the retry tells, by our annotation
+        except ApiException as e:
+            if e.status not in (403, 409):
+                raise
+            try:
+                existing = await self.api.read_namespaced_persistent_volume_claim(
+                    pvc.metadata.name, self.namespace
+                )
+            except ApiException:
+                if e.status == 403:
+                    raise e from None  # e.g. quota exceeded and no such PVC
+                raise
+            annotations = existing.metadata.annotations or {}
+            if annotations.get(_CREATED_BY_SPAWN) == self._spawn_id:
+                self._created["pvc"] = True  # our own earlier attempt, which timed out, made it
+            return True
+        self._created["pvc"] = True
+        return True
+
+    async def _make_create_pod_request(self, pod_manifest, request_timeout):
+        """Create the pod, then at once its Secret, owned by the pod (uid from the create response)."""
+        self.report_progress("Creating the session's pod")
+        try:
+            created = await asyncio.wait_for(
+                self.api.create_namespaced_pod(self.namespace, pod_manifest), request_timeout
+            )
+        except TimeoutError:
+            return False
+        except ApiException as e:
+            if e.status != 409:
+                raise
+            self.log.info("Found an existing pod %s, deleting it before trying again", self.pod_name)
+            await self.stop(True)
+            return False
+        self._created["pod"] = True
+        await self._create_session_secret(created.metadata.uid)
+        return True
+
+    async def _create_session_secret(self, pod_uid: str) -> None:
+        manifest = self.get_session_secret_manifest(pod_uid)
+        name = manifest["metadata"]["name"]
+        self.report_progress(f"Storing the session's secrets in Secret {name}")
+
+        async def attempt() -> bool:
+            try:
+                await asyncio.wait_for(
+                    self.api.create_namespaced_secret(self.namespace, manifest), self.k8s_api_request_timeout
+                )
+            except TimeoutError:
+                return False
+            except ApiException as e:
+                if e.status != 409:
+                    # never relay the API's body: it may quote the Secret's (encoded) values
+                    raise _StepFailed(
+                        f"could not create Secret {name} (the Kubernetes API answered {e.status} {e.reason})"
+                    ) from None
+                # a Secret left by an earlier pod of this server (or our own timed-out attempt): replace it
+                await self._delete_quietly("secret", name)
+                return False
+            return True
+
+        await exponential_backoff(
+            attempt, f"Could not create Secret {name}", timeout=self.k8s_api_request_retry_timeout
+        )
+        self._created["secret"] = True
+
+    async def _delete_quietly(self, kind: str, name: str) -> bool:
+        """Delete one object; True when it is gone. Errors are logged, never raised."""
+        delete = getattr(self.api, f"delete_namespaced_{kind}")
+        kwargs = {"grace_period_seconds": 0} if kind == "pod" else {}
+        try:
+            await asyncio.wait_for(
+                delete(name=name, namespace=self.namespace, **kwargs), self.k8s_api_request_timeout
+            )
+        except ApiException as e:
+            if e.status == 404:
+                return True
+            self.log.warning("Could not delete %s/%s: %s %s", kind, name, e.status, e.reason)
+            return False
+        except (TimeoutError, OSError) as e:
+            self.log.warning("Could not delete %s/%s: %r", kind, name, e)
+            return False
+        return True
+
+    async def _clean_up_failed_start(self) -> list[str]:
+        """Remove what this failed spawn created, so nothing half-made stays behind; what could not be."""
+        created = self._created or {}
+        names = self.pod_names()
+        todo = []
+        if created.get("pod"):
+            todo.append(("pod", names.pod))
+        if created.get("secret") or created.get("pod"):
+            todo.append(("secret", names.secret))
+        if created.get("pvc"):
+            todo.append(("persistent_volume_claim", names.pvc))
+        left = []
+        for kind, name in todo:
+            self.log.info("Spawn of %s failed: deleting %s/%s it created", self._log_name, kind, name)
+            try:
+                await exponential_backoff(
+                    lambda kind=kind, name=name: self._delete_quietly(kind, name),
+                    f"Could not delete {kind}/{name}",
+                    timeout=max(self.k8s_api_request_timeout, 5),
+                )
+            except TimeoutError:
+                self.log.error("Gave up deleting %s/%s after a failed spawn", kind, name)
+                left.append(f"{kind.replace('_', ' ')} {name}")
+                continue
+            if kind == "persistent_volume_claim":
+                self._pvc_exists = False
+        return left

@@ -1,0 +1,142 @@
+"""What the local backend does around a session process: run commands as the user, the session's
+private directory with its secret files (0600), the git clone, and which services this machine can run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+
+from .accounts import Account
+
+
+class CommandFailed(RuntimeError):
+    def __init__(self, argv: list[str], code: int | None, output: str):
+        self.output = output
+        super().__init__(f"{Path(argv[0]).name} failed ({code}): {output.strip()[-800:]}")
+
+
+async def run_as(
+    account: Account, argv: list[str], *, env: Mapping[str, str], limit: float = 60.0, cwd=None
+) -> str:
+    """Run a command as `account` (when we are root), off the event loop; its output, or CommandFailed."""
+    kwargs = {}
+    if os.geteuid() == 0 and account.uid != 0:
+        kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []}
+    proc = await asyncio.create_subprocess_exec(
+        *argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        env=dict(env),
+        cwd=str(cwd or account.home),
+        start_new_session=True,
+        **kwargs,
+    )
+    try:
+        out, _ = await asyncio.wait_for(proc.communicate(), limit)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        raise CommandFailed(argv, None, f"timed out after {limit:.0f}s") from None
+    text = out.decode(errors="replace")
+    if proc.returncode != 0:
+        raise CommandFailed(argv, proc.returncode, text)
+    return text
+
+
+# -- the session's private directory ------------------------------------------------------------------
+
+
+def make_session_dir(path: Path, account: Account) -> Path:
+    """A fresh directory owned by root, group = the user's, 0750: the user reads its files, cannot swap them."""
+    if path.exists() or path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o750, parents=False)
+    os.chown(path, 0 if os.geteuid() == 0 else account.uid, account.gid)
+    os.chmod(path, 0o750)
+    return path
+
+
+def write_user_file(directory: Path, name: str, content: str, account: Account) -> Path:
+    """A file only the user can read (0600, owned by them), created fresh in a directory we own."""
+    if "/" in name or name in ("", ".", ".."):
+        raise ValueError(f"bad secret file name {name!r}")
+    path = directory / name
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        if os.geteuid() == 0:
+            os.fchown(fd, account.uid, account.gid)
+        os.write(fd, content.encode())
+    finally:
+        os.close(fd)
+    return path
+
+
+def make_user_dir(directory: Path, name: str, account: Account) -> Path:
+    path = directory / name
+    path.mkdir(mode=0o700)
+    if os.geteuid() == 0:
+        os.chown(path, account.uid, account.gid)
+    return path
+
+
+# -- git ------------------------------------------------------------------------------------------------
+
+
+async def clone(account: Account, url: str, folder: str, env: Mapping[str, str], limit: float) -> str:
+    """Clone `url` into ~/folder as the user unless that folder already has content; a line for progress."""
+    target = account.home / folder
+    try:
+        if target.exists() and any(target.iterdir()):
+            return f"{folder} is already in your home: not cloned again"
+    except PermissionError:
+        return f"{folder} in your home cannot be read: not cloned"
+    git_env = {**env, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
+    await run_as(account, ["git", "clone", "--quiet", "--", url, str(target)], env=git_env, limit=limit)
+    return f"Cloned {url} into ~/{folder}"
+
+
+# -- what this machine can run ---------------------------------------------------------------------------
+
+
+def kernel_installed(name: str, search: list[str]) -> bool:
+    return any(Path(d, "kernels", name, "kernel.json").exists() for d in search)
+
+
+def program_found(name: str, path: str) -> bool:
+    if shutil.which(name, path=path):
+        return True
+    if name == "rserver":  # RStudio Server's usual place, as jupyter-rsession-proxy looks for it
+        return Path("/usr/lib/rstudio-server/bin/rserver").exists()
+    return False
+
+
+def missing_requirement(needs: list[str], path: str, kernel_dirs: list[str]) -> str | None:
+    """The first requirement that is missing ('program X' / 'Jupyter kernel Y'), or None."""
+    for need in needs:
+        if need.startswith("kernel:"):
+            if not kernel_installed(need[7:], kernel_dirs):
+                return f"the Jupyter kernel {need[7:]!r} is not installed"
+        elif not program_found(need, path):
+            return f"{need} is not installed"
+    return None
+
+
+def jupyter_data_dirs(prefix: str) -> list[str]:
+    return [os.path.join(prefix, "share", "jupyter"), "/usr/local/share/jupyter", "/usr/share/jupyter"]
+
+
+def postgres_bin_dir() -> str | None:
+    """Debian's PostgreSQL programs (initdb is not on PATH there): the newest version installed."""
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    if found:
+        return str(Path(found[-1]).parent)
+    initdb = shutil.which("initdb")
+    return str(Path(initdb).parent) if initdb else None

@@ -1,0 +1,340 @@
+"""LocalCatalogSpawner: the catalog's launch plan run as local processes (the one-machine datalab).
+
+Same catalog, form, validation, capacity and credentials seam as CatalogSpawner (spawner.runtime's
+CatalogMixin).
+- Run as root, each hub user's sessions run as their own system account (created on first spawn, home
+  0700 under `<state_dir>/homes`); run as another user, the hub serves that user only and says so.
+- Jupyter kinds start `jupyterhub-singleuser` (with the session extension); `vscode` opens code-server
+  through jupyter-server-proxy; `rstudio` needs RStudio Server: a service whose programs are missing here
+  is shown unavailable in the form, with the reason, and refused with that reason.
+- `postgres`: a real PostgreSQL per session (spawner.local.postgres); `git_repository`: cloned into the
+  home before the server starts; secret files (credentials.json) 0600 in the session's private directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import html
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from jupyterhub.utils import random_port
+from traitlets import Dict, Float, List, Unicode, default
+
+from ..catalog import Offer
+from ..errors import SpawnException
+from ..plan import CREDENTIALS_FILE, LaunchPlan, repository_folder
+from ..runtime.mixin import CatalogMixin
+from . import postgres as local_postgres
+from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
+from .session import (
+    CommandFailed,
+    clone,
+    jupyter_data_dirs,
+    make_session_dir,
+    missing_requirement,
+    postgres_bin_dir,
+    write_user_file,
+)
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _source_jupyter_config() -> str:
+    """The repository's jupyter-config/ when the package is installed editable (pip does not install its
+    data files then), so that sessions load the session extension exactly as an installed copy would."""
+    installed = Path(sys.prefix, "etc", "jupyter", "jupyter_server_config.d", "jupyter_s3_ext.json")
+    source = Path(__file__).resolve().parents[2] / "jupyter-config"
+    return str(source) if not installed.exists() and source.is_dir() else ""
+
+
+SOURCE_JUPYTER_CONFIG = _source_jupyter_config()
+
+
+STACK_ENV = "DATALAB_STACK"  # the one-machine stack's mark: its sweep finds every process we start
+
+
+class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
+    """The catalog on one machine: sessions are processes of the user's own account."""
+
+    state_dir = Unicode(
+        help="""Where homes (`homes/<account>`, 0700) and sessions' private directories (`run/`) live.
+        Default: $DATALAB_STATE_DIR, else `.datalab` in the hub's working directory.""",
+    ).tag(config=True)
+
+    @default("state_dir")
+    def _state_dir_default(self):
+        return str(Path(os.environ.get("DATALAB_STATE_DIR") or ".datalab").resolve())
+
+    account_template = Unicode(
+        "dl-{username}",
+        help="""System account of a hub user when the hub runs as root (`{username}` is replaced). Only
+        accounts created by Datalab are used, so a hub user never maps onto an existing system account.""",
+    ).tag(config=True)
+
+    single_user = Unicode(
+        help="""When the hub does not run as root, every session runs as the hub's own account, so only this
+        hub user may start servers. Default: the name of the account running the hub.""",
+    ).tag(config=True)
+
+    @default("single_user")
+    def _single_user_default(self):
+        return getpass.getuser().lower()
+
+    tools_path = List(
+        Unicode(),
+        help="""Directories put first on the session's PATH (after the venv's bin). Default: where
+        `make up` installs code-server (.datalab-tools/node_modules/.bin), when it exists.""",
+    ).tag(config=True)
+
+    @default("tools_path")
+    def _tools_path_default(self):
+        tools = Path(__file__).resolve().parents[2] / ".datalab-tools" / "node_modules" / ".bin"
+        return [str(tools)] if tools.is_dir() else []
+
+    requirements = Dict(
+        {
+            "rstudio": ["rserver"],
+            "vscode": ["code-server"],
+            "jupyter-r": ["kernel:ir"],
+            "jupyter-python-gpu": ["nvidia-smi"],
+        },
+        help="""What a service (by slug) or a kind of service needs on this machine: program names, or
+        `kernel:NAME` for a Jupyter kernel. Offers whose needs are missing are shown unavailable with the
+        reason and cannot be started.""",
+    ).tag(config=True)
+
+    git_env = Dict(
+        help="Extra environment for `git clone` (e.g. GIT_SSL_CAINFO for a private certificate authority).",
+    ).tag(config=True)
+
+    git_timeout = Float(120.0, help="Seconds allowed for cloning the session's git repository.").tag(
+        config=True
+    )
+
+    @default("cmd")
+    def _cmd_default(self):
+        return [str(VENV_BIN / "jupyterhub-singleuser")]
+
+    # per-session state (kept across hub restarts by get_state/load_state)
+    account: Account | None = None
+    session_dir: str = ""
+    pg_data: str = ""
+
+    # -- where things are --------------------------------------------------------------------------
+
+    @property
+    def is_root(self) -> bool:
+        return os.geteuid() == 0
+
+    def session_path(self) -> str:
+        return os.pathsep.join(
+            [str(VENV_BIN), *self.tools_path, os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")]
+        )
+
+    def unavailable_reason(self, what) -> str | None:
+        """Why this machine cannot run the service of an Offer or a LaunchPlan (None when it can)."""
+        needs = self.requirements.get(what.service, self.requirements.get(what.kind, []))
+        missing = missing_requirement(list(needs), self.session_path(), jupyter_data_dirs(sys.prefix))
+        if missing is None:
+            return None
+        name = getattr(what, "display_name", None) or what.service_display_name
+        return f"{name} is not available on this machine: {missing}"
+
+    # -- form: unavailable services are listed with the reason, not offered --------------------------
+
+    def form_offers(self, offers: list[Offer]) -> list[Offer]:
+        return [o for o in offers if self.unavailable_reason(o) is None]
+
+    def form_notice(self, offers: list[Offer]) -> str:
+        lines = [self.unavailable_reason(o) for o in offers]
+        lines = [line for line in lines if line]
+        if not self.is_root:
+            lines.append(
+                f"This datalab runs without root as {getpass.getuser()}: it serves the user "
+                f"{self.single_user} only."
+            )
+        if not lines:
+            return ""
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        return f'<div class="alert alert-info datalab-unavailable"><ul>{items}</ul></div>'
+
+    # -- account -----------------------------------------------------------------------------------
+
+    async def get_account(self) -> Account:
+        homes = Path(self.state_dir) / "homes"
+        if not self.is_root:
+            if self.user.name != self.single_user:
+                raise SpawnException(
+                    f"This datalab runs without root as {getpass.getuser()}, so it serves the user "
+                    f"{self.single_user} only; {self.user.name} cannot start a server here.",
+                    reason="single_user",
+                    status_code=403,
+                )
+            account = Account.current(homes / self.user.name)
+            homes.mkdir(parents=True, exist_ok=True)
+            ensure_home(account.home, account.uid, account.gid)
+            return account
+        try:
+            name = account_name(self.account_template, self.user.name)
+            return await ensure_account(name, homes / name)
+        except AccountError as e:
+            raise SpawnException(f"Cannot start: {e}", reason="account", status_code=500) from None
+
+    def make_preexec_fn(self, name):
+        account = self.account
+        if self.is_root and account is not None and account.uid != 0:
+            return set_user_setuid(account.name)
+        home = str(account.home) if account else None
+
+        def preexec():
+            if home:
+                os.chdir(home)
+
+        return preexec
+
+    def user_env(self, env):
+        if self.account is not None:
+            env["USER"] = self.account.name
+            env["HOME"] = str(self.account.home)
+            env["SHELL"] = "/bin/bash"
+        return env
+
+    # -- start ---------------------------------------------------------------------------------------
+
+    def start(self):
+        self._progress_messages = []
+        self._start_future = asyncio.ensure_future(self._start())
+        return self._start_future
+
+    def _key(self) -> str:
+        return self.account.name + (f"--{self.name}" if self.name else "")
+
+    async def _start(self):
+        if self.plan is None:  # started without JupyterHub's spawn (which makes the plan first)
+            self.plan = self.validate()
+        plan = self.plan
+        reason = self.unavailable_reason(plan)
+        if reason:
+            raise SpawnException(reason, reason="unavailable_here", status_code=400)
+        self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
+        self.account = await self.get_account()
+        run_dir = Path(self.state_dir) / "run"
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.session_dir = str(make_session_dir(run_dir / self._key(), self.account))
+        try:
+            return await self._start_session(plan)
+        except BaseException:
+            await self._clean_up()
+            raise
+
+    def _base_env(self) -> dict[str, str]:
+        a = self.account
+        env = {"HOME": str(a.home), "USER": a.name, "PATH": self.session_path(), "LANG": "C.UTF-8"}
+        if SOURCE_JUPYTER_CONFIG:
+            env["JUPYTER_CONFIG_PATH"] = SOURCE_JUPYTER_CONFIG
+        if os.environ.get(STACK_ENV):
+            env[STACK_ENV] = os.environ[STACK_ENV]
+        return env
+
+    async def _start_session(self, plan: LaunchPlan):
+        account, sdir = self.account, Path(self.session_dir)
+        credentials = await self.session_credentials()
+        for warning in credentials.warnings:
+            self.report_progress(f"Warning: {warning}")
+        for name, content in credentials.secret_files.items():
+            write_user_file(sdir, name, content, account)
+        env = dict(credentials.env)
+        if CREDENTIALS_FILE in credentials.secret_files:
+            env["DATALAB_CREDENTIALS_FILE"] = str(sdir / CREDENTIALS_FILE)
+        if plan.git_repository:
+            folder = repository_folder(plan.git_repository)
+            self.report_progress(f"Cloning {plan.git_repository} into ~/{folder}")
+            try:
+                self.report_progress(
+                    await clone(account, plan.git_repository, folder, {**self._base_env(), **self.git_env},
+                                self.git_timeout)
+                )  # fmt: skip
+            except CommandFailed as e:
+                self.report_progress(
+                    f"Could not clone {plan.git_repository} (the session starts without it): {e}"
+                )
+            env["DATALAB_GIT_REPOSITORY"] = plan.git_repository
+        if plan.postgres:
+            bin_dir = postgres_bin_dir()
+            if bin_dir is None:
+                raise SpawnException(
+                    "PostgreSQL is not installed on this machine (initdb not found)", reason="postgres"
+                )
+            data = local_postgres.data_dir(account.home, self.name)
+            self.report_progress(
+                f"Starting PostgreSQL ({plan.postgres.database}) with its data in ~/{data.relative_to(account.home)}"
+            )
+            try:
+                pg_env = await local_postgres.start(
+                    account, plan.postgres, bin_dir=bin_dir, data=data, session_dir=sdir,
+                    port=random_port(), env=self._base_env(),
+                )  # fmt: skip
+            except CommandFailed as e:
+                raise SpawnException(f"PostgreSQL could not start: {e}", reason="postgres") from None
+            self.pg_data = str(data)
+            env.update(pg_env)
+        self.environment = {**self.environment, **env}
+        self.default_url = plan.default_url.rstrip("/") + "/" if plan.kind != "jupyter" else plan.default_url
+        self.notebook_dir = str(account.home)
+        self.cpu_limit = plan.cpu
+        self.mem_limit = int(plan.memory_gib * 1024**3)
+        self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
+        return await LocalProcessSpawner.start(self)
+
+    def get_env(self):
+        env = super().get_env()
+        env.update(self._base_env() if self.account else {})
+        return env
+
+    # -- stop ----------------------------------------------------------------------------------------
+
+    async def _clean_up(self) -> None:
+        """Stop the session's PostgreSQL and remove its private directory (secrets included)."""
+        if self.pg_data and self.account:
+            bin_dir = postgres_bin_dir()
+            if bin_dir:
+                try:
+                    await local_postgres.stop(
+                        self.account, bin_dir=bin_dir, data=Path(self.pg_data), env=self._base_env()
+                    )
+                except CommandFailed as e:
+                    self.log.warning("Could not stop the PostgreSQL of %s: %s", self._log_name, e)
+        self.pg_data = ""
+        if self.session_dir:
+            shutil.rmtree(self.session_dir, ignore_errors=True)
+            self.session_dir = ""
+
+    async def stop(self, now=False):
+        await super().stop(now=now)
+        await self._clean_up()
+
+    # -- state across hub restarts -------------------------------------------------------------------
+
+    def get_state(self):
+        state = super().get_state()
+        if self.account:
+            a = self.account
+            state["account"] = [a.name, a.uid, a.gid, str(a.home)]
+        if self.session_dir:
+            state["session_dir"] = self.session_dir
+        if self.pg_data:
+            state["pg_data"] = self.pg_data
+        return state
+
+    def load_state(self, state):
+        super().load_state(state)
+        if state.get("account"):
+            name, uid, gid, home = state["account"]
+            self.account = Account(name, uid, gid, Path(home))
+        self.session_dir = state.get("session_dir", "")
+        self.pg_data = state.get("pg_data", "")

@@ -1,0 +1,170 @@
+"""The catalog side of a spawner, shared by every backend: offers resolved for the user's groups now,
+the spawn form, and options from every way in (form, REST API, JupyterHub's /hub/spawn query, launch
+links) validated into one LaunchPlan per spawn.
+
+The plan is made once, in `run_pre_spawn_hook` (JupyterHub calls it for every spawn, right before
+`start()`): the capacity reservation and the backend use that same plan, so a catalog reload between
+the two cannot make them disagree. A launch link validates the options first and hands its plan over
+(`offer_plan`), which is used when the spawn's options are the ones it validated.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from traitlets import Float, Unicode, default
+from traitlets.config import Configurable
+
+from ..catalog import (
+    Catalog,
+    CatalogError,
+    Offer,
+    OptionsError,
+    default_catalog_dir,
+    resolve,
+    validate_options,
+)
+from ..errors import SpawnException
+from ..plan import LaunchPlan
+from . import form
+from .source import DEFAULT_CHECK_INTERVAL, CatalogSource, shared_source
+
+
+class CatalogOptionsMixin(Configurable):
+    """Catalog -> form, and options -> LaunchPlan (`self.plan`, set for every spawn before `start()`)."""
+
+    catalog_dir = Unicode(
+        help="""Directory of the service catalog (services/, lists/). Default: $DATALAB_CATALOG_DIR, else
+        the installed copy, else the repository's profiles/. Re-read when its files change.""",
+    ).tag(config=True)
+
+    @default("catalog_dir")
+    def _default_catalog_dir(self):
+        return str(default_catalog_dir())
+
+    image_registry = Unicode(
+        None,
+        allow_none=True,
+        help="Image registry substituted for {registry} in catalog image names; None: catalog.yaml's `registry`.",
+    ).tag(config=True)
+
+    catalog_check_interval = Float(
+        DEFAULT_CHECK_INTERVAL,
+        min=0.0,
+        help="""Seconds between checks of the catalog directory for changes (a valid change is used at
+        once, an invalid one is refused and shown to admins). 0 checks at every use.""",
+    ).tag(config=True)
+
+    plan: LaunchPlan | None = None  # the plan of the current spawn (None between spawns)
+    _offered_plan: LaunchPlan | None = None
+
+    # -- the catalog -------------------------------------------------------------------------------
+
+    def catalog_source(self) -> CatalogSource:
+        return shared_source(
+            self.catalog_dir,
+            registry=self.image_registry,
+            check_interval=self.catalog_check_interval,
+            logger=self.log,
+        )
+
+    def current_catalog(self) -> Catalog:
+        """The catalog in force (reloaded if its files changed), or a 500 if no valid one ever loaded."""
+        try:
+            return self.catalog_source().get()
+        except CatalogError:
+            raise SpawnException(
+                "The service catalog is invalid; the administrators have been told.",
+                reason="catalog_invalid",
+                status_code=500,
+            ) from None
+
+    def now(self) -> datetime:
+        """The moment offers are resolved for (a method so tests can move time)."""
+        return datetime.now(UTC)
+
+    def user_groups(self) -> list[str]:
+        return sorted(getattr(g, "name", g) for g in (getattr(self.user, "groups", None) or []))
+
+    def offers(self) -> list[Offer]:
+        """What this server's user is offered now (raises a 500 SpawnException if no catalog loads)."""
+        return resolve(self.current_catalog(), self.user_groups(), self.now())
+
+    # -- the form ----------------------------------------------------------------------------------
+
+    def form_template_paths(self) -> list[str]:
+        """Operator template directories searched before ours (KubeSpawner's setting on Kubernetes)."""
+        return list(getattr(self, "additional_profile_form_template_paths", None) or [])
+
+    def form_offers(self, offers: list[Offer]) -> list[Offer]:
+        """The offers shown as cards (a backend hides the ones it cannot run here)."""
+        return offers
+
+    def form_notice(self, offers: list[Offer]) -> str:
+        """HTML shown above the cards (a backend says what it cannot run here, and why)."""
+        return ""
+
+    def render_form(self, offers: list[Offer], previous: dict[str, Any] | None) -> str:
+        """The catalog form (prefilled with `previous`, already validated options) for this backend."""
+        env = form.make_environment(self.form_template_paths())
+        return self.form_notice(offers) + form.render_form(
+            self.form_offers(offers), previous, environment=env
+        )
+
+    @default("options_form")
+    def _options_form_default(self):
+        return self._render_catalog_form
+
+    async def _render_catalog_form(self, spawner=None) -> str:
+        offers = self.offers()
+        previous = None
+        if self.user_options:
+            try:
+                previous = self.validate(self.user_options, offers).user_options
+            except SpawnException:
+                previous = None  # stale options (catalog changed): fall back to the defaults
+        return self.render_form(offers, previous)
+
+    @default("options_from_form")
+    def _options_from_form_default(self):
+        return form.options_from_form
+
+    def options_from_query(self, query_data):
+        """JupyterHub's `/hub/spawn?service=...&cpu=2`: every key is kept, so an unknown one is refused
+        by validation like on the REST API, never silently dropped."""
+        return form.options_from_query(query_data)
+
+    # -- options -> plan ---------------------------------------------------------------------------
+
+    def validate(self, options: Any = None, offers: list[Offer] | None = None) -> LaunchPlan:
+        """Options (default: user_options) -> LaunchPlan, or the SpawnException (400/403) callers see."""
+        offers = self.offers() if offers is None else offers
+        options = self.user_options if options is None else options
+        try:
+            return validate_options(offers, options or {}, username=self.user.name, server_name=self.name)
+        except OptionsError as e:
+            reason = "forbidden_options" if e.status == 403 else "invalid_options"
+            raise SpawnException(e.message, reason=reason, status_code=e.status) from None
+
+    def offer_plan(self, plan: LaunchPlan) -> None:
+        """A plan validated just before a spawn (a launch link): used if the spawn has its options."""
+        self._offered_plan = plan
+
+    def run_pre_spawn_hook(self):
+        """Every spawn: the one plan (validated now, or the one offered for these options), then the place
+        in its list's capacity, then the operator's own pre_spawn_hook."""
+        plan, self._offered_plan = self._offered_plan, None
+        if plan is None or plan.user_options != self.user_options:
+            plan = self.validate()
+        self.plan = plan
+        self.claim_capacity(plan)
+        try:
+            return super().run_pre_spawn_hook()
+        except BaseException:
+            self.release_capacity()
+            raise
+
+    def clear_state(self):
+        super().clear_state()
+        self.plan = None

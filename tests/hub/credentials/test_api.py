@@ -1,0 +1,255 @@
+"""A real hub, IdP and OpenBao: login through the form, credentials at spawn and from the renewal endpoint.
+
+One stack for the module (the tests only add users and servers); the faults test stops OpenBao, so it
+runs last. The hub log is searched for every secret value seen during the module.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+
+import botocore.exceptions
+import hvac
+import pytest
+import requests
+
+from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret
+from tests.support.hub import run_hub
+from tests.support.idp import LoginFailed, login, node_available, run_idp
+from tests.support.openbao import run_openbao
+from tests.support.seaweedfs import run_seaweedfs
+
+USERS = {  # carol is added during the tests
+    "alice": {
+        "password": "alice-pw",
+        "groups": ["datalab-users", "datalab-admins"],
+        "email": "alice@example.org",
+    },
+    "bob": {"password": "bob-pw", "groups": ["datalab-users", "team-b"]},
+    "eve": {"password": "eve-pw", "groups": ["outsiders"]},
+}
+ENDPOINT = "/datalab/credentials"
+
+
+class Stack:
+    def __init__(self, idp, bao, sw, hub, sessions, client_secret):
+        self.idp, self.bao, self.sw, self.hub, self.sessions = idp, bao, sw, hub, sessions
+        self.client_secret = client_secret
+        self.secrets_seen: set[str] = set()
+
+    def login(self, username: str, password: str | None = None) -> requests.Session:
+        s = requests.Session()
+        password = password or USERS[username]["password"]
+        resp = login(s, username, password, start_url=f"{self.hub.url}/hub/oauth_login")
+        assert resp.status_code == 200, resp.text[:500]
+        return s
+
+    def auth_state(self, username: str) -> dict:
+        r = self.hub.api("GET", f"/users/{username}", params={"include_stopped_servers": "1"})
+        r.raise_for_status()
+        state = r.json()["auth_state"]
+        self.secrets_seen.update(
+            state[k] for k in ("access_token", "refresh_token", "id_token") if state.get(k)
+        )
+        return state
+
+    def user_token(self, username: str, scopes: list[str]) -> str:
+        r = self.hub.api("POST", f"/users/{username}/tokens", json={"scopes": scopes, "note": "test"})
+        assert r.status_code == 201, r.text
+        self.secrets_seen.add(r.json()["token"])
+        return r.json()["token"]
+
+    def credentials(self, token: str) -> requests.Response:
+        r = self.hub.api("GET", ENDPOINT, token=token)
+        if r.status_code == 200:
+            doc = r.json()
+            for part, key in (("s3", "secret_access_key"), ("s3", "session_token"), ("vault", "token")):
+                if doc.get(part) and doc[part].get(key):
+                    self.secrets_seen.add(doc[part][key])
+        return r
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    if not node_available():
+        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
+    work = tmp_path_factory.mktemp("hubcreds")
+    client_secret = new_secret()
+    sessions = work / "sessions"
+    with (
+        run_idp(work / "idp", users=USERS, clients=[hub_client(client_secret)]) as idp,
+        run_openbao(work / "bao") as bao,
+        run_seaweedfs(work / "weed", iam=iam_config(idp.issuer, "datalab-hub")) as sw,
+    ):
+        for user in ("alice", "bob"):
+            sw.make_bucket(f"user-{user}")
+        sw.client().put_object(Bucket="user-bob", Key="private.csv", Body=b"a,b\n1,2\n")
+        bao.configure_jwt(issuer=idp.issuer, audience="datalab-hub")
+        bao.write_user_secret("alice", "env", {"ALICE_KEY": "alice-value"})
+        bao.write_user_secret("bob", "env", {"BOB_KEY": "bob-value"})
+        config = hub_config(
+            issuer=idp.issuer,
+            client_secret=client_secret,
+            sessions_dir=sessions,
+            broker={
+                "vault_mode": "required",
+                "vault_addr": bao.addr,
+                "s3_mode": "required",
+                "s3_endpoint": sw.endpoint,
+                "s3_role_arn": ROLE,
+                "timeout": 5.0,
+            },
+        )
+        env = {"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}
+        with run_hub(work / "hub", config, env=env) as hub:
+            yield Stack(idp, bao, sw, hub, sessions, client_secret)
+            assert hub.alive(), "the hub died during the tests"
+
+
+def test_login_through_the_form_gives_groups_admin_and_tokens(stack):
+    s = stack.login("alice")
+    home = s.get(f"{stack.hub.url}/hub/home", timeout=30)
+    assert home.status_code == 200 and "alice" in home.text
+    r = stack.hub.api("GET", "/users/alice")
+    model = r.json()
+    assert sorted(model["groups"]) == ["datalab-admins", "datalab-users"]
+    assert model["admin"] is True
+    state = stack.auth_state("alice")
+    assert state["access_token"] and state["refresh_token"] and state["id_token"]
+    assert state["oauth_user"]["preferred_username"] == "alice"
+    assert state["id_token_expires_at"] > state["tokens_obtained_at"]
+
+
+def test_user_outside_allowed_groups_is_refused(stack):
+    s = requests.Session()
+    resp = login(s, "eve", "eve-pw", start_url=f"{stack.hub.url}/hub/oauth_login")
+    assert resp.status_code == 403
+    assert stack.hub.api("GET", "/users/eve").status_code == 404
+    with pytest.raises(LoginFailed):
+        login(requests.Session(), "bob", "wrong", start_url=f"{stack.hub.url}/hub/oauth_login")
+
+
+def test_renewal_endpoint_gives_each_user_only_their_own_credentials(stack):
+    stack.login("alice")
+    stack.login("bob")
+    alice_tok = stack.user_token("alice", ["custom:datalab-credentials:read!user"])
+    bob_tok = stack.user_token("bob", ["custom:datalab-credentials:read!user"])
+    a = stack.credentials(alice_tok)
+    assert a.status_code == 200, a.text
+    assert a.headers["Cache-Control"] == "no-store"
+    vault = a.json()["vault"]
+    assert vault["top_dir"] == "users/alice" and vault["addr"] == stack.bao.addr
+    client = hvac.Client(url=stack.bao.addr, token=vault["token"], timeout=5)
+    read = client.secrets.kv.v2.read_secret_version(
+        path="users/alice/env", mount_point="secret", raise_on_deleted_version=True
+    )
+    assert read["data"]["data"] == {"ALICE_KEY": "alice-value"}
+    with pytest.raises(hvac.exceptions.Forbidden):
+        client.secrets.kv.v2.read_secret_version(
+            path="users/bob/env", mount_point="secret", raise_on_deleted_version=True
+        )
+    s3 = a.json()["s3"]
+    assert s3["bucket"] == "user-alice" and s3["endpoint"] == stack.sw.endpoint and s3["expiration"]
+    c = stack.sw.client(s3["access_key_id"], s3["secret_access_key"], s3["session_token"])
+    c.put_object(Bucket="user-alice", Key="data.csv", Body=b"x,y\n")
+    assert c.get_object(Bucket="user-alice", Key="data.csv")["Body"].read() == b"x,y\n"
+    for call in (
+        lambda: c.list_objects_v2(Bucket="user-bob"),
+        lambda: c.get_object(Bucket="user-bob", Key="private.csv"),
+        lambda: c.put_object(Bucket="user-bob", Key="planted.csv", Body=b"!"),
+    ):
+        with pytest.raises(botocore.exceptions.ClientError, match="AccessDenied"):
+            call()
+    b = stack.credentials(bob_tok)
+    assert b.json()["vault"]["top_dir"] == "users/bob" and b.json()["vault"]["token"] != vault["token"]
+    # There is no way to ask for someone else: query parameters are ignored, the owner decides.
+    assert (
+        stack.hub.api("GET", ENDPOINT + "?user=bob", token=alice_tok).json()["vault"]["top_dir"]
+        == "users/alice"
+    )
+
+
+def test_tokens_without_the_scope_and_services_get_403(stack):
+    stack.login("bob")
+    plain = stack.user_token("bob", ["read:users:name!user"])
+    r = stack.credentials(plain)
+    assert r.status_code == 403 and "custom:datalab-credentials:read" in r.json()["message"]
+    assert stack.credentials(stack.hub.admin_token).status_code == 403  # a service, even an admin one
+    assert stack.hub.api("GET", ENDPOINT, token="not-a-token").status_code == 403
+
+
+def test_spawn_puts_credentials_in_a_0600_file_and_the_server_token_renews_them(stack):
+    stack.login("alice")
+    r = stack.hub.api("POST", "/users/alice/server")
+    assert r.status_code in (201, 202), r.text
+    stack.hub.wait_server("alice")
+    home = stack.sessions / "alice"
+    creds_file = home / "credentials.json"
+    assert stat.S_IMODE(os.stat(creds_file).st_mode) == 0o600
+    doc = json.loads(creds_file.read_text())
+    stack.secrets_seen.add(doc["vault"]["token"])
+    env = json.loads((home / "env.json").read_text())
+    assert (
+        env["VAULT_ADDR"] == stack.bao.addr
+        and env["VAULT_MOUNT"] == "secret"
+        and env["VAULT_TOP_DIR"] == "users/alice"
+    )
+    assert env["AWS_ENDPOINT_URL"] == stack.sw.endpoint and env["DATALAB_S3_BUCKET"] == "user-alice"
+    assert env["DATALAB_CREDENTIALS_FILE"].endswith("credentials.json")
+    stack.secrets_seen.update([doc["s3"]["secret_access_key"], doc["s3"]["session_token"]])
+    for value in (doc["vault"]["token"], doc["s3"]["secret_access_key"], doc["s3"]["session_token"]):
+        assert value not in json.dumps(env)
+    # What the session finds in its file works for its user's bucket and Vault folder.
+    s3 = doc["s3"]
+    c = stack.sw.client(s3["access_key_id"], s3["secret_access_key"], s3["session_token"])
+    c.put_object(Bucket=s3["bucket"], Key="from-session.txt", Body=b"ok")
+    assert c.get_object(Bucket=s3["bucket"], Key="from-session.txt")["Body"].read() == b"ok"
+    v = hvac.Client(url=doc["vault"]["addr"], token=doc["vault"]["token"], timeout=5)
+    secret = v.secrets.kv.v2.read_secret_version(
+        path=f"{doc['vault']['top_dir']}/env",
+        mount_point=doc["vault"]["mount"],
+        raise_on_deleted_version=True,
+    )
+    assert secret["data"]["data"] == {"ALICE_KEY": "alice-value"}
+    server_token = (home / "api_token").read_text()
+    stack.secrets_seen.add(server_token)
+    renewed = stack.credentials(server_token)
+    assert renewed.status_code == 200, renewed.text
+    assert renewed.json()["vault"]["top_dir"] == "users/alice"
+    stack.hub.api("DELETE", "/users/alice/server")
+    stack.hub.wait_server("alice", ready=False)
+
+
+def test_vault_unreachable_gives_clear_errors_and_the_hub_stays_up(stack):
+    """Runs last in the module: it stops OpenBao."""
+    stack.login("bob")
+    tok = stack.user_token("bob", ["custom:datalab-credentials:read!user"])
+    assert stack.credentials(tok).status_code == 200  # cached from before, or minted now
+    stack.bao.stop()
+    forced = stack.hub.api("GET", ENDPOINT + "?force=1", token=tok)
+    assert forced.status_code == 503
+    assert "Vault token for bob" in forced.json()["message"] and "unreachable" in forced.json()["message"]
+    # bob's cached credentials still serve his spawn (sessions keep working); carol, new, cannot start.
+    stack.idp.set_users({**USERS, "carol": {"password": "carol-pw", "groups": ["datalab-users"]}})
+    stack.login("carol", "carol-pw")
+    r = stack.hub.api("POST", "/users/carol/server")
+    assert r.status_code == 503, r.text
+    assert r.json()["message"].startswith("Cannot start: Vault token for carol")
+    assert stack.hub.server("carol") is None
+    log = stack.hub.log()
+    assert "Cannot start: Vault token for carol" in log
+    assert stack.hub.alive()
+    assert stack.hub.api("GET", "/users/bob").status_code == 200
+
+
+def test_no_secret_value_in_the_hub_log(stack):
+    for user in ("alice", "bob", "carol"):
+        stack.auth_state(user)
+    log = stack.hub.log() + stack.idp.log()
+    assert len(stack.secrets_seen) >= 12
+    leaked = [v[:6] + "..." for v in stack.secrets_seen if v in log]
+    assert not leaked, f"secret values in the hub log: {leaked}"
+    assert stack.client_secret not in log

@@ -1,0 +1,229 @@
+"""End to end on the real KubeSpawner path: real JupyterHub + configurable-http-proxy + CatalogSpawner, talking
+HTTP to the Kubernetes API emulator, whose kubelet runs each session's jupyterhub-singleuser as a process."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.support.hub import run_hub
+from tests.support.kube import KubeEmulator
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.e2e
+
+HUB_CONFIG = """
+import json
+from spawner.kube.spawner import CatalogSpawner
+from spawner.plan import SessionCredentials
+
+class E2ESpawner(CatalogSpawner):
+    async def session_credentials(self):
+        # A stand-in for the broker: a secret file the session must find at $DATALAB_CREDENTIALS_FILE.
+        doc = {"s3": None, "vault": None, "warnings": [], "marker": "e2e-secret-" + self.user.name}
+        return SessionCredentials(secret_files={"credentials.json": json.dumps(doc)})
+
+c.JupyterHub.spawner_class = E2ESpawner
+c.JupyterHub.allow_named_servers = True
+c.KubeSpawner.namespace = "default"
+c.KubeSpawner.start_timeout = 90
+c.KubeSpawner.http_timeout = 90
+c.KubeSpawner.k8s_api_request_timeout = 3
+c.KubeSpawner.k8s_api_request_retry_timeout = 6
+c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30}
+"""
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory):
+    with KubeEmulator(workdir=tmp_path_factory.mktemp("kube")) as emulator:
+        yield emulator
+
+
+@pytest.fixture(scope="module")
+def hub(emu, tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("hub")
+    kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig")
+    with run_hub(workdir, HUB_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as handle:
+        for user in ("alice", "bob", "carol"):
+            assert handle.api("POST", f"/users/{user}").status_code == 201
+        r = handle.api("POST", "/groups/datalab-users", json={"users": ["alice", "bob", "carol"]})
+        assert r.status_code in (201, 200), r.text
+        yield handle
+
+
+def user_token(hub, user: str) -> str:
+    r = hub.api("POST", f"/users/{user}/tokens", json={"note": "e2e", "expires_in": 3600})
+    r.raise_for_status()
+    return r.json()["token"]
+
+
+def pods_of(emu, user: str) -> list[dict]:
+    return emu.objects("pods", label_selector=f"hub.jupyter.org/username={user}")
+
+
+def test_spawn_jupyter_python_creates_pod_secret_pvc_and_is_reachable(hub, emu):
+    token = user_token(hub, "alice")
+    r = hub.spawn("alice", {"service": "jupyter-python", "cpu": 1, "memory": 2, "storage": 2})
+    assert r.status_code in (201, 202), r.text
+    hub.wait_server("alice")
+
+    [pod] = pods_of(emu, "alice")
+    labels = pod["metadata"]["labels"]
+    assert labels["datalab.io/service"] == "jupyter-python"
+    assert labels["datalab.io/profile-list"]
+    main = pod["spec"]["containers"][0]
+    assert main["resources"]["limits"]["memory"] == "2Gi"
+    assert float(main["resources"]["limits"]["cpu"]) == 1
+    assert "datalab-python" in main["image"]
+
+    secret_name = f"{pod['metadata']['name']}.datalab"
+    secret = emu.store.get("secrets", "default", secret_name)
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == pod["metadata"]["uid"]
+    [pvc] = [
+        p
+        for p in emu.objects("persistentvolumeclaims")
+        if p["metadata"]["name"] in json.dumps(pod["spec"]["volumes"])
+    ]
+    assert pvc["spec"]["resources"]["requests"]["storage"] == "2Gi"
+
+    # No secret value of the session in clear in the stored pod; the API token comes by secretKeyRef.
+    pod_text = json.dumps(pod)
+    values = [base64.b64decode(v).decode() for v in secret["data"].values()]
+    assert values and not [v for v in values if len(v) >= 8 and v in pod_text]
+    env = {e["name"]: e for e in main["env"]}
+    assert "value" not in env["JUPYTERHUB_API_TOKEN"]
+    assert env["JUPYTERHUB_API_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == secret_name
+
+    # The kubelet ran the session with the Secret resolved: the token by secretKeyRef, the credentials file
+    # mounted (remapped to a local directory) where $DATALAB_CREDENTIALS_FILE says.
+    runtime = emu.kubelet.runtimes[("default", pod["metadata"]["name"])]
+    [process] = runtime.processes.values()
+    environ = dict(
+        item.split("=", 1)
+        for item in Path(f"/proc/{process.pid}/environ").read_text().split("\0")
+        if "=" in item
+    )
+    api_token = base64.b64decode(secret["data"]["jupyterhub-api-token"]).decode()
+    assert environ["JUPYTERHUB_API_TOKEN"] == api_token
+    credentials = json.loads(Path(environ["DATALAB_CREDENTIALS_FILE"]).read_text())
+    assert credentials["marker"] == "e2e-secret-alice"
+    assert "e2e-secret-alice" not in pod_text
+
+    status = hub.get("/user/alice/api/status", token=token)
+    assert status.status_code == 200, status.text
+    assert "started" in status.json()
+
+    assert hub.api("DELETE", "/users/alice/server").status_code in (202, 204)
+    hub.wait_server("alice", ready=False)
+    wait_until(lambda: not pods_of(emu, "alice"), what="pod deleted")
+    wait_until(
+        lambda: emu.store.find("secrets", "default", secret_name) is None, what="Secret garbage-collected"
+    )
+    assert emu.store.find("persistentvolumeclaims", "default", pvc["metadata"]["name"]), (
+        "the home PVC is kept"
+    )
+    assert hub.get("/user/alice/api/status", token=token, allow_redirects=False).status_code != 200
+
+
+def test_named_servers_run_side_by_side(hub, emu):
+    token = user_token(hub, "bob")
+    assert hub.spawn("bob", {"service": "jupyter-python"}, name="py").status_code in (201, 202)
+    assert hub.spawn("bob", {"service": "jupyter-r"}, name="r").status_code in (201, 202)
+    hub.wait_server("bob", "py")
+    hub.wait_server("bob", "r")
+    services = {p["metadata"]["labels"]["datalab.io/service"] for p in pods_of(emu, "bob")}
+    assert services == {"jupyter-python", "jupyter-r"}
+    ips = {p["status"]["podIP"] for p in pods_of(emu, "bob")}
+    assert len(ips) == 2
+    for name in ("py", "r"):
+        assert hub.get(f"/user/bob/{name}/api/status", token=token).status_code == 200
+
+    assert hub.api("DELETE", "/users/bob/servers/py").status_code in (202, 204)
+    hub.wait_server("bob", "py", ready=False)
+    wait_until(lambda: len(pods_of(emu, "bob")) == 1, what="one pod left")
+    assert hub.get("/user/bob/r/api/status", token=token).status_code == 200
+    assert hub.api("DELETE", "/users/bob/servers/r").status_code in (202, 204)
+    hub.wait_server("bob", "r", ready=False)
+
+
+def test_a_service_not_granted_is_hidden_and_refused(hub, emu):
+    page = hub.login("carol").get(hub.url + "/hub/spawn/carol", timeout=30)
+    assert page.status_code == 200 and "<form" in page.text
+    assert "jupyter-python" in page.text and "jupyter-python-gpu" not in page.text
+
+    r = hub.spawn("carol", {"service": "jupyter-python-gpu"})
+    assert r.status_code == 403, r.text
+    assert "jupyter-python-gpu" in r.json()["message"]
+    assert hub.server("carol") is None
+    assert not pods_of(emu, "carol")
+
+
+def _objects_of(emu, user) -> set[str]:
+    return {
+        f"{plural}/{o['metadata']['name']}/{o['metadata']['uid']}"
+        for plural in ("pods", "secrets", "persistentvolumeclaims")
+        for o in emu.objects(plural, label_selector=f"hub.jupyter.org/username={user}")
+    }
+
+
+@pytest.mark.parametrize("fault", ["error", "hang", "secret"])
+def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fault):
+    existing = _objects_of(emu, "carol")  # e.g. the home PVC of an earlier session, which must stay
+    if fault == "error":
+        emu.fail("POST", r"/namespaces/default/pods$", count=1)
+    elif fault == "secret":  # after the pod exists: the pod must go too
+        emu.fail("POST", r"/namespaces/default/secrets$", count=1)
+    else:
+        rule = emu.hang("POST", r"/namespaces/default/pods$", seconds=20, count=-1)
+    try:
+        r = hub.spawn("carol", {"service": "jupyter-python", "storage": 1})
+    finally:
+        if fault == "hang":
+            rule.count = 0
+    # The REST caller gets a clear reason (slow_spawn_timeout is raised so the failure comes back in the answer).
+    assert r.status_code >= 500, r.text
+    message = r.json()["message"]
+    assert "fault injection" not in message  # the API's body is not relayed
+    expected = {
+        "error": "answered 500",
+        "hang": "Could not create pod default/jupyter-carol",
+        "secret": "could not create Secret",
+    }[fault]
+    assert r.status_code == 503 and "Could not start the session" in message and expected in message, message
+    assert hub.alive() and hub.api("GET", "/").status_code == 200
+    try:
+        wait_until(
+            lambda: _objects_of(emu, "carol") == existing, 45, "no Secret/PVC/pod left by the failed spawn"
+        )
+    except AssertionError as e:
+        raise AssertionError(f"{e}: left {_objects_of(emu, 'carol') - existing}") from None
+
+    # The hub works again once the API server does.
+    assert hub.spawn("carol", {"service": "jupyter-python", "storage": 1}).status_code in (201, 202)
+    hub.wait_server("carol")
+    assert hub.api("DELETE", "/users/carol/server").status_code in (202, 204)
+    hub.wait_server("carol", ready=False)
+
+
+def test_api_server_restart_during_a_session(hub, emu):
+    token = user_token(hub, "alice")
+    assert hub.spawn("alice", {"service": "jupyter-python"}, name="kept").status_code in (201, 202)
+    hub.wait_server("alice", "kept")
+
+    emu.drop_connections(down_seconds=2)
+
+    assert hub.alive()
+    assert hub.server("alice", "kept")["ready"]
+    assert hub.get("/user/alice/kept/api/status", token=token).status_code == 200
+    assert hub.spawn("alice", {"service": "jupyter-python"}, name="after").status_code in (201, 202)
+    hub.wait_server("alice", "after")
+    assert hub.get("/user/alice/after/api/status", token=token).status_code == 200
+    assert "never recovered" not in hub.log()
+    for name in ("kept", "after"):
+        hub.api("DELETE", f"/users/alice/servers/{name}")
+    for name in ("kept", "after"):
+        hub.wait_server("alice", name, ready=False)

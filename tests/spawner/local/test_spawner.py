@@ -1,0 +1,245 @@
+"""The local backend in a real hub: catalog options -> processes of the user's own system account.
+
+One hub (real JupyterHub + proxy) runs LocalCatalogSpawner; alice starts jupyter-python with a PostgreSQL
+server and a git repository served over HTTPS on 127.0.0.1; code runs in real kernels through the
+single-user server's API. As root, alice and bob are distinct system accounts: alice's kernel cannot read
+bob's home. RStudio, not installable here, is shown unavailable with the reason and refused.
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import pwd
+import re
+import shutil
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.hub import run_hub
+from tests.support.kernel import run_code
+
+ROOT = os.geteuid() == 0
+CODE_SERVER = Path(__file__).resolve().parents[3] / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
+pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
+
+
+# -- helpers: a git repository over HTTPS, code in a kernel ------------------------------------------------
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def serve_git_https(top: Path):
+    """A bare repository `demo.git` served over HTTPS (git's dumb protocol) with a self-signed certificate."""
+    work = top / "src"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(work)], check=True)
+    (work / "README.md").write_text("hello from the demo repository\n")
+    git = ["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "add", "README.md"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    served = top / "served"
+    subprocess.run(["git", "clone", "-q", "--bare", str(work), str(served / "demo.git")], check=True)
+    subprocess.run(["git", "-C", str(served / "demo.git"), "update-server-info"], check=True)
+    ca = top / "ca"
+    ca.mkdir(mode=0o755)
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
+         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-keyout", str(ca / "key.pem"), "-out", str(ca / "cert.pem")],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    os.chmod(ca / "cert.pem", 0o644)
+    handler = lambda *a, **k: _QuietHandler(*a, directory=str(served), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(ca / "cert.pem", ca / "key.pem")
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"https://localhost:{server.server_address[1]}/demo.git", ca / "cert.pem"
+
+
+def start_server(hub, user: str, options: dict, server: str = "", timeout: float = 120):
+    path = f"/users/{user}/servers/{server}" if server else f"/users/{user}/server"
+    r = hub.api("POST", path, json=options)
+    assert r.status_code in (201, 202), r.text
+    return hub.wait_server(user, server, timeout=timeout)
+
+
+# -- fixtures ---------------------------------------------------------------------------------------------
+
+SPAWNER_CONFIG = """
+import json
+from spawner.local.spawner import LocalCatalogSpawner
+from spawner.plan import SessionCredentials
+
+class TestLocalSpawner(LocalCatalogSpawner):
+    # The broker is tested with real STS and Vault elsewhere; here only its result's delivery matters.
+    async def session_credentials(self):
+        doc = {{"s3": None, "vault": None, "warnings": [], "marker": "local-test"}}
+        return SessionCredentials(env={{"DATALAB_TEST": "1"}}, secret_files={{"credentials.json": json.dumps(doc)}})
+
+c.JupyterHub.spawner_class = TestLocalSpawner
+c.JupyterHub.allow_named_servers = True
+c.LocalCatalogSpawner.state_dir = {state!r}
+c.LocalCatalogSpawner.account_template = {template!r}
+c.LocalCatalogSpawner.git_env = {{"GIT_SSL_CAINFO": {ca!r}}}
+c.LocalCatalogSpawner.single_user = "alice"
+c.LocalProcessSpawner.interrupt_timeout = 3
+c.LocalProcessSpawner.term_timeout = 2
+"""
+
+
+@pytest.fixture(scope="module")
+def local_hub(tmp_path_factory):
+    # Homes must be reachable by the users' accounts: not under pytest's 0700 temporary directory.
+    top = Path(tempfile.mkdtemp(prefix="datalab-local-", dir="/tmp"))
+    os.chmod(top, 0o711)
+    state = top / "state"
+    git_server, repo_url, ca = serve_git_https(top)
+    template = "dlt" + uuid.uuid4().hex[:5] + "-{username}"
+    config = SPAWNER_CONFIG.format(state=str(state), template=template, ca=str(ca))
+    try:
+        with run_hub(tmp_path_factory.mktemp("hub"), config) as hub:
+            assert hub.api("POST", "/users", json={"usernames": ["alice", "bob"]}).status_code == 201
+            r = hub.api("POST", "/groups/datalab-users", json={"users": ["alice", "bob"]})
+            assert r.status_code == 201, r.text
+            hub.repo_url, hub.state, hub.template = repo_url, state, template
+            yield hub
+    finally:
+        git_server.shutdown()
+        for user in ("alice", "bob"):
+            name = template.format(username=user)
+            subprocess.run(["userdel", name], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def account(hub, user: str) -> str:
+    return hub.template.format(username=user) if ROOT else pwd.getpwuid(os.getuid()).pw_name
+
+
+# -- tests ------------------------------------------------------------------------------------------------
+
+
+def test_jupyter_python_with_postgres_and_git(local_hub):
+    hub = local_hub
+    start_server(
+        hub,
+        "alice",
+        {"service": "jupyter-python", "cpu": 2, "postgres": True, "git_repository": hub.repo_url},
+    )
+    out = run_code(hub, "alice", """
+import json, os, pwd, stat, psycopg
+print(pwd.getpwuid(os.getuid()).pw_name)
+print(open(os.path.expanduser("~/demo/README.md")).read().strip())
+with psycopg.connect() as conn:
+    print(conn.execute("select current_database(), current_user, 40 + 2").fetchone())
+path = os.environ["DATALAB_CREDENTIALS_FILE"]
+print(oct(stat.S_IMODE(os.stat(path).st_mode)), json.load(open(path))["marker"])
+print(oct(stat.S_IMODE(os.stat(os.path.expanduser("~")).st_mode)))
+print(sorted(k for k in os.environ if k.startswith("PG")), os.environ["CPU_LIMIT"])
+""")  # fmt: skip
+    lines = out.splitlines()
+    assert lines[0] == account(hub, "alice")
+    assert lines[1] == "hello from the demo repository"
+    assert lines[2] == "('datalab', 'datalab', 42)"
+    assert lines[3] == "0o600 local-test"
+    assert lines[4] == "0o700"
+    assert "PGPASSWORD" not in lines[5] and "'PGPASSFILE'" in lines[5] and lines[5].endswith(" 2.0")
+
+    # The session extension is loaded (from jupyter-config/, as installed) and found the credentials.
+    status = hub.get("/user/alice/datalab/credentials/status")
+    assert status.status_code == 200, status.text
+
+    # Progress told the user about the clone and the database.
+    log = hub.log()
+    assert "Cloned https://localhost" in log and "Starting PostgreSQL" in log
+
+    # Stopping the server stops its PostgreSQL and removes the session's secrets.
+    pg_data = next((hub.state / "homes" / account(hub, "alice") / ".datalab" / "postgres").iterdir())
+    assert (pg_data / "postmaster.pid").exists()
+    session_dirs = list((hub.state / "run").iterdir())
+    assert hub.api("DELETE", "/users/alice/server").status_code in (202, 204)
+    hub.wait_server("alice", ready=False, timeout=60)
+    assert not (pg_data / "postmaster.pid").exists()
+    assert not any(d.exists() for d in session_dirs)
+
+
+@pytest.mark.skipif(not ROOT, reason="separate system accounts need root")
+def test_users_cannot_read_each_others_homes(local_hub):
+    hub = local_hub
+    start_server(hub, "bob", {"service": "jupyter-python"})
+    start_server(hub, "alice", {"service": "jupyter-python"}, server="second")
+    run_code(
+        hub,
+        "bob",
+        "open('/'.join([__import__('os').path.expanduser('~'), 'secret.txt']), 'w').write('bob only')",
+    )
+    bob_home = hub.state / "homes" / account(hub, "bob")
+    bob_credentials = hub.state / "run" / account(hub, "bob") / "credentials.json"
+    assert bob_credentials.exists()
+    out = run_code(hub, "alice", f"""
+try:
+    print(open({str(bob_home / 'secret.txt')!r}).read())
+except PermissionError as e:
+    print("denied", e.errno)
+try:
+    print(open({str(bob_credentials)!r}).read())
+except PermissionError as e:
+    print("denied", e.errno)
+""", server="second")  # fmt: skip
+    assert out.splitlines() == ["denied 13", "denied 13"]  # bob's home and bob's session credentials
+    assert (bob_home / "secret.txt").read_text() == "bob only"
+    for user, server in (("bob", ""), ("alice", "second")):
+        path = f"/users/{user}/servers/{server}" if server else f"/users/{user}/server"
+        hub.api("DELETE", path)
+        hub.wait_server(user, server, ready=False, timeout=60)
+
+
+@pytest.mark.skipif(
+    not CODE_SERVER.exists(), reason="code-server is not installed (scripts/bootstrap.sh installs it)"
+)
+def test_vscode_python_serves_code_server_through_the_proxy(local_hub):
+    hub = local_hub
+    start_server(hub, "alice", {"service": "vscode-python"}, server="code")
+    model = hub.server("alice", "code")
+    assert model["url"] == "/user/alice/code/"
+    deadline, r = time.monotonic() + 60, None
+    while time.monotonic() < deadline:  # jupyter-server-proxy starts code-server on the first request
+        r = hub.get("/user/alice/code/vscode/", timeout=60)
+        if r.status_code == 200:
+            break
+        time.sleep(1)
+    assert r.status_code == 200 and "vscode" in r.text.lower(), r.text[:300]
+    hub.api("DELETE", "/users/alice/servers/code")
+    hub.wait_server("alice", "code", ready=False, timeout=60)
+
+
+def test_rstudio_shown_unavailable_and_refused(local_hub):
+    hub = local_hub
+    r = hub.api("POST", "/users/alice/servers/rs", json={"service": "rstudio"})
+    assert r.status_code == 400
+    assert "RStudio is not available on this machine: rserver is not installed" in r.json()["message"]
+    assert hub.server("alice", "rs") is None
+    # The spawn form lists it as unavailable, with the reason, and offers no card for it.
+    browser = requests.Session()
+    login = browser.get(hub.url + "/hub/login", timeout=30)
+    xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login.text).group(1)
+    r = browser.post(
+        hub.url + "/hub/login", data={"username": "alice", "password": "x", "_xsrf": xsrf}, timeout=30
+    )
+    assert r.status_code == 200, r.text[:300]
+    page = browser.get(hub.url + "/hub/spawn/alice/form2", timeout=30)
+    assert page.status_code == 200
+    assert "RStudio is not available on this machine: rserver is not installed" in page.text
+    assert 'value="rstudio"' not in page.text and 'value="jupyter-python"' in page.text

@@ -1,0 +1,71 @@
+"""The local backend's decisions, without a hub: who may start a server without root, account names,
+what this machine can run."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from types import SimpleNamespace
+from unittest import mock
+
+import pytest
+
+from spawner.errors import SpawnException
+from spawner.local.accounts import AccountError, account_name
+from spawner.local.session import missing_requirement
+from spawner.local.spawner import LocalCatalogSpawner
+
+
+def spawner(tmp_path, name: str, **config) -> LocalCatalogSpawner:
+    user = SimpleNamespace(name=name, groups=[], url=f"/user/{name}/", escaped_name=name)
+    return LocalCatalogSpawner(user=user, state_dir=str(tmp_path), **config)
+
+
+def test_without_root_only_the_configured_user_is_served(tmp_path):
+    with mock.patch("spawner.local.spawner.os.geteuid", return_value=1000):
+        with pytest.raises(SpawnException) as info:
+            asyncio.run(spawner(tmp_path, "bob", single_user="kim").get_account())
+        assert info.value.status_code == 403
+        assert "serves the user kim only; bob cannot start a server here" in info.value.message
+
+        account = asyncio.run(spawner(tmp_path, "kim", single_user="kim").get_account())
+    assert account.uid == os.getuid() and account.home == tmp_path / "homes" / "kim"
+    assert stat.S_IMODE(account.home.stat().st_mode) == 0o700
+
+
+def test_account_names_must_be_valid_unix_names():
+    assert account_name("dl-{username}", "alice") == "dl-alice"
+    with pytest.raises(AccountError, match="not a valid system account name"):
+        account_name("dl-{username}", "Robert'); DROP")
+    with pytest.raises(AccountError, match="at most 32"):
+        account_name("dl-{username}", "a" * 40)
+
+
+def test_requirements_programs_and_kernels(tmp_path):
+    assert missing_requirement(["sh"], "/usr/bin:/bin", []) is None
+    assert (
+        missing_requirement(["no-such-program-here"], "/usr/bin", [])
+        == "no-such-program-here is not installed"
+    )
+    assert (
+        missing_requirement(["kernel:ir"], "/usr/bin", [str(tmp_path)])
+        == "the Jupyter kernel 'ir' is not installed"
+    )
+    (tmp_path / "kernels" / "ir").mkdir(parents=True)
+    (tmp_path / "kernels" / "ir" / "kernel.json").write_text("{}")
+    assert missing_requirement(["kernel:ir"], "/usr/bin", [str(tmp_path)]) is None
+
+
+def test_unavailable_services_get_a_reason_naming_what_is_missing(tmp_path):
+    sp = spawner(tmp_path, "alice", requirements={"rstudio": ["no-rserver-anywhere"]})
+    offer = SimpleNamespace(service="rstudio", kind="rstudio", display_name="RStudio")
+    assert (
+        sp.unavailable_reason(offer)
+        == "RStudio is not available on this machine: no-rserver-anywhere is not installed"
+    )
+    jupyter = SimpleNamespace(service="jupyter-python", kind="jupyter", display_name="JupyterLab · Python")
+    assert sp.unavailable_reason(jupyter) is None
+    notice = sp.form_notice([offer, jupyter])
+    assert "RStudio is not available on this machine" in notice and "JupyterLab" not in notice
+    assert sp.form_offers([offer, jupyter]) == [jupyter]

@@ -1,0 +1,251 @@
+"""The spawn form: offered services only, inputs bounded by the catalog, and form -> user_options round trips."""
+
+import dataclasses
+from datetime import UTC, datetime
+from html.parser import HTMLParser
+
+import pytest
+
+from spawner.catalog import OptionsError, default_catalog_dir, load_catalog, resolve, validate_options
+from spawner.kube.offline import make_spawner, offline_kube_config
+from spawner.runtime import form
+
+CATALOG = load_catalog(default_catalog_dir())
+
+
+def offers_for(*groups):
+    return resolve(CATALOG, groups, datetime.now(UTC))
+
+
+class FormParser(HTMLParser):
+    """Collects cards and their named inputs/selects the way a browser sees them."""
+
+    def __init__(self):
+        super().__init__()
+        self.cards = {}  # service -> {"inputs": [attrs], "selects": {name: [(value, selected)]}, "text": str}
+        self.current = None
+        self.select = None
+        self.scripts = []
+        self.in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        if tag == "fieldset" and "data-service" in a:
+            self.current = self.cards.setdefault(a["data-service"], {"inputs": [], "selects": {}, "text": ""})
+        elif tag == "input" and self.current is not None:
+            self.current["inputs"].append(a)
+        elif tag == "select" and self.current is not None:
+            self.select = a.get("name")
+            self.current["selects"][self.select] = []
+        elif tag == "option" and self.select:
+            self.current["selects"][self.select].append((a.get("value"), "selected" in a))
+        elif tag == "script":
+            self.in_script = True
+
+    def handle_endtag(self, tag):
+        if tag == "fieldset":
+            self.current = None
+        elif tag == "select":
+            self.select = None
+        elif tag == "script":
+            self.in_script = False
+
+    def handle_data(self, data):
+        if self.in_script:
+            self.scripts.append(data)
+        elif self.current is not None:
+            self.current["text"] += data
+
+
+def parse(html):
+    p = FormParser()
+    p.feed(html)
+    return p
+
+
+def submit(card, service, changes=None, check_postgres=None):
+    """What a browser posts when `service`'s card is chosen (other cards are disabled by the script)."""
+    changes = changes or {}
+    data = {"service": [service], "_xsrf": ["token"]}
+    for a in card["inputs"]:
+        name = a.get("name")
+        if not name or "disabled" in a or name == "service":
+            continue
+        if a.get("type") == "checkbox":
+            checked = "checked" in a if check_postgres is None else check_postgres
+            if checked:
+                data.setdefault(name, []).append(a["value"])
+            continue
+        data.setdefault(name, []).append(changes.get(name, a.get("value", "")))
+    for name, options in card["selects"].items():
+        chosen = changes.get(name) or next((v for v, sel in options if sel), options[0][0])
+        data[name] = [chosen]
+    return data
+
+
+def test_form_shows_only_the_offered_services():
+    users = parse(form.render_form(offers_for("datalab-users")))
+    assert list(users.cards) == ["jupyter-python", "jupyter-r", "rstudio", "vscode-python"]
+    both = parse(form.render_form(offers_for("datalab-users", "datalab-gpu")))
+    assert "jupyter-python-gpu" in both.cards
+    assert parse(form.render_form(offers_for("datalab-gpu"))).cards.keys() == {"jupyter-python-gpu"}
+
+
+def test_no_offer_says_so():
+    html = form.render_form([])
+    assert "No service is offered to you" in html and not parse(html).cards
+
+
+def test_cards_show_name_description_icon_and_list():
+    offers = offers_for("datalab-users")
+    html = form.render_form(offers)
+    card = parse(html).cards["jupyter-python"]
+    offer = next(o for o in offers if o.service == "jupyter-python")
+    assert offer.display_name in card["text"] and offer.description in card["text"]
+    assert offer.list_display_name in card["text"]
+    assert 'src="data:image/svg+xml' in html
+
+
+def test_number_inputs_carry_the_bounds():
+    offers = {o.service: o for o in offers_for("datalab-users", "datalab-gpu")}
+    cards = parse(form.render_form(offers.values())).cards
+    for service, offer in offers.items():
+        inputs = {a["name"]: a for a in cards[service]["inputs"] if a.get("type") == "number"}
+        for option in ("cpu", "memory", "storage"):
+            spec = offer.options[option]
+            a = inputs[f"{service}--{option}"]
+            assert float(a["min"]) == spec.min and float(a["max"]) == spec.max
+            assert float(a["value"]) == spec.default
+            steps = (spec.max - spec.min) / float(a["step"])
+            assert abs(steps - round(steps)) < 1e-9  # max is reachable with the step
+    gpu = {a["name"]: a for a in cards["jupyter-python-gpu"]["inputs"]}["jupyter-python-gpu--gpu"]
+    assert (gpu["min"], gpu["max"], gpu["step"]) == ("1", "2", "1")  # the GPU list narrows max to 2
+    assert not any(a.get("name") == "jupyter-python--gpu" for a in cards["jupyter-python"]["inputs"])
+
+
+def test_images_postgres_git_and_custom_image_inputs():
+    cards = parse(form.render_form(offers_for("datalab-users"))).cards
+    py = cards["jupyter-python"]
+    assert [v for v, _ in py["selects"]["jupyter-python--image"]] == [
+        "registry.example.org/datalab/datalab-python:2026.11",
+        "registry.example.org/datalab/datalab-python:2026.05",
+    ]
+    names = {a.get("name") for a in py["inputs"]}
+    assert {
+        "jupyter-python--custom_image",
+        "jupyter-python--git_repository",
+        "jupyter-python--postgres",
+    } <= names
+    assert "jupyter-r--custom_image" not in {a.get("name") for a in cards["jupyter-r"]["inputs"]}
+
+
+def test_catalog_text_is_escaped():
+    offer = dataclasses.replace(offers_for("datalab-users")[0], description="<script>alert(1)</script>")
+    html = form.render_form([offer])
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_unsafe_icon_is_dropped():
+    offer = dataclasses.replace(offers_for("datalab-users")[0], icon="javascript:alert(1)")
+    assert "javascript:" not in form.render_form([offer])
+
+
+@pytest.mark.parametrize(
+    "service", ["jupyter-python", "jupyter-r", "rstudio", "vscode-python", "jupyter-python-gpu"]
+)
+def test_defaults_round_trip_through_the_form(service):
+    offers = offers_for("datalab-users", "datalab-gpu")
+    card = parse(form.render_form(offers)).cards[service]
+    options = form.options_from_form(submit(card, service))
+    plan = validate_options(offers, options, username="alice")
+    offer = next(o for o in offers if o.service == service)
+    expected = offer.defaults()
+    expected["git_repository"] = expected["git_repository"] or None
+    assert plan.user_options == expected
+
+
+def test_changed_values_round_trip_through_the_form():
+    offers = offers_for("datalab-users")
+    card = parse(form.render_form(offers)).cards["jupyter-python"]
+    changes = {
+        "jupyter-python--cpu": "2.5",
+        "jupyter-python--memory": "8",
+        "jupyter-python--storage": "20",
+        "jupyter-python--git_repository": "https://github.com/org/repo.git",
+        "jupyter-python--custom_image": "registry.example.org/datalab/datalab-python:2027.01",
+    }
+    options = form.options_from_form(submit(card, "jupyter-python", changes, check_postgres=True))
+    plan = validate_options(offers, options, username="alice")
+    assert (plan.cpu, plan.memory_gib, plan.storage_gib) == (2.5, 8, 20)
+    assert plan.image == "registry.example.org/datalab/datalab-python:2027.01"
+    assert plan.git_repository == "https://github.com/org/repo.git"
+    assert plan.postgres is not None
+    # and the form shows the saved options again, on that card
+    again = parse(form.render_form(offers, plan.user_options)).cards["jupyter-python"]
+    values = {a["name"]: a.get("value") for a in again["inputs"] if a.get("name")}
+    assert values["jupyter-python--cpu"] == "2.5"
+    assert values["jupyter-python--custom_image"] == "registry.example.org/datalab/datalab-python:2027.01"
+    radio = next(a for a in again["inputs"] if a.get("name") == "service")
+    assert "checked" in radio
+    assert any("checked" in a for a in again["inputs"] if a.get("type") == "checkbox")
+
+
+def test_out_of_bounds_form_values_are_refused_like_the_api():
+
+    offers = offers_for("datalab-users")
+    card = parse(form.render_form(offers)).cards["jupyter-python"]
+    options = form.options_from_form(submit(card, "jupyter-python", {"jupyter-python--cpu": "99"}))
+    with pytest.raises(OptionsError, match="between 0.5 and 4"):
+        validate_options(offers, options, username="alice")
+
+
+def test_options_from_form_ignores_other_cards_and_keeps_unknown_fields_for_validation():
+    data = {
+        "service": ["rstudio"],
+        "jupyter-python--cpu": ["4"],
+        "rstudio--cpu": ["2"],
+        "rstudio--postgres": ["false", "true"],
+        "_xsrf": ["x"],
+    }
+    assert form.options_from_form(data) == {"service": "rstudio", "cpu": "2", "postgres": "true"}
+    tampered = {**data, "kubespawner_override": ["{}"], "rstudio--environment": ["X=1"]}
+    options = form.options_from_form(tampered)
+    assert options["kubespawner_override"] == "{}" and options["rstudio--environment"] == "X=1"
+    with pytest.raises(OptionsError, match="unknown option 'kubespawner_override'"):
+        validate_options(CATALOG.offers["default"], options, username="alice")
+    assert form.options_from_form({"rstudio--postgres": ["false"]}) == {}
+    assert form.options_from_form({"service": ["rstudio"], "rstudio--git_repository": [""]}) == {
+        "service": "rstudio",
+        "git_repository": "",
+    }
+
+
+async def test_spawner_renders_the_form_for_the_users_groups():
+    with offline_kube_config():
+        spawner = make_spawner(username="dave", groups=["datalab-gpu"])
+        html = await spawner.get_options_form()
+        assert list(parse(html).cards) == ["jupyter-python-gpu"]
+        # saved options that no longer validate fall back to the defaults instead of breaking the form
+        spawner.user_options = {"service": "jupyter-python-gpu", "gpu": 7}
+        html = await spawner.get_options_form()
+        gpu = {a.get("name"): a for a in parse(html).cards["jupyter-python-gpu"]["inputs"]}[
+            "jupyter-python-gpu--gpu"
+        ]
+        assert gpu["value"] == "1"
+        assert spawner.options_from_form({"service": ["jupyter-python-gpu"]}) == {
+            "service": "jupyter-python-gpu"
+        }
+
+
+def test_launch_links_use_plain_option_names():
+
+    offers = offers_for("datalab-users")
+    query = {"service": ["jupyter-r"], "cpu": ["2"], "postgres": ["true"], "_xsrf": ["x"]}
+    options = form.options_from_query(query)
+    assert options == {"service": "jupyter-r", "cpu": "2", "postgres": "true"}
+    plan = validate_options(offers, options, username="alice")
+    assert (plan.service, plan.cpu, plan.postgres is not None) == ("jupyter-r", 2, True)
+    with pytest.raises(OptionsError, match="unknown option 'colour'"):
+        validate_options(
+            offers, form.options_from_query({"service": ["jupyter-r"], "colour": ["red"]}), username="a"
+        )

@@ -1,0 +1,135 @@
+"""One table of options, through every way in (REST API, the spawn form, JupyterHub's /hub/spawn query,
+launch links), against both backends (CatalogSpawner on the Kubernetes emulator, LocalCatalogSpawner):
+the same options are refused the same way, with the same message, and nothing starts; valid ones start.
+
+Real JupyterHub + configurable-http-proxy; the Kubernetes emulator in fast mode (pods answer HTTP without
+running a session); the local backend starts real sessions (as system accounts when run as root).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import shutil
+import tempfile
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+from tests.support.hub import run_hub
+from tests.support.kube import KubeEmulator
+from tests.support.procs import wait_until
+
+pytestmark = pytest.mark.e2e
+
+KUBE_CONFIG = """
+import hub
+c.JupyterHub.spawner_class = "catalog"
+c.KubeSpawner.namespace = "default"
+c.KubeSpawner.start_timeout = 60
+c.KubeSpawner.http_timeout = 60
+hub.configure(c)
+"""
+
+LOCAL_CONFIG = """
+import hub
+c.JupyterHub.spawner_class = "local-catalog"
+c.LocalCatalogSpawner.state_dir = {state!r}
+c.LocalCatalogSpawner.account_template = {template!r}
+c.LocalCatalogSpawner.single_user = "ana"
+c.LocalProcessSpawner.interrupt_timeout = 3
+c.LocalProcessSpawner.term_timeout = 2
+hub.configure(c)
+"""
+
+USER = "ana"  # in datalab-users: the default list offers jupyter-python (cpu 0.5 to 4), not the GPU one
+
+REFUSED = [
+    ({"service": "jupyter-python", "cpu": "99"}, 400, "cpu: 99 is not allowed; allowed: between 0.5 and 4"),
+    ({"service": "jupyter-python", "bogus": "x"}, 400, "unknown option 'bogus'"),
+    ({"service": "jupyter-python-gpu"}, 403, "service 'jupyter-python-gpu' is not offered to you"),
+    ({"service": "jupyter-python", "git_repository": "file:///etc"}, 400, "only https:// repository URLs"),
+]
+WAYS = ["rest", "form", "query", "launch"]
+
+
+@pytest.fixture(scope="module", params=["kube", "local"])
+def hub(request, tmp_path_factory):
+    work = tmp_path_factory.mktemp(request.param)
+    if request.param == "kube":
+        with KubeEmulator(fast=True, workdir=work / "kube") as emu:
+            env = {"KUBECONFIG": str(emu.write_kubeconfig(work / "kubeconfig"))}
+            with run_hub(work / "hub", KUBE_CONFIG, env=env) as handle:
+                yield _with_user(handle)
+        return
+    # Homes must be reachable by the session accounts: not under pytest's 0700 temporary directory.
+    top = Path(tempfile.mkdtemp(prefix="datalab-ways-", dir="/tmp"))
+    os.chmod(top, 0o711)
+    template = "dlt" + uuid.uuid4().hex[:5] + "-{username}"
+    try:
+        config = LOCAL_CONFIG.format(state=str(top / "state"), template=template)
+        with run_hub(work / "hub", config) as handle:
+            yield _with_user(handle)
+    finally:
+        if os.geteuid() == 0:
+            import subprocess
+
+            subprocess.run(["userdel", template.format(username=USER)], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def _with_user(handle):
+    assert handle.api("POST", f"/users/{USER}").status_code == 201
+    assert handle.api("POST", "/groups/datalab-users", json={"users": [USER]}).status_code in (200, 201)
+    handle.browser = handle.login(USER)
+    return handle
+
+
+def form_fields(options: dict) -> dict:
+    """What the spawn form posts for these options: the card's fields are `<service>--<option>`."""
+    service = options["service"]
+    fields = {"service": service}
+    for key, value in options.items():
+        if key != "service":
+            fields[f"{service}--{key}" if key != "bogus" else key] = value
+    return fields
+
+
+def attempt(hub, way: str, options: dict):
+    """(status, text the user is shown) for a spawn of USER's default server through `way`."""
+    b = hub.browser
+    xsrf = b.cookies.get("_xsrf", "")
+    if way == "rest":
+        r = hub.api("POST", f"/users/{USER}/server", json=options)
+        return r.status_code, (r.json().get("message", "") if r.content else "")
+    if way == "form":
+        data = {**form_fields(options), "_xsrf": xsrf}
+        r = b.post(f"{hub.url}/hub/spawn/{USER}", data=data, allow_redirects=False, timeout=60)
+    elif way == "query":
+        r = b.get(f"{hub.url}/hub/spawn/{USER}?{urlencode(options)}", allow_redirects=False, timeout=60)
+    else:
+        query = urlencode({**options, "autostart": "1"})
+        r = b.get(f"{hub.url}/hub/datalab/launch?{query}", allow_redirects=False, timeout=60)
+    return r.status_code, html.unescape(r.text)
+
+
+@pytest.mark.parametrize("way", WAYS)
+@pytest.mark.parametrize(("options", "status", "message"), REFUSED)
+def test_refused_the_same_way_everywhere(hub, way, options, status, message):
+    got, text = attempt(hub, way, options)
+    assert got == status and message in text, (got, text[-2000:])
+    server = hub.server(USER)
+    assert not server or not (server.get("ready") or server.get("pending")), server
+
+
+@pytest.mark.parametrize("way", WAYS)
+def test_valid_options_start_through_every_way(hub, way):
+    got, _ = attempt(hub, way, {"service": "jupyter-python", "cpu": "1", "memory": "2"})
+    assert got in (201, 202, 302, 303), got
+    model = hub.wait_server(USER, timeout=120)
+    assert model["user_options"]["service"] == "jupyter-python"
+    assert float(model["user_options"]["cpu"]) == 1.0
+    assert hub.api("DELETE", f"/users/{USER}/server").status_code in (202, 204)
+    wait_until(lambda: not hub.server(USER), timeout=60, what="the server to stop")

@@ -1,0 +1,145 @@
+"""A hub wired like Datalab's: our authenticator against the dev IdP, the broker, the renewal endpoint.
+
+`hub_config(...)` returns jupyterhub_config.py text for tests/support/hub.run_hub. The spawner is a
+SimpleLocalProcessSpawner with the credentials seam (hub.configure gives it the broker); like the local backend, it writes the
+secret files 0600 into the session's directory, and (tests only) its server token next to them, so tests
+can call the renewal endpoint exactly as the session would.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from tests.support.procs import REPO, VENV_BIN
+
+HUB_CLIENT_ID = "datalab-hub"
+CALLBACK = "http://127.0.0.1/hub/oauth_callback"  # the IdP ignores loopback ports (RFC 8252)
+
+SPAWNER = '''
+import json, os
+from pathlib import Path
+from jupyterhub.spawner import SimpleLocalProcessSpawner
+from spawner.runtime.credentials import CredentialsMixin
+
+class CredentialsTestSpawner(CredentialsMixin, SimpleLocalProcessSpawner):
+    """SimpleLocalProcessSpawner + the broker hook; secret files 0600 in sessions/<user>/ (like the local backend)."""
+
+    async def start(self):
+        creds = await self.session_credentials()
+        home = Path({sessions!r}) / self.user.name
+        home.mkdir(parents=True, exist_ok=True)
+        for name, content in {{**creds.secret_files, "api_token": self.api_token}}.items():
+            fd = os.open(home / name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(content)
+        env = {{**creds.env, "DATALAB_CREDENTIALS_FILE": str(home / "credentials.json")}}  # as backends do
+        (home / "env.json").write_text(json.dumps(env))
+        (home / "warnings.json").write_text(json.dumps(list(creds.warnings)))
+        self.environment = {{**self.environment, **env}}
+        return await super().start()
+
+c.JupyterHub.spawner_class = CredentialsTestSpawner
+c.SimpleLocalProcessSpawner.home_dir_template = {sessions!r} + "/{{username}}"
+c.SimpleLocalProcessSpawner.args = ["--allow-root"] if os.geteuid() == 0 else []
+c.SimpleLocalProcessSpawner.cmd = [{singleuser!r}]
+'''
+
+
+def hub_config(
+    *,
+    issuer: str,
+    client_secret: str,
+    sessions_dir,
+    broker: dict,
+    authenticator: dict | None = None,
+) -> str:
+    """jupyterhub_config.py text: DatalabOAuthenticator + CredentialBroker settings + the endpoint."""
+    lines = [
+        "import sys",
+        f"sys.path.insert(0, {str(REPO)!r})",
+        "import hub",
+        "hub.configure(c)",
+        'c.JupyterHub.authenticator_class = "datalab"',
+        "c.Authenticator.allow_all = False",
+        f"c.DatalabOAuthenticator.oidc_issuer = {issuer!r}",
+        f"c.DatalabOAuthenticator.client_id = {HUB_CLIENT_ID!r}",
+        f"c.DatalabOAuthenticator.client_secret = {client_secret!r}",
+        'c.DatalabOAuthenticator.allowed_groups = {"datalab-users"}',
+        'c.DatalabOAuthenticator.admin_groups = {"datalab-admins"}',
+        'c.JupyterHub.log_level = "DEBUG"',
+        'c.JupyterHub.default_url = "/hub/home"',  # no implicit spawn after login
+    ]
+    for key, value in (authenticator or {}).items():
+        lines.append(f"c.DatalabOAuthenticator.{key} = {value!r}")
+    for key, value in broker.items():
+        lines.append(f"c.CredentialBroker.{key} = {value!r}")
+    return (
+        "\n".join(lines)
+        + "\n"
+        + SPAWNER.format(sessions=str(sessions_dir), singleuser=str(VENV_BIN / "jupyterhub-singleuser"))
+    )
+
+
+def hub_client(secret: str) -> dict:
+    return {"client_id": HUB_CLIENT_ID, "client_secret": secret, "redirect_uris": [CALLBACK]}
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(24)
+
+
+ROLE = "arn:aws:iam::role/datalab-user"
+
+
+def iam_config(issuer: str, audience: str) -> dict:
+    """STS trusting the IdP; the role's policy gives the caller the bucket named after their token."""
+    own = "arn:aws:s3:::user-${jwt:preferred_username}"
+    return {
+        "sts": {
+            "tokenDuration": "1h",
+            "maxSessionLength": "12h",
+            "issuer": "datalab-sts",
+            "signingKey": base64.b64encode(secrets.token_bytes(32)).decode(),
+        },
+        "providers": [
+            {
+                "name": "datalab-idp",
+                "type": "oidc",
+                "enabled": True,
+                "config": {
+                    "issuer": issuer,
+                    "clientId": audience,
+                    "jwksUri": f"{issuer}/jwks",
+                    "claimsMapping": {"username": "preferred_username", "groups": "groups"},
+                },
+            }
+        ],
+        "policy": {"defaultEffect": "Deny", "storeType": "memory"},
+        "roles": [
+            {
+                "roleName": "datalab-user",
+                "roleArn": ROLE,
+                "trustPolicy": {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Federated": "datalab-idp"},
+                            "Action": ["sts:AssumeRoleWithWebIdentity"],
+                        }
+                    ],
+                },
+                "attachedPolicies": ["own-bucket"],
+            }
+        ],
+        "policies": [
+            {
+                "name": "own-bucket",
+                "document": {
+                    "Version": "2012-10-17",
+                    "Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": [own, own + "/*"]}],
+                },
+            }
+        ],
+    }
