@@ -174,7 +174,10 @@ class S3MountContentsManager(AsyncLargeFileManager):
     async def get(self, path, content=True, type=None, format=None, require_hash=False):
         rel = self._rel(path)
         if rel is not None:
-            return await self.s3.get(rel, content, type, format, require_hash)
+            model = await self.s3.get(rel, content, type, format, require_hash)
+            if model["type"] == "notebook" and model.get("content") is not None:
+                self.validate_notebook_model(model)  # as the file manager does when it reads one
+            return model
         model = await super().get(path, content=content, type=type, format=format, require_hash=require_hash)
         if self.s3 is not None and path.strip("/") == "" and content:
             model["content"] = [m for m in model["content"] if m["name"] != self.s3.folder]
@@ -215,8 +218,8 @@ class S3MountContentsManager(AsyncLargeFileManager):
         else:
             raise HTTPError(400, f"Unhandled contents type: {model['type']}")
         out = await self.get(path, content=False)
-        if model["type"] == "notebook":
-            message = self.validate_notebook_model({**model, "content": nb}) and None
+        if model["type"] == "notebook":  # saved either way; the message says why it is invalid
+            message = self.validate_notebook_model({"content": nb}).get("message")
         if message:
             out["message"] = message
         return out

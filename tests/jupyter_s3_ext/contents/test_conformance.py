@@ -81,6 +81,19 @@ def test_text_binary_and_notebook_roundtrip(where):
     assert jp.api("GET", f"{d}/a.txt").json()["content"] == "v2"
 
 
+def test_an_invalid_notebook_is_saved_with_the_validation_message(where):
+    """Both sides save a notebook that breaks the schema and say why, as Jupyter Server's file manager does."""
+    jp, d, _ = where
+    broken = {**NB, "cells": [{"cell_type": "markdown", "metadata": {}, "source": "# T", "bogus": 1}]}
+    r = jp.api("PUT", f"{d}/broken.ipynb", body={"type": "notebook", "content": broken})
+    assert r.status_code == 201, r.text
+    message = r.json().get("message") or ""
+    assert message.startswith("Notebook validation failed") and "bogus" in message, message
+    assert "message" not in jp.api("PUT", f"{d}/fine.ipynb", body={"type": "notebook", "content": NB}).json()
+    opened = jp.api("GET", f"{d}/broken.ipynb").json()
+    assert opened["content"]["cells"][0]["source"] == "# T" and "bogus" in opened.get("message", "")
+
+
 def test_new_untitled_and_folders(where):
     jp, d, _ = where
     made = [jp.api("POST", d, body={"type": "file", "ext": ".txt"}).json()["name"] for _ in range(2)]
