@@ -184,8 +184,8 @@ class DatalabExtensionApp(ExtensionApp):
             vault_env_path=self.vault_env_path if self.vault_env_to_kernels else None,
         )
         refresher = CredentialsRefresher(settings, log=self.log)
-        bundle = refresher.load()
-        if bundle is None and endpoint is None:
+        doc = refresher.load()
+        if doc is None and endpoint is None:
             self.log.info("jupyter_s3_ext: no session credentials (no %s, no hub to ask)", store.INITIAL_ENV)
         else:
             self.refresher = refresher
@@ -199,17 +199,17 @@ class DatalabExtensionApp(ExtensionApp):
 
     def _set_environment(self, settings: RefresherSettings) -> None:
         env = {store.CACHE_ENV: str(settings.cache_path)}
-        bundle = self.refresher.bundle
-        if bundle is not None:
-            env.update(session_env(bundle, self.default_region))
-        if settings.aws_config_file and (bundle is None or bundle.s3 is not None):
+        doc = self.refresher.document
+        if doc is not None:
+            env.update(session_env(doc, self.default_region))
+        if settings.aws_config_file and (doc is None or doc.s3 is not None):
             env["AWS_CONFIG_FILE"] = str(settings.aws_config_file)
         for key, value in env.items():
             if key in (store.CACHE_ENV, "AWS_CONFIG_FILE"):
                 os.environ[key] = value
             else:
                 os.environ.setdefault(key, value)
-        managed = [kind for kind in ("s3", "vault") if bundle is None or getattr(bundle, kind) is not None]
+        managed = [kind for kind in ("s3", "vault") if doc is None or getattr(doc, kind) is not None]
         for kind in managed:
             for key in STATIC_SECRET_ENV[kind]:
                 if os.environ.pop(key, None) is not None:

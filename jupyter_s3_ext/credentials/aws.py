@@ -14,32 +14,34 @@ import asyncio
 
 from botocore.credentials import CredentialProvider
 
-from .model import S3Credentials, format_time
+from .document import CachedS3, CredentialsError, format_time
 from .source import CredentialSource
 
 DEFAULT_REGION = "us-east-1"
 
 
-def _metadata(s3: S3Credentials) -> dict:
+def _metadata(s3: CachedS3) -> dict:
     return {
         "access_key": s3.access_key_id,
-        "secret_key": s3.secret_access_key,
-        "token": s3.session_token,
+        "secret_key": s3.secret_access_key.get_secret_value(),
+        "token": _token(s3),
         "expiry_time": format_time(s3.expiration),
     }
 
 
-def _timeouts(s3: S3Credentials) -> dict:
+def _token(s3: CachedS3) -> str | None:
+    return s3.session_token.get_secret_value() if s3.session_token is not None else None
+
+
+def _timeouts(s3: CachedS3) -> dict:
     """botocore refreshes 15 and 10 minutes before expiry by default; scale that to short lifetimes."""
     lifetime = s3.lifetime or 3600.0
     return {"advisory_timeout": min(900, lifetime * 0.5), "mandatory_timeout": min(600, lifetime * 0.2)}
 
 
-def _s3(source: CredentialSource) -> S3Credentials:
+def _s3(source: CredentialSource) -> CachedS3:
     s3 = source.current().s3
     if s3 is None:
-        from .model import CredentialsError
-
         raise CredentialsError("this session has no S3 credentials")
     return s3
 
@@ -51,7 +53,9 @@ def refreshable_credentials(source: CredentialSource | None = None):
     source = source or CredentialSource.from_env()
     s3 = _s3(source)
     if s3.expiration is None:
-        return Credentials(s3.access_key_id, s3.secret_access_key, s3.session_token, method="datalab-session")
+        return Credentials(
+            s3.access_key_id, s3.secret_access_key.get_secret_value(), _token(s3), method="datalab-session"
+        )
     return RefreshableCredentials.create_from_metadata(
         _metadata(s3), refresh_using=lambda: _metadata(_s3(source)), method="datalab-session", **_timeouts(s3)
     )
@@ -65,7 +69,7 @@ def aio_refreshable_credentials(source: CredentialSource | None = None):
     s3 = _s3(source)
     if s3.expiration is None:
         return AioCredentials(
-            s3.access_key_id, s3.secret_access_key, s3.session_token, method="datalab-session"
+            s3.access_key_id, s3.secret_access_key.get_secret_value(), _token(s3), method="datalab-session"
         )
 
     async def refresh():

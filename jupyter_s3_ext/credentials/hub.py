@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from .model import Bundle, CredentialsError, parse_bundle, utcnow
+from .document import CacheDocument, CredentialsError
+from .model import utcnow
 
 CREDENTIALS_PATH = "datalab/credentials"
 
@@ -23,7 +24,7 @@ class HubError(RuntimeError):
 @dataclass(frozen=True)
 class HubEndpoint:
     url: str
-    token: str = ""
+    token: str = field(default="", repr=False)
 
     @classmethod
     def from_env(cls, env=None, path: str = CREDENTIALS_PATH) -> HubEndpoint | None:
@@ -54,19 +55,19 @@ def _error_message(status: int, body: bytes | None) -> str:
     return f"HTTP {status}" + (f": {detail[:300]}" if detail else "")
 
 
-def _parse(body: bytes, url: str) -> Bundle:
+def _parse(body: bytes, url: str) -> CacheDocument:
     try:
         data = json.loads(body)
     except ValueError:
         raise HubError(f"{url} answered something that is not JSON") from None
     try:
-        bundle = parse_bundle(data, source=url)
+        doc = CacheDocument.parse(data, source=url)
     except CredentialsError as e:
         raise HubError(str(e)) from None
-    return Bundle(s3=bundle.s3, vault=bundle.vault, warnings=bundle.warnings, fetched_at=utcnow())
+    return doc.model_copy(update={"fetched_at": utcnow()})
 
 
-async def fetch_async(endpoint: HubEndpoint, request_timeout: float) -> Bundle:
+async def fetch_async(endpoint: HubEndpoint, request_timeout: float) -> CacheDocument:
     """Fresh credentials from the hub (tornado's AsyncHTTPClient; never blocks the event loop)."""
     from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
@@ -90,7 +91,7 @@ async def fetch_async(endpoint: HubEndpoint, request_timeout: float) -> Bundle:
     return _parse(response.body, endpoint.url)
 
 
-def fetch_blocking(endpoint: HubEndpoint, timeout: float) -> Bundle:
+def fetch_blocking(endpoint: HubEndpoint, timeout: float) -> CacheDocument:
     """The same, blocking (for the command line, which has no event loop)."""
     import urllib.error  # imported here: most runs of the command never call the hub
     import urllib.request

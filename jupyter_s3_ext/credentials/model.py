@@ -1,203 +1,61 @@
-"""The credentials of a session as plain data, and every decision about them (pure: no I/O).
+"""Every decision about a session's credentials (pure: no I/O), on the models of `document`.
 
-The hub hands the session one JSON document (see notes/contracts.md): `s3` and `vault` parts, each
-possibly null. We keep the same shape in the cache file, plus when each credential was first seen and
-how long it lived then (`lifetime`), which is what "refresh once half its life is spent" needs.
+The session holds a `document.CacheDocument`: the hub's document plus, per part, how long the credential
+lived when first seen (`lifetime`), which is what "refresh once half its life is spent" needs.
 """
 
 from __future__ import annotations
 
 import shlex
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-CACHE_VERSION = 1
+from .document import (
+    CacheDocument,
+    CachedS3,
+    CachedVault,
+    CredentialsDocument,
+    S3Credentials,
+    VaultCredentials,
+    format_time,
+)
 
-
-class CredentialsError(ValueError):
-    """Credentials that cannot be used; the message names what was wrong, never a secret value."""
+Cached = CachedS3 | CachedVault
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def parse_time(value: Any, where: str) -> datetime | None:
-    """An ISO 8601 instant (with Z or an offset; naive means UTC), or None."""
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str):
-        raise CredentialsError(f"{where}: expected an ISO 8601 string, got {type(value).__name__}")
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise CredentialsError(f"{where}: {value!r} is not an ISO 8601 date and time") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def format_time(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z") if value else None
-
-
-@dataclass(frozen=True)
-class S3Credentials:
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    expiration: datetime | None = None
-    endpoint: str | None = None
-    region: str | None = None
-    bucket: str | None = None
-    prefix: str | None = None
-    lifetime: float | None = None  # seconds it was valid for when first seen
-
-
-@dataclass(frozen=True)
-class VaultCredentials:
-    token: str = field(repr=False)
-    expiration: datetime | None = None
-    addr: str | None = None
-    mount: str | None = None
-    top_dir: str | None = None
-    renewable: bool = False
-    lifetime: float | None = None
-
-
-@dataclass(frozen=True)
-class Bundle:
-    s3: S3Credentials | None = None
-    vault: VaultCredentials | None = None
-    warnings: tuple[str, ...] = ()
-    fetched_at: datetime | None = None
-
-
-def _str(data: dict, key: str, where: str, *, required: bool = False) -> str | None:
-    value = data.get(key)
-    if value is None or value == "":
-        if required:
-            raise CredentialsError(f"{where}.{key} is missing")
-        return None
-    if not isinstance(value, str):
-        raise CredentialsError(f"{where}.{key}: expected a string, got {type(value).__name__}")
-    return value
-
-
-def _lifetime(data: dict, where: str) -> float | None:
-    value = data.get("lifetime")
-    if value is None:
-        return None
-    if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
-        raise CredentialsError(f"{where}.lifetime: expected a positive number of seconds")
-    return float(value)
-
-
-def parse_bundle(data: Any, *, source: str) -> Bundle:
-    """Hub JSON (or our cache file) -> Bundle; CredentialsError naming the source and field otherwise."""
-    if not isinstance(data, dict):
-        raise CredentialsError(f"{source}: expected a JSON object, got {type(data).__name__}")
-    s3 = vault = None
-    raw = data.get("s3")
-    if raw is not None:
-        where = f"{source}: s3"
-        if not isinstance(raw, dict):
-            raise CredentialsError(f"{where}: expected an object or null")
-        s3 = S3Credentials(
-            access_key_id=_str(raw, "access_key_id", where, required=True),
-            secret_access_key=_str(raw, "secret_access_key", where, required=True),
-            session_token=_str(raw, "session_token", where),
-            expiration=parse_time(raw.get("expiration"), f"{where}.expiration"),
-            endpoint=_str(raw, "endpoint", where),
-            region=_str(raw, "region", where),
-            bucket=_str(raw, "bucket", where),
-            prefix=_str(raw, "prefix", where),
-            lifetime=_lifetime(raw, where),
-        )
-    raw = data.get("vault")
-    if raw is not None:
-        where = f"{source}: vault"
-        if not isinstance(raw, dict):
-            raise CredentialsError(f"{where}: expected an object or null")
-        vault = VaultCredentials(
-            token=_str(raw, "token", where, required=True),
-            expiration=parse_time(raw.get("expiration"), f"{where}.expiration"),
-            addr=_str(raw, "addr", where),
-            mount=_str(raw, "mount", where),
-            top_dir=_str(raw, "top_dir", where),
-            renewable=bool(raw.get("renewable", False)),
-            lifetime=_lifetime(raw, where),
-        )
-    warnings = data.get("warnings") or []
-    if not isinstance(warnings, list) or not all(isinstance(w, str) for w in warnings):
-        raise CredentialsError(f"{source}: warnings: expected a list of strings")
-    fetched_at = parse_time(data.get("fetched_at"), f"{source}: fetched_at")
-    return Bundle(s3=s3, vault=vault, warnings=tuple(warnings), fetched_at=fetched_at)
-
-
-def bundle_to_json(bundle: Bundle) -> dict:
-    """The cache file's content: the hub's shape plus `lifetime` and `fetched_at`."""
-    s3 = vault = None
-    if bundle.s3:
-        c = bundle.s3
-        s3 = {
-            "access_key_id": c.access_key_id,
-            "secret_access_key": c.secret_access_key,
-            "session_token": c.session_token,
-            "expiration": format_time(c.expiration),
-            "endpoint": c.endpoint,
-            "region": c.region,
-            "bucket": c.bucket,
-            "prefix": c.prefix,
-            "lifetime": c.lifetime,
-        }
-    if bundle.vault:
-        v = bundle.vault
-        vault = {
-            "token": v.token,
-            "expiration": format_time(v.expiration),
-            "addr": v.addr,
-            "mount": v.mount,
-            "top_dir": v.top_dir,
-            "renewable": v.renewable,
-            "lifetime": v.lifetime,
-        }
-    return {
-        "version": CACHE_VERSION,
-        "fetched_at": format_time(bundle.fetched_at),
-        "s3": s3,
-        "vault": vault,
-        "warnings": list(bundle.warnings),
-    }
-
-
 # --- lifetimes -------------------------------------------------------------------------------------
 
 
-def with_lifetime(cred, previous, now: datetime):
+def with_lifetime(cred: Cached | None, previous: Cached | None, now: datetime) -> Cached | None:
     """Stamp a credential with its lifetime: kept from `previous` when it is the same credential."""
     if cred is None or cred.expiration is None:
         return cred
     if previous is not None and _same(cred, previous) and previous.lifetime:
-        return replace(cred, lifetime=previous.lifetime)
+        return cred.model_copy(update={"lifetime": previous.lifetime})
     if cred.lifetime:
         return cred
-    return replace(cred, lifetime=max((cred.expiration - now).total_seconds(), 1.0))
+    return cred.model_copy(update={"lifetime": max((cred.expiration - now).total_seconds(), 1.0)})
 
 
-def first_seen(bundle: Bundle, now: datetime) -> Bundle:
-    """A bundle just read from a file: each part stamped with its lifetime, `fetched_at` now if unknown."""
-    return replace(
-        bundle,
-        s3=with_lifetime(bundle.s3, None, now),
-        vault=with_lifetime(bundle.vault, None, now),
-        fetched_at=bundle.fetched_at or now,
+def first_seen(doc: CacheDocument, now: datetime) -> CacheDocument:
+    """A document just read from a file: each part stamped with its lifetime, `fetched_at` now if unknown."""
+    return doc.model_copy(
+        update={
+            "s3": with_lifetime(doc.s3, None, now),
+            "vault": with_lifetime(doc.vault, None, now),
+            "fetched_at": doc.fetched_at or now,
+        }
     )
 
 
-def _same(a, b) -> bool:
-    if isinstance(a, S3Credentials) and isinstance(b, S3Credentials):
+def _same(a: Cached, b: Cached) -> bool:
+    if isinstance(a, CachedS3) and isinstance(b, CachedS3):
         return a.access_key_id == b.access_key_id and a.session_token == b.session_token
-    if isinstance(a, VaultCredentials) and isinstance(b, VaultCredentials):
+    if isinstance(a, CachedVault) and isinstance(b, CachedVault):
         return a.token == b.token
     return False
 
@@ -230,19 +88,14 @@ def newer(a, b):
     return b if b.expiration > a.expiration else a
 
 
-newer_s3 = newer
-
-
-def freshest(a: Bundle | None, b: Bundle | None) -> Bundle | None:
-    """Two bundles merged part by part, keeping the longer-lived credential (warnings and time from `b`)."""
+def freshest(a: CacheDocument | None, b: CacheDocument | None) -> CacheDocument | None:
+    """Two documents merged part by part, keeping the longer-lived credential (warnings and time from `b`)."""
     if a is None or b is None:
         return a or b
-    return Bundle(
-        s3=newer(a.s3, b.s3), vault=newer(a.vault, b.vault), warnings=b.warnings, fetched_at=b.fetched_at
-    )
+    return b.model_copy(update={"s3": newer(a.s3, b.s3), "vault": newer(a.vault, b.vault)})
 
 
-def adopt_renewal(current: Bundle, fresh: Bundle, *, need_vault: bool, now: datetime):
+def adopt_renewal(current: CacheDocument, fresh: CacheDocument, *, need_vault: bool, now: datetime):
     """Merge the hub's answer into what the session holds; also return the parts the hub failed to give.
 
     S3 credentials are always taken (every client re-reads them). A new Vault token is taken only when
@@ -265,7 +118,7 @@ def adopt_renewal(current: Bundle, fresh: Bundle, *, need_vault: bool, now: date
         if need_vault:
             missing.append("Vault")
         vault = None if is_expired(vault, now) else vault
-    return Bundle(s3=s3, vault=vault, warnings=fresh.warnings, fetched_at=fresh.fetched_at), missing
+    return fresh.model_copy(update={"s3": s3, "vault": vault}), missing
 
 
 def backoff_delay(failures: int, initial: float, maximum: float) -> float:
@@ -273,10 +126,12 @@ def backoff_delay(failures: int, initial: float, maximum: float) -> float:
     return min(maximum, initial * (2 ** max(failures - 1, 0)))
 
 
-def next_wakeup(bundle: Bundle, now: datetime, *, fraction: float, min_interval: float, max_interval: float):
+def next_wakeup(
+    doc: CacheDocument, now: datetime, *, fraction: float, min_interval: float, max_interval: float
+) -> float:
     """How many seconds until the refresher should look again."""
     waits = [max_interval]
-    for cred in (bundle.s3, bundle.vault):
+    for cred in (doc.s3, doc.vault):
         when = due_at(cred, fraction)
         if when is not None:
             left = (when - now).total_seconds()
@@ -292,9 +147,13 @@ def next_wakeup(bundle: Bundle, now: datetime, *, fraction: float, min_interval:
 
 def credential_process_output(s3: S3Credentials) -> dict:
     """The JSON an AWS SDK's `credential_process` expects (Version 1)."""
-    out = {"Version": 1, "AccessKeyId": s3.access_key_id, "SecretAccessKey": s3.secret_access_key}
-    if s3.session_token:
-        out["SessionToken"] = s3.session_token
+    out = {
+        "Version": 1,
+        "AccessKeyId": s3.access_key_id,
+        "SecretAccessKey": s3.secret_access_key.get_secret_value(),
+    }
+    if s3.session_token is not None:
+        out["SessionToken"] = s3.session_token.get_secret_value()
     if s3.expiration:
         out["Expiration"] = format_time(s3.expiration)
     return out
@@ -311,10 +170,10 @@ def aws_config_text(command: str, s3: S3Credentials | None, default_region: str)
     return "\n".join(lines) + "\n"
 
 
-def session_env(bundle: Bundle, default_region: str) -> dict[str, str]:
+def session_env(doc: CredentialsDocument, default_region: str) -> dict[str, str]:
     """The non-secret, Onyxia-compatible variables a session's tools read."""
     env: dict[str, str] = {}
-    s3, vault = bundle.s3, bundle.vault
+    s3, vault = doc.s3, doc.vault
     if s3:
         region = s3.region or default_region
         env["AWS_DEFAULT_REGION"] = region
@@ -336,25 +195,25 @@ def session_env(bundle: Bundle, default_region: str) -> dict[str, str]:
     return env
 
 
-def export_lines(bundle: Bundle, default_region: str) -> str:
+def export_lines(doc: CredentialsDocument, default_region: str) -> str:
     """`export` lines for tools that only read static variables (they go stale: re-run to refresh)."""
-    env = session_env(bundle, default_region)
-    if bundle.s3:
-        env["AWS_ACCESS_KEY_ID"] = bundle.s3.access_key_id
-        env["AWS_SECRET_ACCESS_KEY"] = bundle.s3.secret_access_key
-        if bundle.s3.session_token:
-            env["AWS_SESSION_TOKEN"] = bundle.s3.session_token
-    if bundle.vault:
-        env["VAULT_TOKEN"] = bundle.vault.token
+    env = session_env(doc, default_region)
+    if doc.s3:
+        env["AWS_ACCESS_KEY_ID"] = doc.s3.access_key_id
+        env["AWS_SECRET_ACCESS_KEY"] = doc.s3.secret_access_key.get_secret_value()
+        if doc.s3.session_token is not None:
+            env["AWS_SESSION_TOKEN"] = doc.s3.session_token.get_secret_value()
+    if doc.vault:
+        env["VAULT_TOKEN"] = doc.vault.token.get_secret_value()
     lines = []
-    for cred, name in ((bundle.s3, "S3"), (bundle.vault, "Vault")):
+    for cred, name in ((doc.s3, "S3"), (doc.vault, "Vault")):
         if cred and cred.expiration:
             lines.append(f"# {name} credentials expire at {format_time(cred.expiration)}")
     lines += [f"export {key}={shlex.quote(value)}" for key, value in sorted(env.items())]
     return "\n".join(lines) + "\n"
 
 
-def describe(cred, now: datetime) -> dict:
+def describe(cred: S3Credentials | VaultCredentials | None, now: datetime) -> dict:
     """A credential's status without its secret parts."""
     if cred is None:
         return {"configured": False}

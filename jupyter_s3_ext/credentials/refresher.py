@@ -12,25 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from . import store, vault
+from .document import CacheDocument, CredentialsError, format_time
 from .hub import HubEndpoint, HubError, fetch_async
 from .model import (
-    Bundle,
-    CredentialsError,
     adopt_renewal,
     aws_config_text,
     backoff_delay,
     describe,
     first_seen,
-    format_time,
     freshest,
     is_due,
     is_expired,
-    newer_s3,
+    newer,
     next_wakeup,
     utcnow,
 )
@@ -65,7 +63,7 @@ class CredentialsRefresher:
     def __init__(self, settings: RefresherSettings, log: logging.Logger | None = None):
         self.settings = settings
         self.log = log or logging.getLogger(__name__)
-        self.bundle: Bundle | None = None
+        self.document: CacheDocument | None = None
         self.last_renewal: datetime | None = None
         self.last_error: str | None = None
         self.last_error_at: datetime | None = None
@@ -79,24 +77,24 @@ class CredentialsRefresher:
 
     # --- start and stop --------------------------------------------------------------------------
 
-    def load(self) -> Bundle | None:
+    def load(self) -> CacheDocument | None:
         """Read the cache (or the initial file) and write the files tools read. Safe to call before the loop."""
         s = self.settings
         cached = initial = None
         try:
-            cached = store.read_bundle(s.cache_path)
+            cached = store.read_document(s.cache_path)
         except CredentialsError as e:  # a damaged cache is rewritten below
             self.log.warning("Ignoring the credential cache: %s", e)
         if s.initial_path is not None:
             try:
-                initial = store.read_bundle(s.initial_path)
+                initial = store.read_document(s.initial_path)
             except CredentialsError as e:
                 self._fail(str(e))
         # A cache left by an earlier run of the session (persistent home) may be older than the spawn's file.
-        bundle = freshest(cached, initial)
-        if bundle is not None:
-            self._apply(first_seen(bundle, utcnow()))
-        return self.bundle
+        doc = freshest(cached, initial)
+        if doc is not None:
+            self._apply(first_seen(doc, utcnow()))
+        return self.document
 
     def start(self) -> None:
         if self._task is None:
@@ -138,15 +136,15 @@ class CredentialsRefresher:
         """Renew what is due; return the seconds until the next look."""
         s = self.settings
         now = utcnow()
-        bundle = self.bundle or Bundle()
+        doc = self.document or CacheDocument()
         with contextlib.suppress(CredentialsError):  # a client may have renewed S3 itself meanwhile
-            cached = store.read_bundle(s.cache_path)
+            cached = store.read_document(s.cache_path)
             if cached is not None:
-                bundle = replace(bundle, s3=newer_s3(bundle.s3, cached.s3))
+                doc = doc.model_copy(update={"s3": newer(doc.s3, cached.s3)})
         fraction = s.refresh_fraction
-        need_hub = self.bundle is None or is_due(bundle.s3, now, fraction)
+        need_hub = self.document is None or is_due(doc.s3, now, fraction)
         need_vault = False
-        token = bundle.vault
+        token = doc.vault
         renewal_error = None
         if token is not None and is_due(token, now, fraction):
             if token.renewable and not is_expired(token, now):
@@ -154,7 +152,7 @@ class CredentialsRefresher:
                     renewed = await self._in_executor(vault.renew, token, s.request_timeout)
                     # Uncapped, a renewal's lease is the token's TTL: the lifetime to plan with.
                     lease = (renewed.expiration - utcnow()).total_seconds()
-                    token = replace(renewed, lifetime=max(token.lifetime or 0.0, lease))
+                    token = renewed.model_copy(update={"lifetime": max(token.lifetime or 0.0, lease)})
                     self.last_renewal = utcnow()
                     self.log.info("Vault token renewed until %s", format_time(token.expiration))
                     need_vault = is_due(token, utcnow(), fraction)  # capped by its max TTL: re-mint
@@ -163,44 +161,42 @@ class CredentialsRefresher:
                     need_vault = True
             else:
                 need_vault = True
-        bundle = replace(bundle, vault=token)
+        doc = doc.model_copy(update={"vault": token})
         if need_hub or need_vault:
             if s.endpoint is None:
-                self._apply(bundle)
+                self._apply(doc)
                 return self._fail("credentials are due for renewal but JUPYTERHUB_API_URL/TOKEN are not set")
             try:
                 fresh = await fetch_async(s.endpoint, s.request_timeout)
             except HubError as e:
-                self._apply(bundle)
+                self._apply(doc)
                 reason = f"{renewal_error}; then {e}" if renewal_error else str(e)
                 return self._fail(reason)
             now = utcnow()
-            bundle, missing = adopt_renewal(
-                Bundle(s3=bundle.s3, vault=token), fresh, need_vault=need_vault, now=now
-            )
+            doc, missing = adopt_renewal(doc, fresh, need_vault=need_vault, now=now)
             self.last_renewal = now
             self.log.info(
                 "Credentials renewed through the hub (S3 until %s, Vault until %s)",
-                format_time(bundle.s3.expiration) if bundle.s3 else "-",
-                format_time(bundle.vault.expiration) if bundle.vault else "-",
+                format_time(doc.s3.expiration) if doc.s3 else "-",
+                format_time(doc.vault.expiration) if doc.vault else "-",
             )
             for warning in fresh.warnings:
                 self.log.warning("Credential renewal: %s", warning)
             if missing:
-                self._apply(bundle)
+                self._apply(doc)
                 detail = "; ".join(fresh.warnings)
                 return self._fail(
                     f"the hub gave no {' and no '.join(missing)} credentials; keeping the current ones"
                     + (f" ({detail})" if detail else "")
                 )
         elif renewal_error:
-            self._apply(bundle)
+            self._apply(doc)
             return self._fail(renewal_error)
-        self._apply(bundle)
+        self._apply(doc)
         self.failures = 0
         await self._refresh_kernel_env()
         return next_wakeup(
-            bundle, utcnow(), fraction=fraction, min_interval=s.min_interval, max_interval=s.max_interval
+            doc, utcnow(), fraction=fraction, min_interval=s.min_interval, max_interval=s.max_interval
         )
 
     async def _in_executor(self, fn, *args):
@@ -211,11 +207,11 @@ class CredentialsRefresher:
 
     async def _refresh_kernel_env(self) -> None:
         s = self.settings
-        if not s.vault_env_path or self.bundle is None or self.bundle.vault is None:
+        if not s.vault_env_path or self.document is None or self.document.vault is None:
             return
         try:
             self.kernel_env = await self._in_executor(
-                vault.read_env, self.bundle.vault, s.vault_env_path, s.request_timeout
+                vault.read_env, self.document.vault, s.vault_env_path, s.request_timeout
             )
             self.kernel_env_error = None
         except (vault.VaultError, TimeoutError) as e:
@@ -232,10 +228,10 @@ class CredentialsRefresher:
 
     # --- writing what tools read -----------------------------------------------------------------
 
-    def _apply(self, bundle: Bundle) -> None:
+    def _apply(self, doc: CacheDocument) -> None:
         s = self.settings
-        self.bundle = bundle = store.merge_into_cache(s.cache_path, bundle)
-        token = bundle.vault.token if bundle.vault else None
+        self.document = doc = store.merge_into_cache(s.cache_path, doc)
+        token = doc.vault.token.get_secret_value() if doc.vault else None
         if (
             s.vault_token_file
             and token
@@ -244,8 +240,8 @@ class CredentialsRefresher:
             # Rewritten too when someone else changed it (another server of the user sharing the home).
             store.write_private(s.vault_token_file, token)
             self._written_token = token
-        if s.aws_config_file and bundle.s3:
-            text = aws_config_text(s.aws_command, bundle.s3, s.default_region)
+        if s.aws_config_file and doc.s3:
+            text = aws_config_text(s.aws_command, doc.s3, s.default_region)
             if text != self._written_aws_config:
                 store.write_private(s.aws_config_file, text, mode=0o644)
                 self._written_aws_config = text
@@ -255,10 +251,10 @@ class CredentialsRefresher:
     def status(self) -> dict:
         s = self.settings
         now = utcnow()
-        bundle = self.bundle or Bundle()
+        doc = self.document or CacheDocument()
         return {
-            "s3": describe(bundle.s3, now),
-            "vault": describe(bundle.vault, now),
+            "s3": describe(doc.s3, now),
+            "vault": describe(doc.vault, now),
             "renewal": {
                 "hub_endpoint": s.endpoint.url if s.endpoint else None,
                 "refresh_fraction": s.refresh_fraction,
@@ -268,7 +264,7 @@ class CredentialsRefresher:
                 "last_error_at": format_time(self.last_error_at),
                 "consecutive_failures": self.failures,
             },
-            "warnings": list(bundle.warnings),
+            "warnings": list(doc.warnings),
             "files": {
                 "aws_config": str(s.aws_config_file) if s.aws_config_file else None,
                 "vault_token": str(s.vault_token_file) if s.vault_token_file else None,

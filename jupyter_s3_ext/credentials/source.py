@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import store
+from .document import CacheDocument, CredentialsError
 from .hub import HubEndpoint, HubError, fetch_blocking
-from .model import Bundle, CredentialsError, first_seen, is_due, is_expired, utcnow, with_lifetime
+from .model import first_seen, is_due, is_expired, utcnow, with_lifetime
 
 # Share of a credential's lifetime after which a client fetches for itself. Later than the server's
 # refresher (which renews at half its life), so while the server is healthy clients never call the hub.
@@ -48,46 +49,45 @@ class CredentialSource:
     def configured(self) -> bool:
         return self.cache_path.exists() or bool(self.initial_path and self.initial_path.exists())
 
-    def cached(self) -> Bundle:
+    def cached(self) -> CacheDocument:
         """What the cache holds (seeded from the initial file at first use), without asking the hub."""
-        bundle = store.read_bundle(self.cache_path)
-        if bundle is None and self.initial_path is not None:
-            bundle = store.read_bundle(self.initial_path)
-            if bundle is not None:
-                bundle = store.merge_into_cache(
-                    self.cache_path, first_seen(bundle, utcnow()), replace_vault=False
-                )
-        if bundle is None:
+        doc = store.read_document(self.cache_path)
+        if doc is None and self.initial_path is not None:
+            doc = store.read_document(self.initial_path)
+            if doc is not None:
+                doc = store.merge_into_cache(self.cache_path, first_seen(doc, utcnow()), replace_vault=False)
+        if doc is None:
             where = str(self.initial_path) if self.initial_path else f"${store.INITIAL_ENV} (not set)"
             raise CredentialsError(f"no session credentials: neither {self.cache_path} nor {where} exists")
-        return bundle
+        return doc
 
-    def current(self) -> Bundle:
+    def current(self) -> CacheDocument:
         """Cached credentials, renewed through the hub first when the S3 part is near its end."""
-        bundle = self.cached()
+        doc = self.cached()
         now = utcnow()
-        if bundle.s3 is None or not is_due(bundle.s3, now, self.fraction):
-            return bundle
+        if doc.s3 is None or not is_due(doc.s3, now, self.fraction):
+            return doc
         if self.endpoint is None:
-            if is_expired(bundle.s3, now):
+            if is_expired(doc.s3, now):
                 raise CredentialsError(
                     "S3 credentials expired and this process cannot renew them "
                     "(JUPYTERHUB_API_URL or JUPYTERHUB_API_TOKEN is not set)"
                 )
-            return bundle
+            return doc
         try:
             fresh = fetch_blocking(self.endpoint, self.timeout)
         except HubError as e:
-            if is_expired(bundle.s3, utcnow()):
+            if is_expired(doc.s3, utcnow()):
                 raise CredentialsError(f"S3 credentials expired and renewal failed: {e}") from None
             print(f"datalab-credentials: renewal failed, using current credentials: {e}", file=sys.stderr)
-            return bundle
+            return doc
         now = utcnow()
-        fresh = replace(
-            fresh,
-            s3=with_lifetime(fresh.s3, bundle.s3, now),
-            vault=with_lifetime(fresh.vault, bundle.vault, now),
+        fresh = fresh.model_copy(
+            update={
+                "s3": with_lifetime(fresh.s3, doc.s3, now),
+                "vault": with_lifetime(fresh.vault, doc.vault, now),
+            }
         )
         # Keep the Vault token the server renews unless the cached one is dead.
-        keep_vault = bundle.vault is not None and not is_expired(bundle.vault, now)
+        keep_vault = doc.vault is not None and not is_expired(doc.vault, now)
         return store.merge_into_cache(self.cache_path, fresh, replace_vault=not keep_vault)

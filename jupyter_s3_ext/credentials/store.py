@@ -14,7 +14,8 @@ import os
 import tempfile
 from pathlib import Path
 
-from .model import Bundle, bundle_to_json, newer_s3, parse_bundle
+from .document import CacheDocument, CredentialsError
+from .model import newer
 
 CACHE_ENV = "DATALAB_CREDENTIALS_CACHE"
 INITIAL_ENV = "DATALAB_CREDENTIALS_FILE"
@@ -73,8 +74,8 @@ def locked(cache_path: Path):
         os.close(fd)
 
 
-def read_bundle(path: Path) -> Bundle | None:
-    """The credentials in a JSON file; None when the file does not exist."""
+def read_document(path: Path) -> CacheDocument | None:
+    """The credentials in a JSON file (the spawn file or the cache); None when the file does not exist."""
     try:
         text = Path(path).read_text()
     except FileNotFoundError:
@@ -82,18 +83,16 @@ def read_bundle(path: Path) -> Bundle | None:
     try:
         data = json.loads(text)
     except ValueError as e:
-        from .model import CredentialsError
-
         raise CredentialsError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
-    return parse_bundle(data, source=str(path))
+    return CacheDocument.parse(data, source=str(path))
 
 
-def write_bundle(path: Path, bundle: Bundle) -> None:
-    write_private(path, json.dumps(bundle_to_json(bundle), indent=1))
+def write_document(path: Path, doc: CacheDocument) -> None:
+    write_private(path, json.dumps(doc.to_json(), indent=1))
 
 
-def merge_into_cache(path: Path, bundle: Bundle, *, replace_vault: bool = True) -> Bundle:
-    """Write `bundle` to the cache, keeping whichever S3 credentials live longer; return what was written.
+def merge_into_cache(path: Path, doc: CacheDocument, *, replace_vault: bool = True) -> CacheDocument:
+    """Write `doc` to the cache, keeping whichever S3 credentials live longer; return what was written.
 
     The session server and kernels' credential_process may both write: the longer-lived S3 key wins, so
     neither undoes the other's fresher result. `replace_vault=False` keeps the cached Vault token (a
@@ -101,12 +100,12 @@ def merge_into_cache(path: Path, bundle: Bundle, *, replace_vault: bool = True) 
     """
     with locked(path):
         try:
-            current = read_bundle(path)
-        except ValueError:
+            current = read_document(path)
+        except CredentialsError:
             current = None
         if current is not None:
-            s3 = newer_s3(current.s3, bundle.s3)
-            vault = bundle.vault if (replace_vault or current.vault is None) else current.vault
-            bundle = Bundle(s3=s3, vault=vault, warnings=bundle.warnings, fetched_at=bundle.fetched_at)
-        write_bundle(path, bundle)
-    return bundle
+            s3 = newer(current.s3, doc.s3)
+            vault = doc.vault if (replace_vault or current.vault is None) else current.vault
+            doc = doc.model_copy(update={"s3": s3, "vault": vault})
+        write_document(path, doc)
+    return doc

@@ -6,22 +6,22 @@ timeout. Errors come back as VaultError with a message that names the call and a
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
-from .model import VaultCredentials, utcnow
+from .document import CachedVault
+from .model import utcnow
 
 
 class VaultError(RuntimeError):
     """A Vault call failed; the message is safe to log and show."""
 
 
-def _client(vault: VaultCredentials, timeout: float):
+def _client(vault: CachedVault, timeout: float):
     import hvac
 
     if not vault.addr:
         raise VaultError("the Vault address is unknown (no vault.addr in the credentials)")
-    return hvac.Client(url=vault.addr, token=vault.token, timeout=timeout)
+    return hvac.Client(url=vault.addr, token=vault.token.get_secret_value(), timeout=timeout)
 
 
 def _describe(e: Exception) -> str:
@@ -29,7 +29,7 @@ def _describe(e: Exception) -> str:
     return f"{type(e).__name__}" + (f": {text[:200]}" if text else "")
 
 
-def renew(vault: VaultCredentials, timeout: float) -> VaultCredentials:
+def renew(vault: CachedVault, timeout: float) -> CachedVault:
     """renew_self; the same token with its new expiration (capped by Vault at the token's max TTL)."""
     try:
         response = _client(vault, timeout).auth.token.renew_self()
@@ -41,12 +41,12 @@ def renew(vault: VaultCredentials, timeout: float) -> VaultCredentials:
     lease = auth.get("lease_duration")
     if not isinstance(lease, int):
         raise VaultError(f"renewing the Vault token at {vault.addr} gave no lease duration")
-    return replace(
-        vault, expiration=utcnow() + timedelta(seconds=lease), renewable=bool(auth.get("renewable"))
+    return vault.model_copy(
+        update={"expiration": utcnow() + timedelta(seconds=lease), "renewable": bool(auth.get("renewable"))}
     )
 
 
-def read_env(vault: VaultCredentials, path: str, timeout: float) -> dict[str, str]:
+def read_env(vault: CachedVault, path: str, timeout: float) -> dict[str, str]:
     """The keys stored at `<mount>/<top_dir>/<path>` (KV v2), as environment variables."""
     if not vault.mount or not vault.top_dir:
         raise VaultError("VAULT_MOUNT or VAULT_TOP_DIR is unknown: cannot find the env secrets")

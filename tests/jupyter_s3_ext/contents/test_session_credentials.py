@@ -1,6 +1,6 @@
 """The credentials seam: with no keys in config, the manager uses the session's credentials file.
 
-The file has the renewal endpoint's JSON shape (contracts.md); the manager reads it through
+The file is a credentials document (jupyter_s3_ext.credentials.document); the manager reads it through
 `jupyter_s3_ext.credentials.aio_refreshable_credentials`, ahead of any (stale) AWS_* variables.
 """
 
