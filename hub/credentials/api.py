@@ -14,8 +14,11 @@ import json
 from jupyterhub.apihandlers.base import APIHandler
 from tornado import web
 
+from jupyter_s3_ext.credentials.document import CredentialsDocument
+
 from ..user_role import extend_user_role
-from .broker import BrokerError, get_broker
+from .broker import get_broker
+from .errors import BrokerError
 from .tokens import LoginRequired, fresh_id_token
 
 SCOPE = "custom:datalab-credentials:read"
@@ -34,7 +37,8 @@ def scope_allows(parsed_scopes: dict, username: str) -> bool:
 
 
 class CredentialsHandler(APIHandler):
-    """GET: fresh S3/Vault credentials of the authenticated user (contracts.md has the JSON)."""
+    """GET: fresh S3/Vault credentials of the authenticated user (a jupyter_s3_ext.credentials.document
+    CredentialsDocument), or `{"message"}` with 401 (log in again) or 503 (a required integration failed)."""
 
     def _json(self, status: int, doc: dict) -> None:
         self.set_status(status)
@@ -50,18 +54,18 @@ class CredentialsHandler(APIHandler):
             raise web.HTTPError(403, f"this token lacks the scope {SCOPE} for user {owner.name}")
         broker = get_broker(self.settings.get("config"), self.log)
         if not broker.enabled:
-            return self._json(200, {"s3": None, "vault": None, "warnings": []})
+            return self._json(200, CredentialsDocument().to_json())
         try:
             id_token = await fresh_id_token(self.authenticator, owner, self)
         except LoginRequired as e:
             return self._json(401, {"message": str(e)})
         force = self.get_argument("force", "") in ("1", "true", "yes")
         try:
-            result = await broker.credentials(owner.name, id_token, force=force)
+            document = await broker.credentials(owner.name, id_token, force=force)
         except BrokerError as e:
             self.log.warning("Credentials for %s unavailable: %s", owner.name, e)
             return self._json(503, {"message": str(e)})
-        self._json(200, result.to_json())
+        self._json(200, document.to_json())
 
 
 def configure_endpoint(c, *, server_token_scopes: bool = True) -> None:

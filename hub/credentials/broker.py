@@ -1,103 +1,36 @@
 """The credential broker: a user's OIDC id_token in, temporary S3 credentials and a Vault token out.
 
-S3 comes from STS AssumeRoleWithWebIdentity (boto3, pointed at the S3 endpoint as with MinIO/SeaweedFS),
-or from static keys where there is no STS; Vault from its JWT auth login (hvac). Both libraries block, so
-every call runs in a thread with a timeout. Results are cached per user and reused until most of their
-lifetime is spent. Errors name the integration, the endpoint and what the server said: never a secret.
+This module holds the settings, the per-user cache and locks, and runs the blocking calls of `s3` (STS or
+static keys) and `vault` (JWT login) in threads with a timeout. Results are cached per user and reused until
+most of their lifetime is spent. The document it hands out is jupyter_s3_ext.credentials.document's
+`CredentialsDocument`. Errors (errors.BrokerError) name the integration, the endpoint and what the server
+said: never a secret.
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
-from traitlets import Float, Integer, Unicode, default
+from traitlets import Enum, Float, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
+from jupyter_s3_ext.credentials.document import (
+    CredentialsDocument,
+    S3Credentials,
+    VaultCredentials,
+    format_time,
+)
+
+from . import s3, vault
+from .errors import BrokerError
+
 MODES = ("off", "optional", "required")
-_BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
-class BrokerError(Exception):
-    """A required integration failed. `integration` is "s3" or "vault"; the message is safe to show."""
-
-    def __init__(self, integration: str, message: str):
-        super().__init__(message)
-        self.integration = integration
-
-
-# ---- plain data -------------------------------------------------------------------------------------
-def iso(dt: datetime | None) -> str | None:
-    return dt.astimezone(UTC).isoformat().replace("+00:00", "Z") if dt else None
-
-
-@dataclass(frozen=True)
-class S3Credentials:
-    access_key_id: str
-    secret_access_key: str = field(repr=False)
-    session_token: str | None = field(default=None, repr=False)
-    expiration: datetime | None = None
-    endpoint: str = ""
-    region: str = ""
-    bucket: str = ""
-    prefix: str = ""
-    issued_at: float = 0.0
-
-    def to_json(self) -> dict:
-        return {
-            "access_key_id": self.access_key_id,
-            "secret_access_key": self.secret_access_key,
-            "session_token": self.session_token,
-            "expiration": iso(self.expiration),
-            "endpoint": self.endpoint,
-            "region": self.region,
-            "bucket": self.bucket,
-            "prefix": self.prefix,
-        }
-
-
-@dataclass(frozen=True)
-class VaultCredentials:
-    token: str = field(repr=False)
-    expiration: datetime | None = None
-    addr: str = ""
-    mount: str = ""
-    top_dir: str = ""
-    renewable: bool = False
-    issued_at: float = 0.0
-
-    def to_json(self) -> dict:
-        return {
-            "token": self.token,
-            "expiration": iso(self.expiration),
-            "addr": self.addr,
-            "mount": self.mount,
-            "top_dir": self.top_dir,
-            "renewable": self.renewable,
-        }
-
-
-@dataclass(frozen=True)
-class BrokerResult:
-    s3: S3Credentials | None = None
-    vault: VaultCredentials | None = None
-    warnings: tuple[str, ...] = ()
-
-    def to_json(self) -> dict:
-        """The document of the renewal endpoint and of the session's credentials.json (contracts.md)."""
-        return {
-            "s3": self.s3.to_json() if self.s3 else None,
-            "vault": self.vault.to_json() if self.vault else None,
-            "warnings": list(self.warnings),
-        }
-
-
-# ---- pure decisions ---------------------------------------------------------------------------------
 def still_fresh(issued_at: float, expiration: datetime | None, now: float, reuse_fraction: float) -> bool:
     """Reuse a credential while less than `reuse_fraction` of its lifetime is spent (no expiry: always)."""
     if expiration is None:
@@ -106,37 +39,17 @@ def still_fresh(issued_at: float, expiration: datetime | None, now: float, reuse
     return now < issued_at + reuse_fraction * (expires - issued_at) and now < expires
 
 
-def user_bucket(template: str, username: str) -> str:
-    """The user's bucket name from a template like `user-{username}`; ValueError if not a valid bucket name."""
-    name = template.format(username=username)
-    if not _BUCKET_RE.match(name) or ".." in name:
-        raise ValueError(f"the S3 bucket name {name!r} for user {username!r} is not a valid bucket name")
-    return name
-
-
 def host_of(url: str) -> str:
     return url.split("://", 1)[-1].rstrip("/")
-
-
-def _client_error(e: Exception) -> str:
-    """What a server said, from a botocore/hvac error, without request details."""
-    response = getattr(e, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        err = response["Error"]
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".strip().rstrip(":")
-    errors = getattr(e, "errors", None)
-    if errors:
-        return "; ".join(str(x) for x in errors)[:500]
-    return f"{type(e).__name__}: {e}"[:500]
 
 
 class CredentialBroker(LoggingConfigurable):
     """Mints per-user S3 and Vault credentials from the user's id_token (config section `CredentialBroker`)."""
 
     # -- S3 --
-    s3_mode = Unicode("off", help="S3 credentials: off | optional (failure = warning) | required.").tag(
-        config=True
-    )
+    s3_mode = Enum(
+        MODES, default_value="off", help="S3 credentials: off | optional (failure = warning) | required."
+    ).tag(config=True)
     s3_endpoint = Unicode(
         "", help="S3 endpoint URL as sessions reach it (also STS, unless s3_sts_endpoint)."
     ).tag(config=True)
@@ -166,9 +79,9 @@ class CredentialBroker(LoggingConfigurable):
     )
 
     # -- Vault --
-    vault_mode = Unicode("off", help="Vault token: off | optional (failure = warning) | required.").tag(
-        config=True
-    )
+    vault_mode = Enum(
+        MODES, default_value="off", help="Vault token: off | optional (failure = warning) | required."
+    ).tag(config=True)
     vault_addr = Unicode("", help="Vault/OpenBao address as sessions reach it.").tag(config=True)
     vault_hub_addr = Unicode("", help="Vault address the hub uses to log in; default: vault_addr.").tag(
         config=True
@@ -201,12 +114,8 @@ class CredentialBroker(LoggingConfigurable):
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        for name in ("s3_mode", "vault_mode"):
-            if getattr(self, name) not in MODES:
-                raise ValueError(
-                    f"CredentialBroker.{name} must be one of {MODES}, got {getattr(self, name)!r}"
-                )
-        self._cache: dict[tuple[str, str], S3Credentials | VaultCredentials] = {}
+        # (username, "s3" | "vault") -> (when it was asked for, the credential)
+        self._cache: dict[tuple[str, str], tuple[float, S3Credentials | VaultCredentials]] = {}
         self._locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         self._sts = None
         self._sts_lock = threading.Lock()
@@ -231,32 +140,58 @@ class CredentialBroker(LoggingConfigurable):
             env["VAULT_TOP_DIR"] = self.vault_top_dir_template.format(username=username)
         return env
 
-    async def credentials(self, username: str, id_token: str | None, *, force: bool = False) -> BrokerResult:
+    async def credentials(
+        self, username: str, id_token: str | None, *, force: bool = False
+    ) -> CredentialsDocument:
         """Credentials for `username` (cached unless `force`); BrokerError when a required one fails."""
         warnings: list[str] = []
-        s3 = vault = None
+        s3_part = vault_part = None
         async with self._locks[username]:
             if self.s3_mode != "off":
-                s3 = await self._one("s3", username, id_token, force, warnings)
+                s3_part = await self._one("s3", username, id_token, force, warnings)
             if self.vault_mode != "off":
-                vault = await self._one("vault", username, id_token, force, warnings)
-        return BrokerResult(s3=s3, vault=vault, warnings=tuple(warnings))
+                vault_part = await self._one("vault", username, id_token, force, warnings)
+        return CredentialsDocument(s3=s3_part, vault=vault_part, warnings=tuple(warnings))
 
     def forget(self, username: str) -> None:
         """Drop the user's cached credentials (e.g. at logout)."""
         for key in [k for k in self._cache if k[0] == username]:
             del self._cache[key]
 
+    def s3_settings(self) -> s3.S3Settings:
+        return s3.S3Settings(
+            endpoint=self.s3_endpoint,
+            sts_endpoint=self.s3_sts_endpoint,
+            region=self.s3_region,
+            role_arn=self.s3_role_arn,
+            duration_seconds=self.s3_duration_seconds,
+            bucket_template=self.s3_bucket_template,
+            prefix_template=self.s3_prefix_template,
+            static_access_key_id=self.s3_static_access_key_id,
+            static_secret_access_key=self.s3_static_secret_access_key,
+            timeout=self.timeout,
+        )
+
+    def vault_settings(self) -> vault.VaultSettings:
+        return vault.VaultSettings(
+            hub_addr=self.vault_hub_addr,
+            addr=self.vault_addr,
+            auth_mount=self.vault_auth_mount,
+            role=self.vault_role,
+            kv_mount=self.vault_kv_mount,
+            top_dir_template=self.vault_top_dir_template,
+            timeout=self.timeout,
+        )
+
     # -- internals ------------------------------------------------------------------------------------------
     async def _one(self, kind: str, username: str, id_token: str | None, force: bool, warnings: list[str]):
         mode = self.s3_mode if kind == "s3" else self.vault_mode
         cached = self._cache.get((username, kind))
-        if (
-            cached
-            and not force
-            and still_fresh(cached.issued_at, cached.expiration, time.time(), self.reuse_fraction)
-        ):
-            return cached
+        if cached and not force:
+            issued_at, cred = cached
+            if still_fresh(issued_at, cred.expiration, time.time(), self.reuse_fraction):
+                return cred
+        issued_at = time.time()
         try:
             minted = await self._call(kind, username, id_token)
         except BrokerError as e:
@@ -265,132 +200,34 @@ class CredentialBroker(LoggingConfigurable):
             self.log.warning("Optional %s credentials for %s unavailable: %s", kind, username, e)
             warnings.append(str(e))
             return None
-        self._cache[(username, kind)] = minted
+        self._cache[(username, kind)] = (issued_at, minted)
         self.log.info(
-            "Minted %s credentials for %s (expire %s)", kind, username, iso(minted.expiration) or "never"
+            "Minted %s credentials for %s (expire %s)",
+            kind,
+            username,
+            format_time(minted.expiration) or "never",
         )
         return minted
 
     async def _call(self, kind: str, username: str, id_token: str | None):
-        fn = self._mint_s3 if kind == "s3" else self._mint_vault
-        label = "S3" if kind == "s3" else "Vault"
+        if kind == "s3":
+            label, fn, args = "S3", s3.mint, (self.s3_settings(), username, id_token, self._sts_client)
+        else:
+            label, fn, args = "Vault", vault.mint, (self.vault_settings(), username, id_token)
         loop = asyncio.get_running_loop()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(None, fn, username, id_token), self.timeout)
+            return await asyncio.wait_for(loop.run_in_executor(None, fn, *args), self.timeout)
         except TimeoutError:
             raise BrokerError(
                 kind, f"{label} credentials for {username}: no answer within {self.timeout:g}s"
             ) from None
 
     def _sts_client(self):
+        """The broker's one STS client, made at first use (in the executor's thread)."""
         with self._sts_lock:
             if self._sts is None:
-                import boto3
-                from botocore import UNSIGNED
-                from botocore.config import Config
-
-                self._sts = boto3.session.Session().client(
-                    "sts",
-                    endpoint_url=self.s3_sts_endpoint,
-                    region_name=self.s3_region,
-                    config=Config(
-                        signature_version=UNSIGNED,
-                        connect_timeout=min(5.0, self.timeout),
-                        read_timeout=self.timeout,
-                        retries={"max_attempts": 1, "mode": "standard"},
-                    ),
-                )
+                self._sts = s3.sts_client(self.s3_settings())
             return self._sts
-
-    def _mint_s3(self, username: str, id_token: str | None) -> S3Credentials:
-        """Blocking: runs in a thread."""
-        where = f"S3 credentials for {username}"
-        try:
-            bucket = user_bucket(self.s3_bucket_template, username)
-        except ValueError as e:
-            raise BrokerError("s3", f"{where}: {e}") from None
-        common = dict(
-            endpoint=self.s3_endpoint,
-            region=self.s3_region,
-            bucket=bucket,
-            prefix=self.s3_prefix_template.format(username=username),
-            issued_at=time.time(),
-        )
-        if not self.s3_role_arn:
-            if not (self.s3_static_access_key_id and self.s3_static_secret_access_key):
-                raise BrokerError(
-                    "s3", f"{where}: neither an STS role (s3_role_arn) nor static keys are configured"
-                )
-            return S3Credentials(self.s3_static_access_key_id, self.s3_static_secret_access_key, **common)
-        if not self.s3_sts_endpoint:
-            raise BrokerError("s3", f"{where}: no STS endpoint configured (s3_endpoint / s3_sts_endpoint)")
-        if not id_token:
-            raise BrokerError("s3", f"{where}: no OIDC id_token (log in again)")
-        import botocore.exceptions
-
-        try:
-            resp = self._sts_client().assume_role_with_web_identity(
-                RoleArn=self.s3_role_arn,
-                RoleSessionName=f"datalab-{username}"[:64],
-                WebIdentityToken=id_token,
-                DurationSeconds=self.s3_duration_seconds,
-            )
-        except botocore.exceptions.ClientError as e:
-            raise BrokerError(
-                "s3",
-                f"{where}: STS at {self.s3_sts_endpoint} refused role {self.s3_role_arn}: {_client_error(e)}",
-            ) from None
-        except (botocore.exceptions.BotoCoreError, OSError) as e:
-            raise BrokerError(
-                "s3", f"{where}: STS at {self.s3_sts_endpoint} unreachable: {type(e).__name__}"
-            ) from None
-        c = resp["Credentials"]
-        expiration = c.get("Expiration")
-        if isinstance(expiration, datetime) and expiration.tzinfo is None:
-            expiration = expiration.replace(tzinfo=UTC)
-        return S3Credentials(
-            c["AccessKeyId"], c["SecretAccessKey"], c.get("SessionToken"), expiration, **common
-        )
-
-    def _mint_vault(self, username: str, id_token: str | None) -> VaultCredentials:
-        """Blocking: runs in a thread."""
-        import hvac
-        import requests
-
-        where = f"Vault token for {username}"
-        if not self.vault_hub_addr:
-            raise BrokerError("vault", f"{where}: no Vault address configured (vault_addr)")
-        if not id_token:
-            raise BrokerError("vault", f"{where}: no OIDC id_token (log in again)")
-        client = hvac.Client(url=self.vault_hub_addr, timeout=self.timeout)
-        try:
-            resp = client.auth.jwt.jwt_login(
-                role=self.vault_role, jwt=id_token, use_token=False, path=self.vault_auth_mount
-            )
-        except hvac.exceptions.VaultError as e:
-            raise BrokerError(
-                "vault",
-                f"{where}: {self.vault_hub_addr} refused JWT login to role {self.vault_role!r} "
-                f"(auth/{self.vault_auth_mount}): {_client_error(e)}",
-            ) from None
-        except requests.RequestException as e:
-            raise BrokerError(
-                "vault", f"{where}: {self.vault_hub_addr} unreachable: {type(e).__name__}"
-            ) from None
-        finally:
-            client.adapter.close()
-        auth = resp["auth"]
-        now = time.time()
-        lease = auth.get("lease_duration") or 0
-        return VaultCredentials(
-            token=auth["client_token"],
-            expiration=datetime.fromtimestamp(now, UTC) + timedelta(seconds=lease) if lease else None,
-            addr=self.vault_addr,
-            mount=self.vault_kv_mount,
-            top_dir=self.vault_top_dir_template.format(username=username),
-            renewable=bool(auth.get("renewable")),
-            issued_at=now,
-        )
 
 
 _broker: CredentialBroker | None = None

@@ -1,8 +1,9 @@
 """The credentials provider of the catalog spawners (`credentials_provider`, set by hub.configure): the
 broker's result for a spawn as a SessionCredentials any backend can use.
 
-Non-secret Onyxia-compatible env, the secret document (spawner.plan.CREDENTIALS_FILE, only in secret
-files: the per-server Secret or a 0600 file), and warnings for optional integrations that failed. A
+Non-secret Onyxia-compatible env, the secret document (jupyter_s3_ext.credentials.document's
+CredentialsDocument as spawner.plan.CREDENTIALS_FILE, only in secret files: the per-server Secret or a 0600
+file), and warnings for optional integrations that failed. A
 required one that failed refuses the spawn with a message the user can act on.
 """
 
@@ -13,7 +14,8 @@ import json
 from spawner.errors import SpawnException
 from spawner.plan import CREDENTIALS_FILE, SessionCredentials
 
-from .broker import BrokerError, CredentialBroker, get_broker
+from .broker import CredentialBroker, get_broker
+from .errors import BrokerError
 from .tokens import LoginRequired, fresh_id_token
 
 
@@ -33,11 +35,11 @@ async def session_credentials(spawner, broker: CredentialBroker | None = None) -
     try:
         if login_problem and "required" in (broker.s3_mode, broker.vault_mode):
             raise BrokerError("login", login_problem)
-        result = await broker.credentials(username, id_token)
+        document = await broker.credentials(username, id_token)
     except BrokerError as e:
         raise SpawnException(f"Cannot start: {e}", reason="credentials", status_code=503) from None
     return SessionCredentials(
         env=broker.session_env(username),
-        secret_files={CREDENTIALS_FILE: json.dumps(result.to_json())},
-        warnings=tuple(f"Credentials: {w}" for w in result.warnings),
+        secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
+        warnings=tuple(f"Credentials: {w}" for w in document.warnings),
     )

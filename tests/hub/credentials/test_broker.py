@@ -1,28 +1,27 @@
-"""The credential broker against a real IdP and OpenBao: per-user Vault tokens, isolation, faults, caching."""
+"""The broker (hub.credentials.broker): modes, reuse of cached credentials, the document it builds (read by the
+session with the same models), and no secret in its logs. Static keys: no server needed."""
 
 from __future__ import annotations
 
-import asyncio
-import base64
 import json
-import time
-from datetime import UTC, datetime, timedelta
+import logging
+from datetime import UTC, datetime
 
-import hvac
 import pytest
+from traitlets import TraitError
 
-from hub.credentials.broker import BrokerError, CredentialBroker, still_fresh, user_bucket
-from tests.support.idp import node_available, run_idp
-from tests.support.openbao import run_openbao
-from tests.support.procs import free_port
+from hub.credentials.broker import CredentialBroker, still_fresh
+from jupyter_s3_ext.credentials.document import CacheDocument, CredentialsDocument
+from jupyter_s3_ext.credentials.model import credential_process_output
 
-USERS = {
-    "alice": {"password": "alice-pw", "groups": ["datalab-users"]},
-    "bob": {"password": "bob-pw", "groups": ["datalab-users"]},
-}
+STATIC = dict(
+    s3_mode="required",
+    s3_endpoint="http://127.0.0.1:9",
+    s3_static_access_key_id="AK",
+    s3_static_secret_access_key="SK-value",
+)
 
 
-# ---- pure decisions -------------------------------------------------------------------------------
 def test_reuse_until_most_of_the_lifetime_is_spent():
     issued = 1000.0
     exp = datetime.fromtimestamp(issued + 100, UTC)
@@ -32,126 +31,68 @@ def test_reuse_until_most_of_the_lifetime_is_spent():
     assert still_fresh(issued, None, issued + 1e9, 0.5)  # static keys never expire
 
 
-def test_bucket_names_are_checked():
-    assert user_bucket("user-{username}", "alice") == "user-alice"
-    with pytest.raises(ValueError, match="not a valid bucket name"):
-        user_bucket("user-{username}", "Alice_Smith")
-
-
-def test_bad_mode_is_refused_with_its_name():
-    with pytest.raises(ValueError, match="s3_mode"):
+def test_modes_are_an_enum_and_a_bad_one_is_refused_with_its_name():
+    with pytest.raises(TraitError, match="s3_mode.*'off', 'optional', 'required'"):
         CredentialBroker(s3_mode="sometimes")
-
-
-def test_result_json_and_repr_keep_secrets_out_of_repr():
-    from hub.credentials.broker import BrokerResult, S3Credentials
-
-    s3 = S3Credentials(
-        "AKID", "SECRETVALUE", "SESSIONTOKEN", datetime(2030, 1, 1, tzinfo=UTC), "http://s3", "r", "b"
-    )
-    doc = BrokerResult(s3=s3).to_json()
-    assert doc["s3"]["secret_access_key"] == "SECRETVALUE"
-    assert doc["s3"]["expiration"] == "2030-01-01T00:00:00Z"
-    assert doc["vault"] is None and doc["warnings"] == []
-    assert "SECRETVALUE" not in repr(s3) and "SESSIONTOKEN" not in repr(s3)
+    with pytest.raises(TraitError, match="vault_mode"):
+        CredentialBroker(vault_mode="Required")
+    assert CredentialBroker().s3_mode == "off" and not CredentialBroker().enabled
 
 
 async def test_static_s3_keys_fallback():
-    broker = CredentialBroker(
-        s3_mode="required",
-        s3_endpoint="http://127.0.0.1:9",
-        s3_static_access_key_id="AK",
-        s3_static_secret_access_key="SK",
-    )
-    result = await broker.credentials("alice", None)
-    assert (
-        result.s3.access_key_id == "AK" and result.s3.bucket == "user-alice" and result.s3.expiration is None
-    )
+    broker = CredentialBroker(**STATIC)
+    doc = await broker.credentials("alice", None)
+    assert isinstance(doc, CredentialsDocument)
+    assert doc.s3.access_key_id == "AK" and doc.s3.bucket == "user-alice" and doc.s3.expiration is None
+    assert doc.s3.prefix is None and doc.s3.session_token is None and doc.vault is None
     env = broker.session_env("alice")
     assert env["AWS_S3_ENDPOINT"] == "127.0.0.1:9" and env["DATALAB_S3_BUCKET"] == "user-alice"
-    assert "SK" not in json.dumps(env)
+    assert "SK-value" not in json.dumps(env)
 
 
-# ---- against OpenBao ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
-    work = tmp_path_factory.mktemp("broker")
-    with run_idp(work / "idp", users=USERS) as idp, run_openbao(work / "bao") as bao:
-        bao.configure_jwt(issuer=idp.issuer, audience=idp.test_client_id, token_ttl="2m")
-        bao.write_user_secret("alice", "env", {"ALICE_KEY": "a"})
-        bao.write_user_secret("bob", "env", {"BOB_KEY": "b"})
-        yield idp, bao
-
-
-def vault_broker(bao, **kw):
-    return CredentialBroker(vault_mode=kw.pop("vault_mode", "required"), vault_addr=bao.addr, timeout=5, **kw)
-
-
-def kv(token, addr, path):
-    c = hvac.Client(url=addr, token=token, timeout=5)
-    return c.secrets.kv.v2.read_secret_version(path=path, mount_point="secret", raise_on_deleted_version=True)
-
-
-async def test_vault_token_reads_own_path_only(services):
-    idp, bao = services
-    broker = vault_broker(bao)
-    alice = await broker.credentials("alice", idp.tokens("alice", "alice-pw")["id_token"])
-    v = alice.vault
-    assert v.renewable and v.top_dir == "users/alice" and v.mount == "secret" and v.addr == bao.addr
-    assert timedelta(seconds=60) < v.expiration - datetime.now(UTC) <= timedelta(seconds=121)
-    assert kv(v.token, bao.addr, "users/alice/env")["data"]["data"] == {"ALICE_KEY": "a"}
-    with pytest.raises(hvac.exceptions.Forbidden):
-        kv(v.token, bao.addr, "users/bob/env")
-    # Cached: the same token while most of its life is left; force mints a new one.
-    again = await broker.credentials("alice", None)
-    assert again.vault.token == v.token
-    forced = await broker.credentials("alice", idp.tokens("alice", "alice-pw")["id_token"], force=True)
-    assert forced.vault.token != v.token
-
-
-def tamper(jwt: str) -> str:
-    header, payload, sig = jwt.split(".")
-    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    claims["preferred_username"] = "bob"
-    forged = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
-    return f"{header}.{forged}.{sig}"
-
-
-async def test_tampered_token_wrong_role_and_unreachable_vault_are_clear_errors(services):
-    idp, bao = services
-    id_token = idp.tokens("alice", "alice-pw")["id_token"]
-    with pytest.raises(BrokerError, match="refused JWT login to role 'datalab'") as e:
-        await vault_broker(bao).credentials("alice", tamper(id_token))
-    assert id_token.split(".")[2] not in str(e.value)
-    with pytest.raises(BrokerError, match="role 'nope'"):
-        await vault_broker(bao, vault_role="nope").credentials("alice", id_token)
-    dead = f"http://127.0.0.1:{free_port()}"
-    t0 = time.monotonic()
-    with pytest.raises(BrokerError, match="unreachable"):
-        await CredentialBroker(vault_mode="required", vault_addr=dead, timeout=3).credentials(
-            "alice", id_token
-        )
-    assert time.monotonic() - t0 < 4
-    # Optional: the failure becomes a warning, nothing raised.
-    result = await CredentialBroker(vault_mode="optional", vault_addr=dead, timeout=3).credentials(
-        "alice", id_token
+async def test_the_session_reads_the_brokers_document_with_the_same_models():
+    hub_doc = await CredentialBroker(**STATIC, s3_prefix_template="users/{username}/").credentials(
+        "alice", None
     )
-    assert result.vault is None and "unreachable" in result.warnings[0]
+    wire = json.loads(json.dumps(hub_doc.to_json()))  # what the endpoint answers and credentials.json holds
+    assert wire["s3"]["secret_access_key"] == "SK-value" and wire == {
+        "s3": {
+            "access_key_id": "AK",
+            "secret_access_key": "SK-value",
+            "session_token": None,
+            "expiration": None,
+            "endpoint": "http://127.0.0.1:9",
+            "region": "us-east-1",
+            "bucket": "user-alice",
+            "prefix": "users/alice/",
+        },
+        "vault": None,
+        "warnings": [],
+    }
+    session = CacheDocument.parse(wire, source="hub")
+    assert CredentialsDocument.parse(session.to_json(), source="cache") == hub_doc
+    assert credential_process_output(session.s3) == {
+        "Version": 1,
+        "AccessKeyId": "AK",
+        "SecretAccessKey": "SK-value",
+    }
 
 
-async def test_expired_id_token_is_refused(tmp_path):
-    if not node_available():
-        pytest.skip("node missing")
-    with (
-        run_idp(tmp_path / "idp", users=USERS, access_token_ttl=1) as idp,
-        run_openbao(tmp_path / "bao") as bao,
-    ):
-        bao.configure_jwt(issuer=idp.issuer, audience=idp.test_client_id, strict_expiry=True)
-        id_token = idp.tokens("alice", "alice-pw")["id_token"]
-        await asyncio.sleep(2.2)  # past exp (1 s lifetime)
-        with pytest.raises(BrokerError, match="refused JWT login"):
-            await vault_broker(bao).credentials("alice", id_token)
+async def test_no_secret_in_the_brokers_logs_or_the_documents_repr(caplog):
+    broker = CredentialBroker(**STATIC, vault_mode="optional", vault_addr="", timeout=3)
+    with caplog.at_level(logging.DEBUG):
+        doc = await broker.credentials("alice", None)
+        broker.log.info("document: %s / %r", doc, doc)
+    assert "Minted s3 credentials for alice (expire never)" in caplog.text
+    assert "Optional vault credentials for alice unavailable" in caplog.text and doc.warnings
+    for text in (caplog.text, repr(doc), str(doc), doc.model_dump_json()):
+        assert "SK-value" not in text
+
+
+async def test_cached_credentials_are_reused_and_force_or_forget_mints_again():
+    broker = CredentialBroker(**STATIC)
+    first = await broker.credentials("alice", None)
+    assert (await broker.credentials("alice", None)).s3 is first.s3
+    assert (await broker.credentials("alice", None, force=True)).s3 is not first.s3
+    broker.forget("alice")
+    assert (await broker.credentials("alice", None)).s3 is not first.s3

@@ -1,5 +1,6 @@
-"""The broker against SeaweedFS STS and the IdP: per-user buckets through `${jwt:preferred_username}`,
-isolation between users, and clear errors for tampered or expired tokens, a wrong role, a dead STS."""
+"""S3 credentials (hub.credentials.s3) through the broker, against SeaweedFS STS and the IdP: per-user buckets
+through `${jwt:preferred_username}`, isolation between users, and clear errors for tampered or expired
+tokens, a wrong role, a dead STS."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from datetime import UTC, datetime
 import botocore.exceptions
 import pytest
 
-from hub.credentials.broker import BrokerError, CredentialBroker
+from hub.credentials.broker import CredentialBroker
+from hub.credentials.errors import BrokerError
+from hub.credentials.s3 import user_bucket
 from tests.support.credentials_hub import ROLE, iam_config
 from tests.support.idp import node_available, run_idp
 from tests.support.procs import free_port
@@ -45,6 +48,22 @@ def broker(sw, **kw) -> CredentialBroker:
     return CredentialBroker(s3_mode=kw.pop("s3_mode", "required"), s3_endpoint=sw.endpoint, timeout=5, **kw)
 
 
+def test_bucket_names_are_checked():
+    assert user_bucket("user-{username}", "alice") == "user-alice"
+    with pytest.raises(ValueError, match="not a valid bucket name"):
+        user_bucket("user-{username}", "Alice_Smith")
+
+
+async def test_an_invalid_bucket_template_is_a_clear_error():
+    static = dict(s3_static_access_key_id="AK", s3_static_secret_access_key="SK-value")
+    b = CredentialBroker(
+        s3_mode="required", s3_endpoint="http://127.0.0.1:9", s3_bucket_template="U_{username}", **static
+    )
+    with pytest.raises(BrokerError, match="S3 credentials for alice: the S3 bucket name 'U_alice'") as e:
+        await b.credentials("alice", None)
+    assert "SK-value" not in str(e.value)
+
+
 def id_token(idp, user="alice") -> str:
     return idp.tokens(user, USERS[user]["password"])["id_token"]
 
@@ -63,7 +82,9 @@ async def test_sts_credentials_give_alice_her_bucket_and_nothing_of_bobs(s3stack
     s3 = result.s3
     assert s3.bucket == "user-alice" and s3.endpoint == sw.endpoint and s3.session_token
     assert s3.expiration > datetime.now(UTC)
-    c = sw.client(s3.access_key_id, s3.secret_access_key, s3.session_token)
+    c = sw.client(
+        s3.access_key_id, s3.secret_access_key.get_secret_value(), s3.session_token.get_secret_value()
+    )
     c.put_object(Bucket="user-alice", Key="notes/hello.txt", Body=b"hi")
     assert c.get_object(Bucket="user-alice", Key="notes/hello.txt")["Body"].read() == b"hi"
     assert [o["Key"] for o in c.list_objects_v2(Bucket="user-alice")["Contents"]] == ["notes/hello.txt"]
@@ -72,7 +93,7 @@ async def test_sts_credentials_give_alice_her_bucket_and_nothing_of_bobs(s3stack
     assert denied(lambda: c.put_object(Bucket="user-bob", Key="x", Body=b"x"))
     # The session gets the same document through credentials.json or the renewal endpoint.
     doc = result.to_json()["s3"]
-    assert doc["session_token"] == s3.session_token and doc["expiration"].endswith("Z")
+    assert doc["session_token"] == s3.session_token.get_secret_value() and doc["expiration"].endswith("Z")
 
 
 def forge(jwt: str, username: str) -> str:

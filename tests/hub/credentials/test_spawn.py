@@ -11,6 +11,7 @@ import pytest
 
 from hub.credentials.broker import CredentialBroker
 from hub.credentials.spawn import session_credentials
+from jupyter_s3_ext.credentials.source import CredentialSource
 from spawner.errors import SpawnException
 from tests.support.procs import free_port
 
@@ -53,6 +54,18 @@ async def test_static_s3_and_optional_vault_failure_give_env_file_and_a_warning(
     )
     assert "SK-value" not in json.dumps(creds.env)
     assert len(creds.warnings) == 1 and "Vault token for alice" in creds.warnings[0]
+
+
+async def test_the_session_reads_the_spawn_file_as_the_hub_wrote_it(tmp_path):
+    broker = CredentialBroker(s3_mode="required", **STATIC)
+    creds = await session_credentials(spawner_for(FakeUser("alice", {"id_token": "x.y.z"})), broker=broker)
+    spawn_file = tmp_path / "credentials.json"
+    spawn_file.write_text(creds.secret_files["credentials.json"])
+    session = CredentialSource(
+        cache_path=tmp_path / "rt" / "credentials.json", initial_path=spawn_file
+    ).current()
+    assert session.s3.secret_access_key.get_secret_value() == "SK-value" and session.s3.bucket == "user-alice"
+    assert session.s3.endpoint == creds.env["AWS_ENDPOINT_URL"] and session.vault is None
 
 
 async def test_required_failure_and_expired_sign_in_stop_the_spawn_with_a_clear_message():
