@@ -23,9 +23,11 @@ def configure(c: Any, *, sharing_scopes: bool = True, server_token_scopes: bool 
     """Configure the JupyterHub config `c` as a datalab (see the module docstring)."""
     from .catalog import configure_catalog
     from .credentials.api import configure_endpoint
+    from .credentials.broker import CredentialBroker
     from .credentials.spawn import session_credentials
     from .pages import configure_pages
 
+    CredentialBroker(config=c)  # a wrong CredentialBroker setting stops the hub now, not at the first spawn
     configure_catalog(c)
     configure_endpoint(c, server_token_scopes=server_token_scopes)
     if "credentials_provider" not in c.CredentialsMixin:
