@@ -5,6 +5,23 @@ Why a subclass and not only configuration: the credential broker needs a *valid*
 first failure, refreshes of one user are serialised (identity providers that rotate refresh tokens revoke
 the whole grant when a refresh token is used twice), and a refused refresh token means "log in again"
 (refresh_user returns False), never a session that is silently broken.
+
+OIDC discovery fills the endpoint settings through `@default` methods (explicit settings win), with
+Tornado's HTTP client and OAuthenticator's `http_request_kwargs` and `validate_server_cert`.
+
+Where this module reaches past OAuthenticator's public settings and methods (UPSTREAM_PRIVATE; checked on
+oauthenticator 17.4.0, whose version tests/hub/test_auth.py pins):
+- `OAuthenticator._token_to_auth_model` (called): turns refreshed tokens into an auth model exactly as a
+  login does (userinfo, username, auth_state, modify_auth_state_hook, groups); no public method does all.
+- `OAuthenticator._call_refresh_user_hook` (called): runs `refresh_user_hook` exactly as upstream's
+  refresh_user does (awaits it when async, logs and re-raises its errors).
+- `GenericOAuthenticator.http_client`'s defaults (mirrored): the discovery client validates certificates
+  per `validate_server_cert` as that client does; it cannot be that client, which belongs to the hub's
+  event loop while discovery runs on its own.
+- The `OAUTH2_AUTHORIZE_URL`, `OAUTH2_TOKEN_URL`, `OAUTH2_USERDATA_URL` variables (mirrored): upstream's
+  defaults read them; ours still prefer them to discovery, as before.
+- The text `An access token was not returned` of `get_token_info`'s refusal (matched by refusal_reason):
+  the one refusal message that quotes the provider's error_description and never its tokens.
 """
 
 from __future__ import annotations
@@ -12,14 +29,29 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import os
 import time
-import urllib.request
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 
 from oauthenticator.generic import GenericOAuthenticator
-from traitlets import Float, Integer, List, Unicode, default
+from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from traitlets import Float, Integer, Unicode, default
+
+UPSTREAM_PRIVATE = ("OAuthenticator._token_to_auth_model", "OAuthenticator._call_refresh_user_hook")
 
 DEFAULT_SCOPES = ["openid", "profile", "email", "groups", "offline_access"]
+
+# endpoint setting -> (its key in the discovery document, the environment variable upstream's default reads)
+DISCOVERED = {
+    "authorize_url": ("authorization_endpoint", "OAUTH2_AUTHORIZE_URL"),
+    "token_url": ("token_endpoint", "OAUTH2_TOKEN_URL"),
+    "userdata_url": ("userinfo_endpoint", "OAUTH2_USERDATA_URL"),
+    "jwks_uri": ("jwks_uri", None),
+    "end_session_url": ("end_session_endpoint", None),
+}
+ATTEMPT_TIMEOUT = 5.0  # seconds per discovery request, unless http_request_kwargs sets request_timeout
+RETRY_INTERVAL = 0.5
 
 
 # ---- pure helpers (tested without a hub) ----------------------------------------------------------
@@ -72,18 +104,52 @@ def still_valid(auth_state: dict, now: float) -> bool:
     return bool(known) and all(e > now for e in known)
 
 
-def discover(issuer: str, timeout: float) -> dict:
-    """Fetch the provider's discovery document, retrying until `timeout` (the IdP may start after the hub)."""
-    url = issuer.rstrip("/") + "/.well-known/openid-configuration"
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as r:  # the configured issuer
-                return json.load(r)
-        except (OSError, ValueError) as e:
-            if time.monotonic() >= deadline:
-                raise RuntimeError(f"OIDC discovery failed for issuer {issuer!r} ({url}): {e}") from e
-            time.sleep(0.5)
+def discovery_url(issuer: str) -> str:
+    return issuer.rstrip("/") + "/.well-known/openid-configuration"
+
+
+def fetch_discovery(
+    issuer: str, *, timeout: float, request_kwargs: dict | None = None, client_defaults: dict | None = None
+) -> dict:
+    """The issuer's discovery document, retried until `timeout` seconds (the IdP may start after the hub).
+
+    Tornado's HTTP client (the configured implementation, e.g. curl) with `request_kwargs` on every request
+    and `client_defaults` under them. Blocking, and callable while this thread runs an event loop (JupyterHub
+    makes its authenticator inside its own): the requests run on a new loop in a worker thread.
+    """
+    attempts = _fetch_until(
+        issuer, dict(request_kwargs or {}), dict(client_defaults or {}), give_up_after=timeout
+    )
+    with ThreadPoolExecutor(1, thread_name_prefix="oidc-discovery") as pool:
+        return pool.submit(asyncio.run, attempts).result()
+
+
+async def _fetch_until(
+    issuer: str, request_kwargs: dict, client_defaults: dict, *, give_up_after: float
+) -> dict:
+    url = discovery_url(issuer)
+    deadline = time.monotonic() + give_up_after
+    client = AsyncHTTPClient(force_instance=True, defaults=client_defaults)
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            kwargs = {"request_timeout": min(ATTEMPT_TIMEOUT, max(left, 1.0)), **request_kwargs}
+            try:
+                response = await client.fetch(HTTPRequest(url, **kwargs))
+                document = json.loads(response.body)
+                if not isinstance(document, dict):
+                    raise ValueError("the answer is not a JSON object")
+                return document
+            except (OSError, HTTPClientError, ValueError) as e:  # not up, not reachable, not answering well
+                if time.monotonic() >= deadline:
+                    raise RuntimeError(
+                        f"OIDC discovery failed for issuer {issuer!r} ({url}) after {give_up_after:g} s: {e}"
+                    ) from e
+                await asyncio.sleep(min(RETRY_INTERVAL, max(deadline - time.monotonic(), 0.0)))
+            except Exception as e:  # e.g. an http_request_kwargs entry the client refuses: no use retrying
+                raise RuntimeError(f"OIDC discovery failed for issuer {issuer!r} ({url}): {e!r}") from e
+    finally:
+        client.close()
 
 
 def refusal_reason(e: Exception) -> str:
@@ -104,8 +170,10 @@ class DatalabOAuthenticator(GenericOAuthenticator):
 
     oidc_issuer = Unicode(
         "",
-        help="""OIDC issuer URL. When set, authorize/token/userinfo URLs come from its discovery document
-        (fetched once when the hub starts), unless set explicitly.""",
+        help="""OIDC issuer URL. When set, authorize_url, token_url, userdata_url, jwks_uri and
+        end_session_url default to its discovery document (fetched once, when the authenticator is made at
+        hub start, with `http_request_kwargs`); a URL set explicitly (or by OAuthenticator's OAUTH2_*_URL
+        variables) wins.""",
     ).tag(config=True)
 
     oidc_discovery_timeout = Float(
@@ -122,17 +190,64 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         30, help="Refresh the user's tokens at least this many seconds before they expire."
     ).tag(config=True)
 
-    jwks_uri = Unicode("", help="The provider's JWKS URL (from discovery when oidc_issuer is set).").tag(
+    jwks_uri = Unicode(help="The provider's JWKS URL (from discovery when oidc_issuer is set).").tag(
         config=True
     )
 
     end_session_url = Unicode(
-        "", help="The provider's end-session (logout) endpoint (from discovery when oidc_issuer is set)."
+        help="The provider's end-session (logout) endpoint (from discovery when oidc_issuer is set)."
     ).tag(config=True)
 
-    scope = List(Unicode(), default_value=DEFAULT_SCOPES, help="OAuth scopes requested at login.").tag(
-        config=True
-    )
+    # ---- defaults -------------------------------------------------------------------------------------
+    _discovery: dict | None = None
+
+    def discovery(self) -> dict:
+        """The issuer's discovery document, fetched on first use and kept (empty without `oidc_issuer`)."""
+        if not self.oidc_issuer:
+            return {}
+        if self._discovery is None:
+            self._discovery = fetch_discovery(
+                self.oidc_issuer,
+                timeout=self.oidc_discovery_timeout,
+                request_kwargs=self.http_request_kwargs,
+                client_defaults=self._client_defaults(),
+            )
+        return self._discovery
+
+    def _client_defaults(self) -> dict:
+        return {"validate_cert": self.validate_server_cert}  # as GenericOAuthenticator's http_client
+
+    def _endpoint_default(self, trait: str) -> str:
+        key, env = DISCOVERED[trait]
+        if env and os.environ.get(env):
+            return os.environ[env]
+        if trait == "userdata_url" and self.userdata_from_id_token:
+            return ""  # upstream refuses both; the user's details then come from the id_token
+        return self.discovery().get(key) or ""
+
+    @default("authorize_url")
+    def _discovered_authorize_url(self):
+        return self._endpoint_default("authorize_url")
+
+    @default("token_url")
+    def _discovered_token_url(self):
+        return self._endpoint_default("token_url")
+
+    @default("userdata_url")
+    def _discovered_userdata_url(self):
+        return self._endpoint_default("userdata_url")
+
+    @default("jwks_uri")
+    def _discovered_jwks_uri(self):
+        return self._endpoint_default("jwks_uri")
+
+    @default("end_session_url")
+    def _discovered_end_session_url(self):
+        return self._endpoint_default("end_session_url")
+
+    @default("scope")
+    def _scope_default(self):
+        return list(DEFAULT_SCOPES)
 
     @default("username_claim")
     def _username_claim_default(self):
@@ -166,18 +281,10 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         super().__init__(**kwargs)
         self._refresh_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         if self.oidc_issuer:
-            self._apply_discovery(discover(self.oidc_issuer, self.oidc_discovery_timeout))
-
-    def _apply_discovery(self, meta: dict) -> None:
-        for trait, key in (
-            ("authorize_url", "authorization_endpoint"),
-            ("token_url", "token_endpoint"),
-            ("userdata_url", "userinfo_endpoint"),
-            ("jwks_uri", "jwks_uri"),
-            ("end_session_url", "end_session_endpoint"),
-        ):
-            if not getattr(self, trait) and meta.get(key):
-                setattr(self, trait, meta[key])
+            # Resolve the endpoint defaults now, while the hub is starting and serves nothing: no login
+            # ever waits for discovery, and a provider that stays unreachable stops the hub with the reason.
+            for trait in DISCOVERED:
+                getattr(self, trait)
 
     # ---- auth_state -----------------------------------------------------------------------------------
     def build_auth_state_dict(self, token_info, user_info):
@@ -196,17 +303,25 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         async with self._refresh_locks[user.name]:
             # Read inside the lock: a concurrent refresh of this user may just have saved new tokens.
             auth_state = await user.get_auth_state()
-            if not auth_state or not auth_state.get("access_token"):
-                self.log.info("No tokens stored for %s: a new login is needed", user.name)
-                return False
-            due = needs_refresh(
+            has_tokens = bool(auth_state and auth_state.get("access_token"))
+            due = has_tokens and needs_refresh(
                 auth_state,
                 time.time(),
                 fraction=self.refresh_margin_fraction,
                 min_margin=self.refresh_min_margin,
             )
-            if due is None:  # the provider says nothing about expiry: the generic check (userinfo call)
+            if due is None:
+                # The provider says nothing about expiry: upstream's check (a userinfo call), which calls
+                # refresh_user_hook itself.
                 return await super().refresh_user(user, handler, **kwargs)
+            if self.refresh_user_hook is not None:
+                # As upstream's refresh_user: the hook decides, unless it returns None.
+                refreshed = await self._call_refresh_user_hook(user, auth_state)
+                if refreshed is not None:
+                    return refreshed
+            if not has_tokens:
+                self.log.info("No tokens stored for %s: a new login is needed", user.name)
+                return False
             if not due:
                 return True
             refresh_token = auth_state.get("refresh_token")

@@ -1,15 +1,42 @@
-"""DatalabOAuthenticator.refresh_user decisions without a hub: fresh tokens are kept, an unavailable IdP does
-not log anyone out while their tokens last, a refusing IdP does; OIDC discovery fills the endpoints."""
+"""DatalabOAuthenticator without a hub: refresh_user decisions (fresh tokens are kept, an unavailable IdP does
+not log anyone out while their tokens last, a refusing IdP does, refresh_user_hook decides first as
+upstream); OIDC discovery (Tornado's client with http_request_kwargs, explicit URLs win, a clear error after
+the timeout); the OAuthenticator versions its private seams were checked on."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime
+import importlib.metadata
+import inspect
+import ipaddress
+import json
+import ssl
+import threading
 import time
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from oauthenticator.generic import GenericOAuthenticator
+from oauthenticator.oauth2 import OAuthenticator
+from tornado.httpclient import AsyncHTTPClient
 
-from hub.auth import DatalabOAuthenticator, jwt_claims, refusal_reason, still_valid, token_expiries
+from hub.auth import (
+    DISCOVERED,
+    UPSTREAM_PRIVATE,
+    DatalabOAuthenticator,
+    jwt_claims,
+    refusal_reason,
+    still_valid,
+    token_expiries,
+)
 from tests.support.idp import node_available, run_idp
 from tests.support.procs import free_port
+
+# The oauthenticator versions hub/auth.py's UPSTREAM_PRIVATE list (and what it mirrors) was checked on,
+# reading oauthenticator/oauth2.py and generic.py. The main .venv and the chart's image both have 17.4.0.
+OAUTHENTICATOR_CHECKED = {"17.4.0"}
 
 
 class FakeUser:
@@ -85,7 +112,320 @@ async def test_refusing_idp_ends_the_sign_in(tmp_path):
         assert await auth.refresh_user(user) is False
 
 
-def test_discovery_failure_names_the_issuer():
+# ---- refresh_user_hook ------------------------------------------------------------------------------
+
+
+def hooked(hook, token_url: str) -> DatalabOAuthenticator:
+    auth = authenticator(token_url)
+    auth.refresh_user_hook = hook
+    return auth
+
+
+async def test_refresh_user_hook_decides_first_as_upstream():
+    closed = f"http://127.0.0.1:{free_port()}/token"  # any call to the IdP would fail
+    calls = []
+
+    def keep(authenticator, user, auth_state):
+        calls.append((authenticator, user.name, auth_state))
+        return True
+
+    user = FakeUser("alice", state(lifetime_left=-1))  # expired: a new login without the hook
+    auth = hooked(keep, closed)
+    assert await auth.refresh_user(user) is True
+    assert calls == [(auth, "alice", user.auth_state)]
+
+    async def new_login(authenticator, user, auth_state):
+        return False
+
+    assert await hooked(new_login, closed).refresh_user(FakeUser("alice", state(lifetime_left=500))) is False
+
+    model = {"name": "alice", "auth_state": {"access_token": "from-the-hook"}}
+    assert await hooked(lambda a, u, s: model, closed).refresh_user(FakeUser("alice", None)) is model
+
+
+async def test_refresh_user_hook_returning_none_leaves_the_decision_to_us():
+    calls = []
+
+    def undecided(authenticator, user, auth_state):
+        calls.append(user.name)
+
+    auth = hooked(undecided, f"http://127.0.0.1:{free_port()}/token")
+    assert await auth.refresh_user(FakeUser("alice", state(lifetime_left=500))) is True  # fresh
+    assert await auth.refresh_user(FakeUser("alice", state(lifetime_left=-1))) is False  # expired, IdP down
+    assert await auth.refresh_user(FakeUser("alice", None)) is False
+    assert calls == ["alice"] * 3
+
+
+async def test_refresh_user_hook_runs_once_when_the_expiry_is_unknown():
+    """Without expiry times our override hands over to upstream's refresh_user, which calls the hook."""
+    calls = []
+
+    def keep(authenticator, user, auth_state):
+        calls.append(user.name)
+        return True
+
+    auth = hooked(keep, f"http://127.0.0.1:{free_port()}/token")
+    assert await auth.refresh_user(FakeUser("alice", {"access_token": "at"})) is True
+    assert calls == ["alice"]
+
+
+async def test_refresh_user_hook_errors_are_raised():
+    def broken(authenticator, user, auth_state):
+        raise ValueError("hook failed")
+
+    with pytest.raises(ValueError, match="hook failed"):
+        await hooked(broken, f"http://127.0.0.1:{free_port()}/token").refresh_user(
+            FakeUser("alice", state(10))
+        )
+
+
+# ---- OIDC discovery ---------------------------------------------------------------------------------
+
+
+class Provider:
+    """A local provider answering discovery (optionally over TLS, slowly, or only after a while) and a token
+    endpoint refusing every grant. Counts the discovery requests."""
+
+    def __init__(self, *, delay: float = 0.0, tls: ssl.SSLContext | None = None):
+        self.delay, self.tls = delay, tls
+        self.port = free_port()
+        self.scheme = "https" if tls else "http"
+        self.issuer = f"{self.scheme}://127.0.0.1:{self.port}"
+        self.requests = 0
+        self.server: ThreadingHTTPServer | None = None
+
+    def document(self) -> dict:
+        i = self.issuer
+        return {
+            "issuer": i,
+            "authorization_endpoint": f"{i}/auth",
+            "token_endpoint": f"{i}/token",
+            "userinfo_endpoint": f"{i}/me",
+            "jwks_uri": f"{i}/jwks",
+            "end_session_endpoint": f"{i}/session/end",
+        }
+
+    def start(self) -> None:
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def answer(self, body: dict) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                provider.requests += 1
+                time.sleep(provider.delay)
+                self.answer(provider.document())
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                self.answer({"error": "invalid_grant", "error_description": "grant request is invalid"})
+
+        server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        server.daemon_threads = True
+        if self.tls:
+            server.socket = self.tls.wrap_socket(server.socket, server_side=True)
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.server = server
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+@contextmanager
+def provider(**kwargs):
+    p = Provider(**kwargs)
+    p.start()
+    try:
+        yield p
+    finally:
+        p.stop()
+
+
+def self_signed(tmp_path) -> tuple[ssl.SSLContext, str]:
+    """A server TLS context for 127.0.0.1 with a self-signed certificate, and the certificate's path."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "datalab test provider")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "provider.crt", tmp_path / "provider.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_path, key_path)
+    return context, str(cert_path)
+
+
+def endpoints(auth) -> dict:
+    return {trait: getattr(auth, trait) for trait in DISCOVERED}
+
+
+def expected(p: Provider) -> dict:
+    doc = p.document()
+    return {trait: doc[key] for trait, (key, _) in DISCOVERED.items()}
+
+
+@pytest.fixture(params=["simple", "curl"])
+def http_client_class(request):
+    """Tornado's default client, and the curl client the chart's hub configuration selects."""
+    if request.param == "curl":
+        pytest.importorskip("pycurl")
+        AsyncHTTPClient.configure("tornado.curl_httpclient.CurlAsyncHTTPClient")
+    try:
+        yield request.param
+    finally:
+        AsyncHTTPClient.configure(None)
+
+
+async def test_discovery_inside_the_running_loop_fills_every_endpoint_with_one_request():
+    """JupyterHub makes its authenticator inside its event loop: discovery must work there, once."""
+    with provider() as p:
+        auth = DatalabOAuthenticator(oidc_issuer=p.issuer, client_id="c", client_secret="s")
+        assert endpoints(auth) == expected(p)
+        assert p.requests == 1
+        assert auth.scope == ["openid", "profile", "email", "groups", "offline_access"]
+        await asyncio.sleep(0)  # the loop still runs
+
+
+async def test_discovery_honours_http_request_kwargs_and_validate_server_cert(tmp_path, http_client_class):
+    context, ca_path = self_signed(tmp_path)
+    with provider(tls=context) as p:
+        with pytest.raises(RuntimeError, match=f"OIDC discovery failed for issuer '{p.issuer}'") as refused:
+            DatalabOAuthenticator(oidc_issuer=p.issuer, oidc_discovery_timeout=0.5)
+        assert "certificate" in str(refused.value).lower()  # unknown CA: refused
+
+        trusted = DatalabOAuthenticator(
+            oidc_issuer=p.issuer, oidc_discovery_timeout=5, http_request_kwargs={"ca_certs": ca_path}
+        )
+        assert endpoints(trusted) == expected(p)
+
+        unchecked = DatalabOAuthenticator(
+            oidc_issuer=p.issuer, oidc_discovery_timeout=5, validate_server_cert=False
+        )
+        assert unchecked.token_url == f"{p.issuer}/token"
+
+
+def test_discovery_honours_the_request_timeout_of_http_request_kwargs():
+    with provider(delay=3.0) as p:  # answers after 3 s
+        started = time.monotonic()
+        with pytest.raises(RuntimeError, match="(?i)timeout"):
+            DatalabOAuthenticator(
+                oidc_issuer=p.issuer, oidc_discovery_timeout=1.2, http_request_kwargs={"request_timeout": 0.2}
+            )
+        assert time.monotonic() - started < 2.5
+        assert p.requests >= 2  # 0.2 s attempts, retried; the default 1.2 s attempt would be tried once
+
+
+def test_explicit_urls_win_over_discovery(monkeypatch):
+    with provider() as p:
+        auth = DatalabOAuthenticator(oidc_issuer=p.issuer, token_url="https://sso.example.org/token")
+        assert auth.token_url == "https://sso.example.org/token"
+        assert auth.authorize_url == f"{p.issuer}/auth" and auth.jwks_uri == f"{p.issuer}/jwks"
+
+        monkeypatch.setenv(
+            "OAUTH2_AUTHORIZE_URL", "https://sso.example.org/auth"
+        )  # OAuthenticator's variable
+        assert DatalabOAuthenticator(oidc_issuer=p.issuer).authorize_url == "https://sso.example.org/auth"
+
+        from_token = DatalabOAuthenticator(oidc_issuer=p.issuer, userdata_from_id_token=True)
+        assert from_token.userdata_url == "" and from_token.token_url == f"{p.issuer}/token"
+        assert p.requests == 3
+
+    explicit = {trait: f"https://sso.example.org/{trait}" for trait in DISCOVERED}
+    closed = f"http://127.0.0.1:{free_port()}"  # nothing listens: it must not be asked
+    auth = DatalabOAuthenticator(oidc_issuer=closed, oidc_discovery_timeout=30, **explicit)
+    assert endpoints(auth) == explicit
+
+
+def test_the_provider_may_start_a_little_after_the_hub():
+    p = Provider()
+    timer = threading.Timer(1.0, p.start)
+    timer.start()
+    try:
+        started = time.monotonic()
+        auth = DatalabOAuthenticator(oidc_issuer=p.issuer, oidc_discovery_timeout=10)
+        assert time.monotonic() - started >= 1.0
+        assert auth.userdata_url == f"{p.issuer}/me"
+    finally:
+        timer.join()
+        p.stop()
+
+
+def test_discovery_failure_names_the_issuer_and_url_after_the_timeout():
     issuer = f"http://127.0.0.1:{free_port()}"
-    with pytest.raises(RuntimeError, match=f"OIDC discovery failed for issuer '{issuer}'"):
-        DatalabOAuthenticator(oidc_issuer=issuer, oidc_discovery_timeout=0.5)
+    url = f"{issuer}/.well-known/openid-configuration"
+    started = time.monotonic()
+    with pytest.raises(RuntimeError) as failed:
+        DatalabOAuthenticator(oidc_issuer=issuer, oidc_discovery_timeout=1.0)
+    elapsed = time.monotonic() - started
+    assert str(failed.value).startswith(f"OIDC discovery failed for issuer '{issuer}' ({url}) after 1 s: ")
+    assert "refused" in str(failed.value).lower()
+    assert 1.0 <= elapsed < 3.0
+
+
+# ---- upstream seams ---------------------------------------------------------------------------------
+
+
+def test_oauthenticator_private_seams_were_checked_on_this_version():
+    version = importlib.metadata.version("oauthenticator")
+    assert version in OAUTHENTICATOR_CHECKED, (
+        f"oauthenticator {version} is installed; hub/auth.py uses {', '.join(UPSTREAM_PRIVATE)} and mirrors "
+        "what its module docstring lists: check them in oauthenticator/oauth2.py and generic.py of this "
+        "version, then add it to OAUTHENTICATOR_CHECKED"
+    )
+    signatures = {
+        "OAuthenticator._token_to_auth_model": ["self", "token_info"],
+        "OAuthenticator._call_refresh_user_hook": ["self", "user", "auth_state"],
+    }
+    assert sorted(signatures) == sorted(UPSTREAM_PRIVATE)
+    for name, params in signatures.items():
+        method = getattr(OAuthenticator, name.split(".")[1])
+        assert inspect.iscoroutinefunction(method) and list(inspect.signature(method).parameters) == params
+
+
+async def test_what_hub_auth_mirrors_is_still_upstream_behaviour(monkeypatch):
+    # GenericOAuthenticator's client validates certificates as validate_server_cert says.
+    assert GenericOAuthenticator(validate_server_cert=False).http_client.defaults["validate_cert"] is False
+    # Upstream's endpoint defaults read the OAUTH2_*_URL variables.
+    for trait, (_, env) in DISCOVERED.items():
+        if env:
+            monkeypatch.setenv(env, f"https://sso.example.org/{trait}")
+            assert getattr(GenericOAuthenticator(), trait) == f"https://sso.example.org/{trait}"
+    # A refusal with an error_description starts with the text refusal_reason relays.
+    with provider() as p:
+        auth = GenericOAuthenticator(token_url=f"{p.issuer}/token", client_id="c", client_secret="s")
+        with pytest.raises(Exception) as refused:
+            await auth.get_token_info(None, {"grant_type": "refresh_token", "refresh_token": "rt"})
+    assert refusal_reason(refused.value) == "An access token was not returned: grant request is invalid"
