@@ -13,6 +13,9 @@ see the names of other users and groups, which a datalab's users can see anyway 
 
 from __future__ import annotations
 
+import logging
+
+import jupyterhub
 from jupyterhub import orm, roles, scopes
 from jupyterhub.handlers.base import BaseHandler
 from jupyterhub.utils import url_escape_path, url_path_join
@@ -20,16 +23,39 @@ from tornado import web
 
 USER_SCOPES = ("shares!user", "read:users:name", "read:groups:name")
 
+# JupyterHub versions (major, minor) that leave *group* shares out of a token's scopes: from 5.0, where
+# sharing begins, to 6.1, the newest checked. Read in the sources of 5.0.0, 5.5.0 (the chart's) and 6.1.1:
+# `scopes.get_scopes_for` adds to a token owner's scopes only `owner.shared_with_me` (the user's own
+# shares), so the server's OAuth token for a group member loses `access:servers!server=...` and the member
+# is refused. tests/hub/pages/test_sharing.py checks the installed version has the bug when this says so.
+GROUP_SHARES_DROPPED = ((5, 0), (6, 1))
 
-def fix_group_share_tokens() -> None:
-    """JupyterHub 6.1 drops the scopes of *group* shares from tokens (`scopes.get_scopes_for` adds only the
-    owner's own shares to a token's owner scopes, so the server's OAuth token loses
-    `access:servers!server=...` and group members are refused). Add them where both branches of
-    get_scopes_for compute a user's role scopes; the user branch adds the same set again: a no-op.
-    Idempotent; tests/hub/test_sharing.py proves a group member gets in (and out after revocation)."""
+log = logging.getLogger("JupyterHub")
+
+
+def group_shares_dropped(version_info: tuple = jupyterhub.version_info) -> bool:
+    """Whether this JupyterHub version has the bug (GROUP_SHARES_DROPPED; newer versions are unchecked)."""
+    first, last = GROUP_SHARES_DROPPED
+    return first <= tuple(version_info[:2]) <= last
+
+
+def fix_group_share_tokens(version_info: tuple = jupyterhub.version_info) -> bool:
+    """Give tokens the scopes of their owner's *group* shares, on the JupyterHub versions that drop them.
+
+    Wraps `roles.roles_to_expanded_scopes`, which both branches of `scopes.get_scopes_for` call for a
+    user's role scopes; the user branch already adds group shares, so there it adds the same set again.
+    Idempotent; True when the patch is in place.
+    """
     original = roles.roles_to_expanded_scopes
     if getattr(original, "_datalab_group_shares", False):
-        return
+        return True
+    if not group_shares_dropped(version_info):
+        log.info(
+            "JupyterHub %s is outside the versions known to drop group shares from tokens (%s): not patched",
+            ".".join(map(str, version_info[:3])),
+            " to ".join(".".join(map(str, v)) for v in GROUP_SHARES_DROPPED),
+        )
+        return False
 
     def roles_to_expanded_scopes(role_list, owner):
         expanded = original(role_list, owner)
@@ -40,7 +66,9 @@ def fix_group_share_tokens() -> None:
         return expanded
 
     roles_to_expanded_scopes._datalab_group_shares = True
+    roles_to_expanded_scopes.__wrapped__ = original
     roles.roles_to_expanded_scopes = roles_to_expanded_scopes
+    return True
 
 
 def share_rows(orm_spawner) -> list[dict[str, str]]:
