@@ -9,11 +9,16 @@ progress) is spawner.runtime's CatalogMixin, shared with the local backend. What
 - the per-server Secret, created right after the pod exists and owned by it (the uid comes from the
   create response), and the clean-up of what a failed spawn created.
 
-KubeSpawner private methods overridden (checked on KubeSpawner 7.0 and 7.1, tests/spawner/kube/test_seams.py):
+KubeSpawner private methods and attributes used (checked on KubeSpawner 7.0.0 and 7.1.0; the versions are
+pinned in tests/spawner/kube/test_seams.py):
 - `_make_create_pod_request`: create the Secret owned by the pod as soon as the pod exists;
 - `_make_create_pvc_request`: remember whether this spawn created the home PVC (an older home is kept);
 - `_start`: delete what a failed spawn created (pod, Secret, a PVC it created; never an older home);
-- `_build_common_labels`, `_expand_all`, `_sorted_dict_values`: KubeSpawner's helpers, called, not replaced.
+- `_build_common_labels`, `_expand_all`, `_sorted_dict_values`: KubeSpawner's helpers, called, not replaced;
+- `_pvc_exists`: set to False when a failed spawn deleted the PVC it created, so the next start makes it
+  again (7.1's `_start` skips creating a PVC it believes exists);
+- `_start_future`: read by spawner.runtime.progress until the start is over (set by KubeSpawner's `start`).
+JupyterHub's `Spawner._log_name` (a private property) names the server in log lines.
 """
 
 from __future__ import annotations
