@@ -7,6 +7,9 @@
         tokens = idp.tokens("alice", "pw")                                 # id/access/refresh tokens, no hub
 
 The fixture also registers its own confidential client (`idp.test_client_id`) used by `tokens()`.
+
+`LossyProxy` stands between a client and the IdP and loses chosen replies after the IdP has answered
+(optionally killing the IdP at that moment): a crash during a token request, made deterministic.
 """
 
 from __future__ import annotations
@@ -14,9 +17,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import html
+import os
 import re
 import secrets
 import shutil
+import signal
+import socket
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import parse_qs, urljoin, urlparse
@@ -24,7 +31,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import requests
 import yaml
 
-from tests.support.procs import REPO, ManagedProcess, free_port, start_when_ready, tool_env
+from tests.support.procs import REPO, ManagedProcess, free_port, start_when_ready, tool_env, wait_until
 
 IDP_DIR = REPO / "hub" / "idp"
 TEST_CLIENT_ID = "datalab-tests"
@@ -82,6 +89,12 @@ class IdP:
     def stop(self) -> None:
         if self.proc is not None:
             self.proc.stop()
+
+    def kill(self) -> None:
+        """SIGKILL the IdP, as a crash would: no shutdown, whatever it was doing is cut off."""
+        if self.proc is not None and self.proc.alive():
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.proc.wait(10)
 
     def restart(self) -> None:
         self.stop()
@@ -186,7 +199,8 @@ def login(
 
 @contextmanager
 def run_idp(workdir: Path, *, users: dict, clients: list[dict] | None = None, **ttl):
-    """Start the IdP (ttl keywords: access_token_ttl, id_token_ttl, refresh_token_ttl, session_ttl seconds)."""
+    """Start the IdP (keywords, seconds: access_token_ttl, id_token_ttl, refresh_token_ttl, session_ttl,
+    refresh_token_reuse_grace)."""
     idp = IdP(
         workdir,
         users=users,
@@ -197,3 +211,103 @@ def run_idp(workdir: Path, *, users: dict, clients: list[dict] | None = None, **
         yield idp
     finally:
         idp.stop()
+
+
+# ---- a proxy that loses replies ------------------------------------------------------------------------
+def _read_message(sock: socket.socket, head: bytes = b"") -> bytes:
+    """One HTTP/1.1 message (headers and a Content-Length body, or everything until EOF) from `sock`."""
+    data = head
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    headers, _, body = data.partition(b"\r\n\r\n")
+    length = None
+    for line in headers.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value.strip())
+        if name.strip().lower() == b"transfer-encoding":
+            raise ValueError("LossyProxy does not handle chunked messages")
+    while length is None or len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return headers + b"\r\n\r\n" + body
+
+
+class LossyProxy:
+    """A TCP proxy to 127.0.0.1:`upstream_port`, one HTTP request per connection.
+
+    `lose_next(marker, then=...)`: the next request containing `marker` (e.g. b"grant_type=refresh_token")
+    is forwarded and fully answered by the IdP, then `then()` runs (e.g. `idp.kill`) and the client's
+    connection is closed without the reply. While the IdP is down, connections are accepted and closed.
+    """
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.lost: list[bytes] = []  # the replies that never reached the client
+        self.forwarded = 0
+        self._pending: list[tuple[bytes, object]] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        self._stopped = False
+        threading.Thread(target=self._accept, daemon=True, name="lossy-proxy").start()
+
+    def lose_next(self, marker: bytes, then=None) -> None:
+        with self._lock:
+            self._pending.append((marker, then))
+
+    def wait_lost(self, count: int = 1, timeout: float = 60.0) -> None:
+        wait_until(lambda: len(self.lost) >= count, timeout, f"{count} lost replies")
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._listener.close()
+
+    def _accept(self) -> None:
+        while not self._stopped:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _take(self, request: bytes):
+        with self._lock:
+            for i, (marker, then) in enumerate(self._pending):
+                if marker in request:
+                    del self._pending[i]
+                    return True, then
+        return False, None
+
+    def _serve(self, client: socket.socket) -> None:
+        with client:
+            try:
+                request = _read_message(client)
+                with socket.create_connection(("127.0.0.1", self.upstream_port), timeout=60) as upstream:
+                    upstream.sendall(request)
+                    reply = _read_message(upstream)
+            except OSError:
+                return  # the IdP is down: the client's connection closes without an answer
+            lose, then = self._take(request)
+            if lose:
+                if then is not None:
+                    then()
+                self.lost.append(reply)
+                return
+            self.forwarded += 1
+            client.sendall(reply)
+
+
+@contextmanager
+def lossy_proxy(upstream_port: int):
+    proxy = LossyProxy(upstream_port)
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
