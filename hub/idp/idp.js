@@ -3,12 +3,15 @@
 //
 //   node hub/idp/idp.js --host 127.0.0.1 --port N --issuer http://127.0.0.1:N \
 //        --users users.yaml --clients clients.yaml --state DIR [--access-token-ttl S] ...
+//        [--refresh-token-reuse-grace S]
 //   node hub/idp/idp.js hash-password < password   (prints a scrypt hash for users.yaml)
 //
 // users.yaml:   users: {alice: {password: "..." | "scrypt$salt$hash", groups: [...], email: ..., name: ...}}
 // clients.yaml: clients: [{client_id, client_secret, redirect_uris: [...]}]  (all first-party: no consent screen)
 // Signing keys, cookie keys, grants and refresh tokens persist in the state directory, so tokens issued
 // before a restart stay valid after it. users.yaml is re-read when it changes (no restart needed).
+// Refresh tokens rotate; a used one is accepted again for --refresh-token-reuse-grace seconds (default
+// 300, 0 for none), so a client whose reply was lost can retry (reuse_grace.js).
 // Every client must use PKCE; loopback redirect URIs match on any port (RFC 8252), see below.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
@@ -19,6 +22,7 @@ import { parseArgs } from 'node:util';
 import Provider from 'oidc-provider';
 import YAML from 'yaml';
 
+import { withReuseGrace } from './reuse_grace.js';
 import { createFileStore } from './store.js';
 
 const SCOPES = ['openid', 'profile', 'email', 'groups', 'offline_access'];
@@ -181,14 +185,17 @@ function parseCli() {
       'id-token-ttl': { type: 'string' }, // default: the access token's
       'refresh-token-ttl': { type: 'string', default: String(14 * 24 * 3600) },
       'session-ttl': { type: 'string', default: String(24 * 3600) },
+      'refresh-token-reuse-grace': { type: 'string', default: '300' },
     },
   });
   return { ...values, command: positionals[0] };
 }
 
-function seconds(opts, name) {
+function seconds(opts, name, { zero = false } = {}) {
   const n = Number(opts[name]);
-  if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive number of seconds, got "${opts[name]}"`);
+  if (!Number.isInteger(n) || n < 0 || (n === 0 && !zero)) {
+    throw new Error(`--${name} must be a ${zero ? 'whole' : 'positive'} number of seconds, got "${opts[name]}"`);
+  }
   return n;
 }
 
@@ -212,10 +219,11 @@ async function main() {
     id: opts['id-token-ttl'] ? seconds(opts, 'id-token-ttl') : seconds(opts, 'access-token-ttl'),
     refresh: seconds(opts, 'refresh-token-ttl'),
     session: seconds(opts, 'session-ttl'),
+    reuseGrace: seconds(opts, 'refresh-token-reuse-grace', { zero: true }),
   };
 
   const provider = new Provider(issuer, {
-    adapter: createFileStore(path.join(opts.state, 'store.json')),
+    adapter: withReuseGrace(createFileStore(path.join(opts.state, 'store.json')), ttl.reuseGrace),
     clients: loadClients(opts.clients),
     jwks: signingKeys(opts.state),
     cookies: { keys: cookieKeys(opts.state) },
@@ -240,7 +248,7 @@ async function main() {
     // Like Keycloak: a refresh token for every code flow, whether or not offline_access was asked for.
     issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
     expiresWithSession: async () => false,
-    rotateRefreshToken: true,
+    rotateRefreshToken: true, // with a reuse grace (see withReuseGrace): a lost reply can be retried
     async findAccount(ctx, sub) {
       const user = users.get(sub);
       if (!user) return undefined; // removed from users.yaml: its refresh tokens stop working
@@ -322,7 +330,7 @@ async function main() {
     }
   });
   server.listen(port, opts.host, () => {
-    console.log(`idp: ${issuer} listening on ${opts.host}:${port} (access ${ttl.access}s, id ${ttl.id}s, refresh ${ttl.refresh}s)`);
+    console.log(`idp: ${issuer} listening on ${opts.host}:${port} (access ${ttl.access}s, id ${ttl.id}s, refresh ${ttl.refresh}s, reuse grace ${ttl.reuseGrace}s)`);
   });
   const stop = () => server.close(() => process.exit(0));
   process.on('SIGTERM', stop);

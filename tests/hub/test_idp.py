@@ -1,9 +1,11 @@
-"""The development IdP: passwords checked, groups in the ID token, refresh tokens, keys surviving a restart."""
+"""The development IdP: passwords checked, groups in the ID token, refresh tokens (a reuse grace for lost
+replies), keys surviving a restart."""
 
 from __future__ import annotations
 
 import base64
 import json
+import time
 
 import pytest
 import requests
@@ -89,3 +91,37 @@ def test_authorization_without_pkce_is_refused(idp):
     r = requests.get(f"{idp.issuer}/auth", params=params, allow_redirects=False, timeout=10)
     assert r.status_code in (302, 303) and r.headers["Location"].startswith(TEST_REDIRECT)
     assert "error=invalid_request" in r.headers["Location"] and "PKCE" in r.headers["Location"]
+
+
+def test_a_rotated_refresh_token_may_be_reused_within_the_grace_and_never_after(tmp_path):
+    """A lost reply can be retried with the same refresh token for a while; a later reuse is treated as
+    theft: the whole grant is revoked, the newer refresh tokens with it."""
+    with run_idp(tmp_path, users=dict(USERS), refresh_token_reuse_grace=2) as idp:
+        first = idp.tokens("alice", "alice-pw")["refresh_token"]
+        lost = idp.refresh(first)  # used up; say its reply never reached the client
+        assert lost.status_code == 200 and lost.json()["refresh_token"] != first
+        retried = idp.refresh(first)
+        assert retried.status_code == 200, retried.text
+        newest = retried.json()["refresh_token"]
+        time.sleep(3.5)  # past the grace, counted from the first use
+        late = idp.refresh(first)
+        assert late.status_code == 400 and late.json()["error"] == "invalid_grant"
+        assert idp.refresh(newest).status_code == 400  # the grant is gone
+
+        # Without a grace (0), the first reuse already revokes the grant.
+        idp.stop()
+        idp.ttl["refresh-token-reuse-grace"] = 0
+        idp.start()
+        strict = idp.tokens("alice", "alice-pw")["refresh_token"]
+        assert idp.refresh(strict).status_code == 200
+        assert idp.refresh(strict).status_code == 400
+
+
+def test_the_default_grace_covers_a_retry_after_a_restart(idp):
+    """The hub retries a refresh whose reply was lost once the IdP is back (e.g. restarted after a crash)."""
+    first = idp.tokens("alice", "alice-pw")["refresh_token"]
+    assert idp.refresh(first).status_code == 200
+    idp.restart()
+    retried = idp.refresh(first)
+    assert retried.status_code == 200, retried.text
+    assert idp.refresh(retried.json()["refresh_token"]).status_code == 200
