@@ -4,7 +4,9 @@ Why a subclass and not only configuration: the credential broker needs a *valid*
 (STS and Vault refuse expired ones), so tokens are refreshed before they expire rather than after the
 first failure, refreshes of one user are serialised (identity providers that rotate refresh tokens revoke
 the whole grant when a refresh token is used twice), and a refused refresh token means "log in again"
-(refresh_user returns False), never a session that is silently broken.
+(refresh_user returns False), never a session that is silently broken. A refresh that gets no answer is
+retried with the same refresh token: the provider may have used it up and lost its reply, and only a retry
+of that token, within the provider's reuse grace, gets the user's new tokens.
 
 OIDC discovery fills the endpoint settings through `@default` methods (explicit settings win), with
 Tornado's HTTP client and OAuthenticator's `http_request_kwargs` and `validate_server_cert`.
@@ -52,6 +54,7 @@ DISCOVERED = {
 }
 ATTEMPT_TIMEOUT = 5.0  # seconds per discovery request, unless http_request_kwargs sets request_timeout
 RETRY_INTERVAL = 0.5
+REFRESH_RETRY_FIRST, REFRESH_RETRY_MAX = 0.5, 4.0  # seconds between retries of a refresh, doubling
 
 
 # ---- pure helpers (tested without a hub) ----------------------------------------------------------
@@ -152,6 +155,17 @@ async def _fetch_until(
         client.close()
 
 
+def unanswered(e: BaseException) -> bool:
+    """Whether a request to the provider failed without an answer saying what became of it.
+
+    No connection, a connection closed or reset before the reply, a timeout, a 5xx: the provider may have
+    carried the request out (a refresh token used up) and lost its reply. A 4xx is an answer.
+    """
+    if isinstance(e, HTTPClientError):
+        return e.response is None or e.code == 599 or e.code >= 500
+    return isinstance(e, OSError)
+
+
 def refusal_reason(e: Exception) -> str:
     """Why a token request failed, for the log: the provider's error_description, never the response itself.
 
@@ -196,6 +210,16 @@ class DatalabOAuthenticator(GenericOAuthenticator):
 
     end_session_url = Unicode(
         help="The provider's end-session (logout) endpoint (from discovery when oidc_issuer is set)."
+    ).tag(config=True)
+
+    refresh_retry_timeout = Float(
+        10.0,
+        help="""Seconds to keep retrying, with the same refresh token, a refresh that got no answer (no
+        connection, connection closed before the reply, timeout, 5xx): the provider may have used the token
+        up and lost its reply, and its reuse grace accepts the retry (docs/deploy.md). The request waiting
+        for the refresh waits that long at most; when this user's previous refresh got no answer less than
+        this long ago, it is tried once. 0: no retries. After that, tokens that are still valid stay in use
+        and the next check tries the same refresh again.""",
     ).tag(config=True)
 
     # ---- defaults -------------------------------------------------------------------------------------
@@ -280,6 +304,9 @@ class DatalabOAuthenticator(GenericOAuthenticator):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._refresh_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._unanswered_at: dict[
+            str, float
+        ] = {}  # user -> monotonic time their last refresh went unanswered
         if self.oidc_issuer:
             # Resolve the endpoint defaults now, while the hub is starting and serves nothing: no login
             # ever waits for discovery, and a provider that stays unreachable stops the hub with the reason.
@@ -331,20 +358,26 @@ class DatalabOAuthenticator(GenericOAuthenticator):
                 )
                 return False
             try:
-                token_info = await self.get_token_info(
-                    handler, self.build_refresh_token_request_params(refresh_token)
-                )
+                token_info = await self._refresh_tokens(handler, user.name, refresh_token)
             except Exception as e:  # the provider's message names the error, never the token
                 code = getattr(e, "code", None)
                 if not (isinstance(code, int) and 400 <= code < 500) and still_valid(auth_state, time.time()):
                     # The IdP is down or failing, not refusing: keep the current tokens while they last.
                     self.log.warning(
                         "Could not refresh %s's sign-in, the identity provider is unavailable (%s); "
-                        "the current tokens stay in use until they expire",
+                        "the current tokens stay in use until they expire, the next check tries again",
                         user.name,
                         type(e).__name__,
                     )
                     return True
+                if unanswered(e):
+                    self.log.warning(
+                        "The identity provider did not answer the refresh of %s's sign-in (%s) and the "
+                        "tokens have expired: a new login is needed",
+                        user.name,
+                        type(e).__name__,
+                    )
+                    return False
                 self.log.warning(
                     "The identity provider refused to refresh %s's sign-in (%s): a new login is needed",
                     user.name,
@@ -371,3 +404,38 @@ class DatalabOAuthenticator(GenericOAuthenticator):
             await user.save_auth_state(auth_model["auth_state"])
             self.log.info("Refreshed the sign-in of %s", user.name)
             return auth_model
+
+    async def _refresh_tokens(self, handler, username: str, refresh_token: str) -> dict:
+        """The token endpoint's answer to a refresh, asked again with the same token while there is none.
+
+        Retried for `refresh_retry_timeout` seconds, or tried once when this user's previous refresh went
+        unanswered less than that ago (requests queued on the user's lock would each wait that long).
+        """
+        params = self.build_refresh_token_request_params(refresh_token)
+        started = time.monotonic()
+        previous = self._unanswered_at.get(username)
+        recent = previous is not None and started - previous < self.refresh_retry_timeout
+        deadline = started if recent else started + self.refresh_retry_timeout
+        delay = REFRESH_RETRY_FIRST
+        while True:
+            try:
+                token_info = await self.get_token_info(handler, params)
+            except Exception as e:
+                if not unanswered(e):
+                    self._unanswered_at.pop(username, None)
+                    raise
+                if time.monotonic() + delay > deadline:
+                    self._unanswered_at[username] = time.monotonic()
+                    raise
+                self.log.warning(
+                    "No answer from the identity provider to the refresh of %s's sign-in (%s): "
+                    "the same refresh again in %g s",
+                    username,
+                    type(e).__name__,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(2 * delay, REFRESH_RETRY_MAX)
+            else:
+                self._unanswered_at.pop(username, None)
+                return token_info

@@ -1,7 +1,8 @@
-"""DatalabOAuthenticator without a hub: refresh_user decisions (fresh tokens are kept, an unavailable IdP does
+"""DatalabOAuthenticator: refresh_user decisions without a hub (fresh tokens are kept, an unavailable IdP does
 not log anyone out while their tokens last, a refusing IdP does, refresh_user_hook decides first as
-upstream); OIDC discovery (Tornado's client with http_request_kwargs, explicit URLs win, a clear error after
-the timeout); the OAuthenticator versions its private seams were checked on."""
+upstream, a refresh whose reply was lost is retried with the same refresh token); OIDC discovery (Tornado's
+client with http_request_kwargs, explicit URLs win, a clear error after the timeout); the OAuthenticator
+versions its private seams were checked on."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from hub.auth import (
     still_valid,
     token_expiries,
 )
-from tests.support.idp import node_available, run_idp
+from tests.support.idp import lossy_proxy, node_available, run_idp
 from tests.support.procs import free_port
 
 # The oauthenticator versions hub/auth.py's UPSTREAM_PRIVATE list (and what it mirrors) was checked on,
@@ -66,8 +67,14 @@ def state(lifetime_left: float, obtained_ago: float = 100.0) -> dict:
 
 
 def authenticator(token_url: str) -> DatalabOAuthenticator:
+    """Against `token_url`, never retrying a refresh (in these tests nothing that answers listens there)."""
     return DatalabOAuthenticator(
-        client_id="c", client_secret="s", token_url=token_url, userdata_url=token_url, authorize_url=token_url
+        client_id="c",
+        client_secret="s",
+        token_url=token_url,
+        userdata_url=token_url,
+        authorize_url=token_url,
+        refresh_retry_timeout=0,
     )
 
 
@@ -100,6 +107,20 @@ async def test_unavailable_idp_keeps_valid_tokens_but_not_expired_ones():
     assert await auth.refresh_user(FakeUser("alice", None)) is False
 
 
+async def test_an_unreachable_idp_is_retried_for_a_while_then_tried_once_per_check():
+    """While the IdP is down, one request waits for the retries; the next ones of that user do not."""
+    auth = authenticator(f"http://127.0.0.1:{free_port()}/token")
+    auth.refresh_retry_timeout = 3.0  # tries at 0, 0.5 and 1.5 s; the next would be after the timeout
+    user = FakeUser("alice", state(lifetime_left=60, obtained_ago=600))  # due, valid for a minute
+    started = time.monotonic()
+    assert await auth.refresh_user(user) is True
+    first = time.monotonic() - started
+    started = time.monotonic()
+    assert await auth.refresh_user(user) is True
+    second = time.monotonic() - started
+    assert first >= 1.5 and second < 1.0, (first, second)
+
+
 async def test_refusing_idp_ends_the_sign_in(tmp_path):
     if not node_available():
         pytest.skip("node or hub/idp/node_modules missing")
@@ -110,6 +131,72 @@ async def test_refusing_idp_ends_the_sign_in(tmp_path):
         assert auth.token_url == idp.metadata()["token_endpoint"] and auth.userdata_url.endswith("/me")
         user = FakeUser("alice", state(lifetime_left=10))  # due; the IdP answers 4xx (bad client, bad token)
         assert await auth.refresh_user(user) is False
+
+
+# ---- a refresh whose reply is lost ------------------------------------------------------------------
+REFRESH = b"grant_type=refresh_token"
+
+
+@pytest.fixture
+def lossy_idp(tmp_path):
+    """The dev IdP with its default settings, and a proxy to it that can lose replies."""
+    if not node_available():
+        pytest.skip("node or hub/idp/node_modules missing")
+    with run_idp(tmp_path, users={"alice": {"password": "pw"}}) as idp, lossy_proxy(idp.port) as proxy:
+        yield idp, proxy
+
+
+def signed_in(idp, lifetime_left: float) -> FakeUser:
+    """alice with real tokens from the IdP, and the expiry times the test chooses."""
+    tokens = idp.tokens("alice", "pw")
+    keys = ("access_token", "refresh_token", "id_token")
+    return FakeUser("alice", {**state(lifetime_left), **{k: tokens[k] for k in keys}})
+
+
+def through(idp, proxy, **settings) -> DatalabOAuthenticator:
+    """Our authenticator asking for tokens through the proxy (the rest straight from the IdP)."""
+    return DatalabOAuthenticator(
+        oidc_issuer=idp.issuer,
+        token_url=f"{proxy.url}/token",
+        client_id=idp.test_client_id,
+        client_secret=idp.test_client_secret,
+        allow_all=True,
+        **settings,
+    )
+
+
+def refresh_token_of(reply: bytes) -> str:
+    return json.loads(reply.partition(b"\r\n\r\n")[2])["refresh_token"]
+
+
+async def test_a_lost_refresh_reply_is_retried_with_the_same_refresh_token(lossy_idp):
+    """Expired tokens, and the IdP used up the refresh token but its reply never came: still signed in."""
+    idp, proxy = lossy_idp
+    user = signed_in(idp, lifetime_left=-1)
+    proxy.lose_next(REFRESH)
+    model = await through(idp, proxy, refresh_retry_timeout=30).refresh_user(user)
+    assert len(proxy.lost) == 1
+    assert isinstance(model, dict) and model["name"] == "alice"
+    assert user.auth_state == model["auth_state"]  # saved
+    lost = refresh_token_of(proxy.lost[0])
+    assert model["auth_state"]["refresh_token"] != lost
+    assert idp.refresh(model["auth_state"]["refresh_token"]).status_code == 200  # the grant lives on
+
+
+async def test_after_a_lost_reply_and_a_crash_the_next_refresh_still_works(lossy_idp):
+    """The IdP dies as it answers and stays down past the retries: the current tokens stay in use, and once
+    the IdP is back the next refresh, with the same refresh token, works."""
+    idp, proxy = lossy_idp
+    user = signed_in(idp, lifetime_left=10)  # due, still valid
+    first = user.auth_state["refresh_token"]
+    auth = through(idp, proxy, refresh_retry_timeout=1)
+    proxy.lose_next(REFRESH, then=idp.kill)
+    assert await auth.refresh_user(user) is True
+    assert user.auth_state["refresh_token"] == first and len(proxy.lost) == 1
+    idp.start()
+    model = await auth.refresh_user(user)
+    assert isinstance(model, dict), idp.log()[-2000:]
+    assert user.auth_state["refresh_token"] not in (first, refresh_token_of(proxy.lost[0]))
 
 
 # ---- refresh_user_hook ------------------------------------------------------------------------------

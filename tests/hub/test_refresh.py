@@ -1,9 +1,11 @@
 """Token refresh with short lifetimes: refreshed before expiry, groups follow the IdP, a dead refresh token
-means a new login (endpoint 401, browser sent to the login page), never a silently broken session."""
+means a new login (endpoint 401, browser sent to the login page), never a silently broken session; an IdP
+that crashes while answering a refresh costs nobody their sign-in."""
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 import pytest
@@ -12,7 +14,7 @@ import requests
 from hub.auth import needs_refresh
 from tests.support.credentials_hub import HUB_CLIENT_ID, hub_client, hub_config, new_secret
 from tests.support.hub import run_hub
-from tests.support.idp import login, node_available, run_idp
+from tests.support.idp import login, lossy_proxy, node_available, run_idp
 from tests.support.openbao import run_openbao
 
 TTL = 10  # seconds of access and id tokens
@@ -119,3 +121,67 @@ def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_logi
     # After logging in again everything works.
     login(requests.Session(), "bob", "bob-pw", start_url=f"{hub.url}/hub/oauth_login")
     assert hub.api("GET", ENDPOINT, token=tokens["bob"]).status_code == 200
+
+
+# ---- the IdP crashes while answering a refresh -------------------------------------------------------
+CRASH_TTL = 6  # seconds of access and id tokens
+
+
+@pytest.fixture(scope="module")
+def lossy_stack(tmp_path_factory):
+    """The hub asks the dev IdP (default settings) for tokens through a proxy that can lose replies."""
+    if not node_available():
+        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
+    work = tmp_path_factory.mktemp("lost-refresh")
+    secret = new_secret()
+    users = {"dora": {"password": "dora-pw", "groups": ["datalab-users"]}}
+    with (
+        run_idp(work / "idp", users=users, clients=[hub_client(secret)], access_token_ttl=CRASH_TTL) as idp,
+        lossy_proxy(idp.port) as proxy,
+    ):
+        config = hub_config(
+            issuer=idp.issuer,
+            client_secret=secret,
+            sessions_dir=work / "sessions",
+            broker={"s3_mode": "off", "vault_mode": "off"},
+            authenticator={
+                "token_url": f"{proxy.url}/token",
+                "refresh_min_margin": 2,
+                "auth_refresh_age": 1,
+                "refresh_retry_timeout": 90.0,  # a loaded machine restarts the IdP slowly
+            },
+        )
+        with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+            yield idp, proxy, hub
+            assert hub.alive()
+
+
+def wait_for_expiry(state: dict) -> None:
+    time.sleep(max(0.0, state["id_token_expires_at"] - time.time()) + 0.5)
+
+
+def test_an_idp_crash_while_answering_a_refresh_costs_no_sign_in(lossy_stack):
+    idp, proxy, hub = lossy_stack
+    browser = requests.Session()
+    login(browser, "dora", "dora-pw", start_url=f"{hub.url}/hub/oauth_login")
+    first = auth_state(hub, "dora")
+    wait_for_expiry(first)  # the next request must refresh: the current tokens are of no use any more
+
+    def crash():
+        """The IdP has used up the refresh token and answered; it dies before the reply leaves."""
+        idp.kill()
+        threading.Thread(target=idp.start, daemon=True).start()  # back a little later, as supervised
+
+    proxy.lose_next(b"grant_type=refresh_token", then=crash)
+    home = browser.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=120)
+    assert len(proxy.lost) == 1
+    assert home.status_code == 200, (home.status_code, home.headers.get("Location"), hub.log()[-3000:])
+    second = auth_state(hub, "dora")
+    assert second["refresh_token"] != first["refresh_token"]
+    assert second["id_token_expires_at"] > time.time()
+
+    # The sign-in goes on: the next refresh, with the token the retry got, works too.
+    wait_for_expiry(second)
+    home = browser.get(f"{hub.url}/hub/home", allow_redirects=False, timeout=120)
+    assert home.status_code == 200, (home.status_code, home.headers.get("Location"), hub.log()[-3000:])
+    assert auth_state(hub, "dora")["refresh_token"] != second["refresh_token"]
