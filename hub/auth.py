@@ -8,6 +8,9 @@ the whole grant when a refresh token is used twice), and a refused refresh token
 retried with the same refresh token: the provider may have used it up and lost its reply, and only a retry
 of that token, within the provider's reuse grace, gets the user's new tokens.
 
+A provider that does not answer during a sign-in (the code exchange, the userinfo request) gets the user
+a 503 page naming it, not a 500 with a traceback in the log.
+
 OIDC discovery fills the endpoint settings through `@default` methods (explicit settings win), with
 Tornado's HTTP client and OAuthenticator's `http_request_kwargs` and `validate_server_cert`.
 
@@ -35,8 +38,10 @@ import os
 import time
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
 
 from oauthenticator.generic import GenericOAuthenticator
+from tornado import web
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from traitlets import Float, Integer, Unicode, default
 
@@ -321,6 +326,30 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         auth_state["tokens_obtained_at"] = now
         auth_state.update(token_expiries(token_info, now))
         return auth_state
+
+    # ---- sign-in ----------------------------------------------------------------------------------------
+    async def authenticate(self, handler, data=None, **kwargs):
+        """As upstream; a provider that gives no answer makes a 503 naming it (the code cannot be reused)."""
+        try:
+            return await super().authenticate(handler, data, **kwargs)
+        except Exception as e:
+            if not unanswered(e):
+                raise
+            provider = self.provider_label()
+            self.log.warning(
+                "A sign-in failed: the identity provider %s did not answer (%s)", provider, type(e).__name__
+            )
+            raise web.HTTPError(
+                503,
+                "The identity provider (%s) is unavailable, so the sign-in could not be completed. "
+                "Please sign in again in a moment.",
+                provider,
+            ) from None
+
+    def provider_label(self) -> str:
+        """How messages name the identity provider: its issuer, or else the scheme and host of its token URL."""
+        url = urlparse(self.token_url)
+        return self.oidc_issuer or f"{url.scheme}://{url.netloc}"
 
     # ---- refresh ----------------------------------------------------------------------------------------
     async def refresh_user(self, user, handler=None, **kwargs):

@@ -5,6 +5,7 @@
 
 after your own settings (spawner class and its catalog settings, `c.JupyterHub.load_roles`, the
 CredentialBroker section). It:
+- scrubs tokens, OAuth codes and states from every log line of the hub (hub/log_scrubbing.py);
 - checks the catalog the spawner is configured with (an invalid one stops the hub, every problem named)
   and adds the banner that shows a refused catalog change to admins and the list's organisers;
 - registers the credential renewal endpoint and its scope, held by users for themselves and by their
@@ -25,8 +26,10 @@ def configure(c: Any, *, sharing_scopes: bool = True, server_token_scopes: bool 
     from .credentials.api import configure_endpoint
     from .credentials.broker import CredentialBroker
     from .credentials.spawn import session_credentials
+    from .log_scrubbing import install_log_scrubbing
     from .pages import configure_pages
 
+    install_log_scrubbing()
     CredentialBroker(config=c)  # a wrong CredentialBroker setting stops the hub now, not at the first spawn
     configure_catalog(c)
     configure_endpoint(c, server_token_scopes=server_token_scopes)

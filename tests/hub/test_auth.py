@@ -1,24 +1,29 @@
 """DatalabOAuthenticator: refresh_user decisions without a hub (fresh tokens are kept, an unavailable IdP does
 not log anyone out while their tokens last, a refusing IdP does, refresh_user_hook decides first as
 upstream, a refresh whose reply was lost is retried with the same refresh token); OIDC discovery (Tornado's
-client with http_request_kwargs, explicit URLs win, a clear error after the timeout); the OAuthenticator
+client with http_request_kwargs, explicit URLs win, a clear error after the timeout); a sign-in whose IdP
+dies during the code exchange (a real hub: a clear 503, no code or state in the log); the OAuthenticator
 versions its private seams were checked on."""
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import datetime
 import importlib.metadata
 import inspect
 import ipaddress
 import json
+import secrets
 import ssl
 import threading
 import time
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
 
 import pytest
+import requests
 from oauthenticator.generic import GenericOAuthenticator
 from oauthenticator.oauth2 import OAuthenticator
 from tornado.httpclient import AsyncHTTPClient
@@ -32,7 +37,9 @@ from hub.auth import (
     still_valid,
     token_expiries,
 )
-from tests.support.idp import lossy_proxy, node_available, run_idp
+from tests.support.credentials_hub import hub_client, hub_config, new_secret
+from tests.support.hub import run_hub
+from tests.support.idp import login, lossy_proxy, node_available, run_idp
 from tests.support.procs import free_port
 
 # The oauthenticator versions hub/auth.py's UPSTREAM_PRIVATE list (and what it mirrors) was checked on,
@@ -480,6 +487,59 @@ def test_discovery_failure_names_the_issuer_and_url_after_the_timeout():
     assert str(failed.value).startswith(f"OIDC discovery failed for issuer '{issuer}' ({url}) after 1 s: ")
     assert "refused" in str(failed.value).lower()
     assert 1.0 <= elapsed < 3.0
+
+
+# ---- a sign-in whose IdP dies during the code exchange ----------------------------------------------
+
+
+def forged_state(state_id: str) -> str:
+    """A state in oauthenticator's format (base64 of JSON with a state_id)."""
+    doc = json.dumps({"state_id": state_id, "next_url": ""}).encode()
+    return base64.urlsafe_b64encode(doc).decode()
+
+
+def test_an_idp_gone_during_the_code_exchange_gets_a_clear_error_and_leaves_no_secret_in_the_log(tmp_path):
+    if not node_available():
+        pytest.skip("node or hub/idp/node_modules missing")
+    secret = new_secret()
+    users = {"alice": {"password": "alice-pw", "groups": ["datalab-users"]}}
+    with run_idp(tmp_path / "idp", users=users, clients=[hub_client(secret)]) as idp:
+        config = hub_config(
+            issuer=idp.issuer,
+            client_secret=secret,
+            sessions_dir=tmp_path / "sessions",
+            broker={"s3_mode": "off", "vault_mode": "off"},
+        )
+        with run_hub(tmp_path / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+            browser = requests.Session()
+            callback_url = f"{hub.url}/hub/oauth_callback"
+            callback = login(
+                browser, "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login", stop_at=callback_url
+            )
+            query = parse_qs(urlparse(callback).query)
+            code, state = query["code"][0], query["state"][0]
+            idp.kill()  # after the redirect with the code, before the hub exchanges it
+            r = browser.get(callback, allow_redirects=False, timeout=60)
+            # A second sign-in, and a callback whose state is not the browser's (the hub logs a mismatch).
+            started = browser.get(f"{hub.url}/hub/oauth_login", allow_redirects=False, timeout=30)
+            own_state = parse_qs(urlparse(started.headers["Location"]).query)["state"][0]
+            own_id = json.loads(base64_decode(own_state))["state_id"]
+            other = forged_state("f" * 32)
+            mismatch = browser.get(f"{callback_url}?code=x&state={other}", allow_redirects=False, timeout=30)
+            log = hub.log()
+            for value in (code, state, own_state, own_id, other, "f" * 32):
+                assert value not in log, f"{value[:12]}... is in the hub log"
+            assert "oauth_callback" in log  # the requests were logged, scrubbed
+            assert r.status_code == 503, r.text[-2000:]
+            assert "identity provider" in r.text and idp.issuer in r.text
+            assert "Traceback" not in r.text and "Traceback" not in log
+            assert mismatch.status_code == 400
+            assert hub.alive()
+            assert requests.get(f"{hub.url}/hub/health", timeout=30).status_code == 200
+
+
+def base64_decode(value: str) -> str:
+    return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)).decode()
 
 
 # ---- upstream seams ---------------------------------------------------------------------------------
