@@ -221,10 +221,11 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         10.0,
         help="""Seconds to keep retrying, with the same refresh token, a refresh that got no answer (no
         connection, connection closed before the reply, timeout, 5xx): the provider may have used the token
-        up and lost its reply, and its reuse grace accepts the retry (docs/deploy.md). The request waiting
-        for the refresh waits that long at most; when this user's previous refresh got no answer less than
-        this long ago, it is tried once. 0: no retries. After that, tokens that are still valid stay in use
-        and the next check tries the same refresh again.""",
+        up and lost its reply, and its reuse grace accepts the retry (docs/deploy.md). The request that
+        needs the refresh waits meanwhile; no retry starts later than this, and each attempt lasts at most
+        the request_timeout of http_request_kwargs (Tornado's default: 20 s). When this user's previous
+        refresh got no answer less than this long ago, it is tried once. 0: no retries. After that, tokens
+        that are still valid stay in use and the next check tries the same refresh again.""",
     ).tag(config=True)
 
     # ---- defaults -------------------------------------------------------------------------------------
@@ -309,9 +310,8 @@ class DatalabOAuthenticator(GenericOAuthenticator):
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self._refresh_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
-        self._unanswered_at: dict[
-            str, float
-        ] = {}  # user -> monotonic time their last refresh went unanswered
+        # user name -> monotonic time when their last refresh went unanswered
+        self._unanswered_at: dict[str, float] = {}
         if self.oidc_issuer:
             # Resolve the endpoint defaults now, while the hub is starting and serves nothing: no login
             # ever waits for discovery, and a provider that stays unreachable stops the hub with the reason.
