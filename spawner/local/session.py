@@ -22,9 +22,17 @@ class CommandFailed(RuntimeError):
 
 
 async def run_as(
-    account: Account, argv: list[str], *, env: Mapping[str, str], limit: float = 60.0, cwd=None
+    account: Account,
+    argv: list[str],
+    *,
+    env: Mapping[str, str],
+    limit: float = 60.0,
+    cwd=None,
+    stdin: str | None = None,
 ) -> str:
-    """Run a command as `account` (when we are root), off the event loop; its output, or CommandFailed."""
+    """Run a command as `account` (when we are root), off the event loop; its output, or CommandFailed.
+    `stdin` is written to its standard input: the way to hand it a secret (never in `argv`, which every
+    local account can read in /proc)."""
     kwargs = {}
     if os.geteuid() == 0 and account.uid != 0:
         kwargs = {"user": account.uid, "group": account.gid, "extra_groups": []}
@@ -32,14 +40,14 @@ async def run_as(
         *argv,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
         env=dict(env),
         cwd=str(cwd or account.home),
         start_new_session=True,
         **kwargs,
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), limit)
+        out, _ = await asyncio.wait_for(proc.communicate(None if stdin is None else stdin.encode()), limit)
     except TimeoutError:
         proc.kill()
         await proc.wait()
