@@ -50,6 +50,7 @@ def apply(c, s: dict) -> None:
     c.JupyterHub.spawner_class = "local-catalog"  # spawner.LocalCatalogSpawner (entry point)
     c.LocalCatalogSpawner.state_dir = str(state)
     c.LocalCatalogSpawner.tools_path = list(s.get("tools_path", []))
+    c.LocalCatalogSpawner.firewall_table = s.get("firewall_table", "")
     if s.get("account_template"):
         c.LocalCatalogSpawner.account_template = s["account_template"]
     c.LocalProcessSpawner.interrupt_timeout = 3

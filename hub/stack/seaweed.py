@@ -4,6 +4,13 @@ Users never get static keys: sessions get temporary credentials from STS (Assume
 with their id_token) for the role below, whose policy names the caller's own bucket through
 `${jwt:preferred_username}` (never `${aws:username}`, which the caller chooses). Only the stack itself
 holds the admin identity, to create each user's bucket.
+
+Every other interface SeaweedFS offers is closed to whoever is not the stack itself (`security.toml`,
+read from the working directory; checked with 4.48): the filer's and the volume servers' HTTP need a JWT
+signed with keys only SeaweedFS holds (reads and writes answer 401 without), every gRPC port (master,
+volume, filer, S3, admin) needs a client certificate of the stack's private CA (hub/stack/tls.py), and the
+master's HTTP API (`/dir/assign`, `/col/delete`...) is switched off (`-disableHttp`). Its local unix
+sockets (some fixed in /tmp) are made with umask 077, so only its own account can connect to them.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ import base64
 from pathlib import Path
 
 from .layout import Layout
+from .tls import Material
 
 PROVIDER = "datalab-idp"
 ROLE_NAME = "datalab-user"
@@ -95,8 +103,51 @@ def iam_config(*, issuer: str, client_id: str, signing_key: str, token_duration:
     }
 
 
+# gRPC sections of security.toml: every server SeaweedFS runs, and its clients (shell, S3, filer...).
+GRPC_SECTIONS = (
+    "master",
+    "volume",
+    "filer",
+    "s3",
+    "admin",
+    "worker",
+    "msg_broker",
+    "msg_agent",
+    "mq",
+    "client",
+)
+
+
+def _toml_str(value: str | Path) -> str:
+    text = str(value)
+    if any(c in text for c in '"\\\n'):
+        raise ValueError(f"cannot put {text!r} in security.toml")
+    return f'"{text}"'
+
+
+def security_toml(keys: dict[str, str], tls: Material) -> str:
+    """SeaweedFS's own authentication: JWT keys for the filer and volume servers, mTLS for every gRPC port.
+
+    `keys` holds the four signing keys: `volume_write`, `volume_read`, `filer_write`, `filer_read`.
+    """
+    lines = [
+        "# Written by `datalab up` (hub/stack/seaweed.py) on every start.",
+        "[jwt.signing]", f"key = {_toml_str(keys['volume_write'])}",
+        "[jwt.signing.read]", f"key = {_toml_str(keys['volume_read'])}",
+        "[jwt.filer_signing]", f"key = {_toml_str(keys['filer_write'])}",
+        "[jwt.filer_signing.read]", f"key = {_toml_str(keys['filer_read'])}",
+        "[access]", "ui = false",
+        "[filer.expose_directory_metadata]", "enabled = false",
+        "[grpc]", f"ca = {_toml_str(tls.ca)}",
+    ]  # fmt: skip
+    for section in GRPC_SECTIONS:
+        lines += [f"[grpc.{section}]", f"cert = {_toml_str(tls.cert)}", f"key = {_toml_str(tls.key)}"]
+    return "\n".join(lines) + "\n"
+
+
 def argv(weed: str | Path, layout: Layout, ports: dict[str, int]) -> list[str]:
-    """`weed mini` on 127.0.0.1 with every port pinned (none left to its defaults or chance)."""
+    """`weed mini` on 127.0.0.1 with every port pinned (none left to its defaults or chance), the master's
+    HTTP API off and no telemetry (it would report to seaweedfs.com). No secret: those are in security.toml."""
     s3 = layout.s3
     flags = {
         "dir": s3 / "data",
@@ -104,6 +155,8 @@ def argv(weed: str | Path, layout: Layout, ports: dict[str, int]) -> list[str]:
         "ip.bind": "127.0.0.1",
         "admin.ui": "false",
         "webdav": "false",
+        "disableHttp": "true",
+        "master.telemetry": "false",
         "s3.port.iceberg": 0,
         "s3.port.lance": 0,
         "debug.port": 0,

@@ -61,6 +61,7 @@ def collect(layout: Layout | None = None) -> dict:
         "url": saved.get("url"),
         "state_dir": str(layout.root),
         "parts": parts,
+        "isolation": (saved.get("isolation") or {}).get("description", "unknown"),
         "session_tools": tools,
     }
 
@@ -75,6 +76,7 @@ def render(status: dict) -> str:
     lines = [f"datalab: running (pid {status['pid']}, since {status['started']}) at {status['url']}"]
     for name, p in status["parts"].items():
         lines.append(f"  {name:<11} {'up' if p['up'] else 'DOWN':<5} {p['address']:<28} {p['version']}")
+    lines.append(f"  isolation: {status.get('isolation', 'unknown')}")
     lines.append(f"  sessions can use: {tools}")
     return "\n".join(lines)
 

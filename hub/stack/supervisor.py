@@ -38,6 +38,7 @@ class Part:
     ready_codes: tuple[int, ...] = (200,)
     cwd: Path | None = None
     stop_timeout: float = 3.0
+    umask: int = -1  # inherited; 0o077 for a part whose sockets and files only its own account may use
     after_start: Callable[[], None] | None = None  # e.g. unseal OpenBao after a restart
     proc: subprocess.Popen | None = field(default=None, repr=False)
     restarts: list[float] = field(default_factory=list, repr=False)
@@ -53,6 +54,7 @@ class Part:
                 env=self.env,
                 cwd=self.cwd,
                 start_new_session=True,  # its own process group: stopped as a whole
+                umask=self.umask,
             )
 
     def alive(self) -> bool:

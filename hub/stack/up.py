@@ -1,7 +1,9 @@
 """`datalab up`: start IdP, SeaweedFS, OpenBao, proxy and hub in order, supervise them, stop them all.
 
 Configuration of S3 (buckets, STS role) and Vault (JWT auth, role, policy) is re-applied on every start,
-idempotently, so a restart repairs what a crash may have left half-done and keeps all data.
+idempotently, so a restart repairs what a crash may have left half-done and keeps all data. As root, the
+sessions' packet filter (hub/stack/isolation.py) is in place before the hub starts and goes after the last
+session's process.
 """
 
 from __future__ import annotations
@@ -20,7 +22,9 @@ from pathlib import Path
 
 import yaml
 
-from . import openbao, seaweed, versions
+from spawner.local import firewall
+
+from . import isolation, openbao, seaweed, tls, versions
 from .hubconfig import CONFIG_PY
 from .layout import (
     Layout,
@@ -150,6 +154,7 @@ class Stack:
         self.mark = stack_id(self.layout.root)
         self.sup = Supervisor(self.mark, say=say, session_uids=self.session_uids)
         self.lock = None  # held while this process owns the state directory
+        self.isolation: isolation.Isolation | None = None
 
     def session_uids(self) -> set[int]:
         """The system accounts Datalab made for this state directory's users (root only)."""
@@ -174,6 +179,12 @@ class Stack:
         lock = lock_state(lay)
         self.ports = load_ports(lay)
         check_ports_free(self.host, self.port, self.ports, lay.ports_file)
+        try:
+            self.isolation = isolation.decide(
+                is_root=self.is_root, mark=self.mark, env=self.env_in, nft=firewall.nft_path()
+            )
+        except isolation.IsolationError as e:
+            raise StackError(str(e)) from None
         self.lock = lock
         left = sweep(self.mark, uids=frozenset(self.session_uids()))
         if left:
@@ -199,6 +210,11 @@ class Stack:
             issuer=self.issuer, client_id=CLIENT_ID, signing_key=secret(lay, "sts_signing_key")
         )
         write_private(lay.s3 / "iam.json", json.dumps(iam, indent=2))
+        keys = {
+            k: secret(lay, f"seaweed_jwt_{k}")
+            for k in ("volume_write", "volume_read", "filer_write", "filer_read")
+        }
+        write_private(lay.s3 / "security.toml", seaweed.security_toml(keys, tls.ensure(lay.s3 / "tls")))
         (lay.vault / "data").mkdir(exist_ok=True)
         write_private(
             lay.vault / "config.hcl",
@@ -221,6 +237,7 @@ class Stack:
             "tools_path": [str(tools)] if tools.is_dir() else [],
             "catalog_dir": self.env_in.get("DATALAB_CATALOG_DIR", ""),
             "account_template": self.env_in.get("DATALAB_ACCOUNT_TEMPLATE", ""),
+            "firewall_table": self.isolation.table if self.isolation else "",
         }
 
     # -- processes --
@@ -243,7 +260,8 @@ class Stack:
             f"http://127.0.0.1:{p['s3']}",
             health_url=f"http://127.0.0.1:{p['s3']}/",
             ready_codes=(200, 400, 403),
-            cwd=lay.s3,
+            cwd=lay.s3,  # where it reads security.toml
+            umask=0o077,  # its unix sockets (some fixed in /tmp) for its own account only
         )
         vault = Part(
             "openbao",
@@ -253,6 +271,7 @@ class Stack:
             f"http://127.0.0.1:{p['vault']}",
             health_url=f"http://127.0.0.1:{p['vault']}/v1/sys/health",
             ready_codes=(200, 429, 472, 473, 501, 503),
+            umask=0o077,
         )
         proxy_env = {**env, "CONFIGPROXY_AUTH_TOKEN": secret(lay, "proxy_token")}
         proxy = Part(
@@ -280,6 +299,10 @@ class Stack:
         self.root_token = openbao.init_and_unseal(self.layout, f"http://127.0.0.1:{self.ports['vault']}")
 
     def start(self) -> None:
+        try:
+            isolation.install(self.isolation, self.ports, self.port, self.session_uids())
+        except isolation.IsolationError as e:
+            raise StackError(str(e)) from None
         parts = self.parts()
         self.sup.launch(parts["idp"])
         # SeaweedFS and OpenBao start together; each is waited for.
@@ -310,6 +333,7 @@ class Stack:
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "url": self.url,
             "state_dir": str(self.layout.root),
+            "isolation": self.isolation.as_dict() if self.isolation else None,
             "parts": {
                 p.name: {
                     "pid": p.proc.pid if p.proc else None,
@@ -329,6 +353,10 @@ class Stack:
         self.say("datalab: stopping ...")
         t0 = time.monotonic()
         self.sup.stop_all()
+        try:
+            isolation.remove(self.isolation)  # after the sweep: no session process is left unconfined
+        except firewall.FirewallError as e:
+            self.say(f"datalab: could not remove the sessions' packet filter: {e}")
         self.layout.status_file.unlink(missing_ok=True)
         self.say(f"datalab: stopped in {time.monotonic() - t0:.1f}s")
 
@@ -352,6 +380,8 @@ def banner(stack: Stack, created: list[tuple[str, str, list[str]]]) -> str:
             f"  Not running as root: every session runs as {getpass.getuser()}, so this datalab serves that "
             "user only."
         )
+    if stack.isolation is not None:
+        lines.append(f"Isolation: {stack.isolation.describe()}")
     lines += [
         f"WARNING: OpenBao's unseal key and root token are in {openbao.init_file(lay)} (mode 0600) so that it",
         "         unseals itself: this setup is for one machine, never for shared or production use.",

@@ -9,6 +9,9 @@ CatalogMixin).
   is shown unavailable in the form, with the reason, and refused with that reason.
 - `postgres`: a real PostgreSQL per session (spawner.local.postgres); `git_repository`: cloned into the
   home before the server starts; secret files (credentials.json) 0600 in the session's private directory.
+- With `firewall_table` (set by `datalab up` as root), the account is added to the sessions' packet filter
+  (spawner.local.firewall) before anything runs as it; code-server listens on a unix socket only its
+  account can open, behind the Jupyter server's authenticated proxy.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ..catalog import Offer
 from ..errors import SpawnException
 from ..plan import CREDENTIALS_FILE, LaunchPlan, repository_folder
 from ..runtime.mixin import CatalogMixin
+from . import firewall
 from . import postgres as local_postgres
 from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
 from .session import (
@@ -106,6 +110,13 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         help="""What a service (by slug) or a kind of service needs on this machine: program names, or
         `kernel:NAME` for a Jupyter kernel. Offers whose needs are missing are shown unavailable with the
         reason and cannot be started.""",
+    ).tag(config=True)
+
+    firewall_table = Unicode(
+        "",
+        help="""The nftables table (inet family) that confines session accounts, made by `datalab up` as root
+        (spawner.local.firewall). Each account is added to it before anything runs as that account; a
+        spawn fails when that cannot be done. Empty: sessions are not confined by a packet filter.""",
     ).tag(config=True)
 
     git_env = Dict(
@@ -211,6 +222,19 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         self._start_future = asyncio.ensure_future(self._start())
         return self._start_future
 
+    async def confine(self, account: Account) -> None:
+        """Put the account in the sessions' packet filter (when there is one)."""
+        if not self.firewall_table or not self.is_root or account.uid == 0:
+            return
+        try:
+            await firewall.apply_async(firewall.admission(self.firewall_table, [account.uid]))
+        except (firewall.FirewallError, ValueError) as e:
+            raise SpawnException(
+                f"Cannot start: the session could not be confined by the packet filter: {e}",
+                reason="firewall",
+                status_code=500,
+            ) from None
+
     def _key(self) -> str:
         return self.account.name + (f"--{self.name}" if self.name else "")
 
@@ -223,6 +247,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
             raise SpawnException(reason, reason="unavailable_here", status_code=400)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         self.account = await self.get_account()
+        await self.confine(self.account)
         run_dir = Path(self.state_dir) / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         self.session_dir = str(make_session_dir(run_dir / self._key(), self.account))
@@ -249,6 +274,9 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         for name, content in credentials.secret_files.items():
             write_user_file(sdir, name, content, account)
         env = dict(credentials.env)
+        # jupyter-vscode-proxy: code-server (`--auth none`) on a 0600 socket in a 0700 directory, not on a
+        # TCP port other accounts could open; jupyter-server-proxy checks the session's own login first.
+        env["JUPYTER_VSCODE_PROXY_USE_SOCKET"] = "1"
         if CREDENTIALS_FILE in credentials.secret_files:
             env["DATALAB_CREDENTIALS_FILE"] = str(sdir / CREDENTIALS_FILE)
         if plan.git_repository:
