@@ -22,7 +22,8 @@ if [ "$what" = z2jh ]; then
   exit 0
 fi
 
-debs=(chromium chromium-driver postgresql git kubectl ripgrep libkrb5-dev)
+# nftables: as root, `datalab up` confines each session's account with a packet filter (hub/stack/isolation.py).
+debs=(chromium chromium-driver postgresql git kubectl ripgrep libkrb5-dev nftables)
 missing=()
 for d in "${debs[@]}"; do
   dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")
@@ -36,6 +37,7 @@ if [ "${#missing[@]}" -gt 0 ]; then
     echo "bootstrap: missing Debian packages: ${missing[*]}"
     echo "bootstrap: install them with: sudo apt-get install -y --no-install-recommends ${missing[*]}"
     echo "bootstrap: continuing; the parts that need them will say so."
+    echo "bootstrap: (without root, sessions run as your own account: nftables is only used as root)"
   fi
 fi
 

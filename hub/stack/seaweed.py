@@ -5,12 +5,13 @@ with their id_token) for the role below, whose policy names the caller's own buc
 `${jwt:preferred_username}` (never `${aws:username}`, which the caller chooses). Only the stack itself
 holds the admin identity, to create each user's bucket.
 
-Every other interface SeaweedFS offers is closed to whoever is not the stack itself (`security.toml`,
-read from the working directory; checked with 4.48): the filer's and the volume servers' HTTP need a JWT
-signed with keys only SeaweedFS holds (reads and writes answer 401 without), every gRPC port (master,
-volume, filer, S3, admin) needs a client certificate of the stack's private CA (hub/stack/tls.py), and the
-master's HTTP API (`/dir/assign`, `/col/delete`...) is switched off (`-disableHttp`). Its local unix
-sockets (some fixed in /tmp) are made with umask 077, so only its own account can connect to them.
+Every other interface SeaweedFS offers is closed to whoever is not the stack itself (checked with 4.48):
+the master's and the filer's HTTP APIs (`/dir/assign`, `/col/delete`, `/buckets/...`) are switched off
+(`-disableHttp`: S3 reaches the filer over gRPC); `security.toml` (read from the working directory) gives
+the volume servers' HTTP and the filer JWT keys only SeaweedFS holds (401 without), and every gRPC port
+(master, volume, filer, S3, admin) requires a client certificate of the stack's private CA
+(hub/stack/tls.py). Its local unix sockets (some at fixed paths in /tmp) are made with umask 077, so only
+its own account can connect to them. The admin server's HTTP port still listens (admin.ui=false: 404).
 """
 
 from __future__ import annotations
@@ -147,7 +148,8 @@ def security_toml(keys: dict[str, str], tls: Material) -> str:
 
 def argv(weed: str | Path, layout: Layout, ports: dict[str, int]) -> list[str]:
     """`weed mini` on 127.0.0.1 with every port pinned (none left to its defaults or chance), the master's
-    HTTP API off and no telemetry (it would report to seaweedfs.com). No secret: those are in security.toml."""
+    and filer's HTTP APIs off and no telemetry (it would report to seaweedfs.com). No secret: those are in
+    security.toml."""
     s3 = layout.s3
     flags = {
         "dir": s3 / "data",

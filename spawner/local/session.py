@@ -9,6 +9,7 @@ import glob
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -84,6 +85,16 @@ def write_user_file(directory: Path, name: str, content: str, account: Account) 
         os.write(fd, content.encode())
     finally:
         os.close(fd)
+    return path
+
+
+def make_tmp_dir(account: Account) -> Path:
+    """The session's own TMPDIR: a fresh 0700 directory of the user's in /tmp, short enough for the unix
+    sockets tools make there (jupyter-server-proxy's for code-server), removed when the session stops."""
+    path = Path(tempfile.mkdtemp(prefix=f"datalab-{account.name}-"))
+    if os.geteuid() == 0:
+        os.chown(path, account.uid, account.gid)
+    os.chmod(path, 0o700)
     return path
 
 

@@ -40,6 +40,7 @@ from .session import (
     clone,
     jupyter_data_dirs,
     make_session_dir,
+    make_tmp_dir,
     missing_requirement,
     postgres_bin_dir,
     write_user_file,
@@ -134,6 +135,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
     # per-session state (kept across hub restarts by get_state/load_state)
     account: Account | None = None
     session_dir: str = ""
+    tmp_dir: str = ""
     pg_data: str = ""
 
     # -- where things are --------------------------------------------------------------------------
@@ -251,6 +253,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         run_dir = Path(self.state_dir) / "run"
         run_dir.mkdir(parents=True, exist_ok=True)
         self.session_dir = str(make_session_dir(run_dir / self._key(), self.account))
+        self.tmp_dir = str(make_tmp_dir(self.account))
         try:
             return await self._start_session(plan)
         except BaseException:
@@ -277,6 +280,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         # jupyter-vscode-proxy: code-server (`--auth none`) on a 0600 socket in a 0700 directory, not on a
         # TCP port other accounts could open; jupyter-server-proxy checks the session's own login first.
         env["JUPYTER_VSCODE_PROXY_USE_SOCKET"] = "1"
+        env["TMPDIR"] = self.tmp_dir  # where that socket's directory goes: the session's own, removed at stop
         if CREDENTIALS_FILE in credentials.secret_files:
             env["DATALAB_CREDENTIALS_FILE"] = str(sdir / CREDENTIALS_FILE)
         if plan.git_repository:
@@ -327,7 +331,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
     # -- stop ----------------------------------------------------------------------------------------
 
     async def _clean_up(self) -> None:
-        """Stop the session's PostgreSQL and remove its private directory (secrets included)."""
+        """Stop the session's PostgreSQL and remove its private directory (secrets included) and TMPDIR."""
         if self.pg_data and self.account:
             bin_dir = postgres_bin_dir()
             if bin_dir:
@@ -338,9 +342,10 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
                 except CommandFailed as e:
                     self.log.warning("Could not stop the PostgreSQL of %s: %s", self._log_name, e)
         self.pg_data = ""
-        if self.session_dir:
-            shutil.rmtree(self.session_dir, ignore_errors=True)
-            self.session_dir = ""
+        for attr in ("session_dir", "tmp_dir"):
+            if getattr(self, attr):
+                shutil.rmtree(getattr(self, attr), ignore_errors=True)
+                setattr(self, attr, "")
 
     async def stop(self, now=False):
         await super().stop(now=now)
@@ -355,6 +360,8 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
             state["account"] = [a.name, a.uid, a.gid, str(a.home)]
         if self.session_dir:
             state["session_dir"] = self.session_dir
+        if self.tmp_dir:
+            state["tmp_dir"] = self.tmp_dir
         if self.pg_data:
             state["pg_data"] = self.pg_data
         return state
@@ -365,4 +372,5 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
             name, uid, gid, home = state["account"]
             self.account = Account(name, uid, gid, Path(home))
         self.session_dir = state.get("session_dir", "")
+        self.tmp_dir = state.get("tmp_dir", "")
         self.pg_data = state.get("pg_data", "")

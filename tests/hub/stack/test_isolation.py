@@ -6,7 +6,7 @@ bob's data without his credentials: through SeaweedFS's filer (1) and its gRPC p
 reaches the allowed services and her own sockets, nothing else. This test process runs as root, outside
 the sessions' packet filter, so what it tries checks SeaweedFS's own authentication (JWT on the filer and
 volume servers, mTLS on every gRPC port) as any other local account would meet it.
-One datalab for the whole module; the last test stops it.
+One datalab for the whole module; the last test stops it. First, what decides the isolation, without one.
 """
 
 from __future__ import annotations
@@ -29,6 +29,8 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from hub.stack import isolation, seaweed, tls
+from hub.stack.layout import DEFAULT_PORTS, Layout
 from hub.stack.supervisor import marked_pids, stack_id
 from tests.support.datalab import Datalab, credentials, free_ports, remove_accounts, s3_client, sign_in
 from tests.support.idp import node_available
@@ -38,10 +40,6 @@ from tests.support.procs import VENV_BIN, free_port
 ROOT = os.geteuid() == 0
 NFT = shutil.which("nft")
 CODE_SERVER = Path(__file__).resolve().parents[3] / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
-pytestmark = [
-    pytest.mark.skipif(not node_available(), reason="the IdP's npm packages are not installed"),
-    pytest.mark.skipif(not ROOT, reason="without root every session is the same account: nothing to isolate"),
-]
 SECRET = b"bob's secret " + os.urandom(6).hex().encode()
 
 
@@ -76,6 +74,10 @@ def table_name(state: Path) -> str:
 
 @pytest.fixture(scope="module")
 def lab():
+    if not node_available():
+        pytest.skip("the IdP's npm packages are not installed")
+    if not ROOT:
+        pytest.skip("without root every session is the same account: nothing to isolate between users")
     top = Path(tempfile.mkdtemp(prefix="datalab-isolation-", dir="/tmp"))
     os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
     state = top / "state"
@@ -84,7 +86,9 @@ def lab():
     (state / "ports.json").write_text(json.dumps(ports))
     table = table_name(state)
     if NFT:  # what a `datalab up` killed with -9 would have left: the next start replaces it
-        subprocess.run([NFT, "-f", "-"], input=f"table inet {table} {{\n chain stale {{\n }}\n}}\n", text=True)
+        subprocess.run(
+            [NFT, "-f", "-"], input=f"table inet {table} {{\n chain stale {{\n }}\n}}\n", text=True
+        )
     first = Datalab(state, free_port(), top / "up.log")
     try:
         first.wait_up()
@@ -102,6 +106,41 @@ def lab():
         if NFT:
             subprocess.run([NFT, "delete", "table", "inet", table], capture_output=True)
         shutil.rmtree(top, ignore_errors=True)
+
+
+# -- what is decided, without a datalab -------------------------------------------------------------------
+
+
+def test_what_decides_the_isolation_of_a_start():
+    iso = isolation.decide(is_root=True, mark="ab12", env={}, nft="/usr/sbin/nft")
+    assert iso.enforced and iso.table == "datalab_ab12"
+    assert iso.describe() == "sessions isolated by nftables (table inet datalab_ab12, by account)"
+    off = isolation.decide(is_root=False, mark="ab12", env={}, nft="/usr/sbin/nft")
+    assert not off.enforced and off.describe().startswith(
+        "sessions NOT isolated by the network: not running as root"
+    )
+    with pytest.raises(isolation.IsolationError, match="apt-get install nftables"):
+        isolation.decide(is_root=True, mark="ab12", env={}, nft=None)
+    chosen = isolation.decide(is_root=True, mark="ab12", env={"DATALAB_ISOLATION": "none"}, nft=None)
+    assert not chosen.enforced and "DATALAB_ISOLATION=none" in chosen.describe()
+    ports = {"hub": 1, "s3": 2, "vault": 3, "idp": 4, "filer": 5, "filer_grpc": 6, "proxy_api": 7,
+             "vault_cluster": 8}  # fmt: skip
+    assert isolation.allowed_ports(ports, 8000) == {8000, 1, 2, 3, 4}
+
+
+def test_seaweedfs_gets_its_secrets_in_a_file_never_on_its_command_line(tmp_path):
+    layout = Layout(tmp_path)
+    material = tls.ensure(tmp_path / "tls")
+    keys = {k: f"key-{k}" for k in ("volume_write", "volume_read", "filer_write", "filer_read")}
+    toml = seaweed.security_toml(keys, material)
+    for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
+        assert f"[{section}]\nkey = " in toml
+    assert toml.count(f'cert = "{material.cert}"') == len(seaweed.GRPC_SECTIONS)
+    argv = seaweed.argv("weed", layout, {name: 1000 + i for i, name in enumerate(DEFAULT_PORTS)})
+    assert "-disableHttp=true" in argv and "-master.telemetry=false" in argv
+    assert not [a for a in argv if any(v in a for v in keys.values())]
+    assert oct(material.key.stat().st_mode & 0o777) == "0o600"
+    assert tls.ensure(tmp_path / "tls").key.read_text() == material.key.read_text()  # made once, then kept
 
 
 def account(lab, user: str) -> pwd.struct_passwd:
@@ -135,9 +174,9 @@ def test_carol_cannot_read_or_write_bobs_objects_through_the_filer(lab):
     with pytest.raises(ClientError):
         bob_s3.head_object(Bucket="user-bob", Key="data/planted.txt")
 
-    # SeaweedFS itself, for any local account outside the filter: no JWT, no object; master's HTTP API is off.
-    assert requests.get(filer + "secret.txt", timeout=10).status_code == 401
-    assert requests.put(filer + "planted.txt", data=b"x", timeout=10).status_code == 401
+    # SeaweedFS itself, for any local account outside the filter: the filer's and master's HTTP APIs are off.
+    assert requests.get(filer + "secret.txt", timeout=10).status_code == 404
+    assert requests.put(filer + "planted.txt", data=b"x", timeout=10).status_code == 404
     assert requests.get(f"http://127.0.0.1:{lab.ports['master']}/dir/assign", timeout=10).status_code == 404
     with pytest.raises(ClientError):
         bob_s3.head_object(Bucket="user-bob", Key="data/planted.txt")
@@ -173,25 +212,31 @@ def evil_can_list(lab, key: str, secret: str, wait: float) -> bool:
 
 
 def test_carol_cannot_make_herself_an_s3_admin_over_grpc(lab, tmp_path):
-    argv, command = weed_shell_command(lab, "EVILCAROL1", "evilcarolsecret1")
-    out = lab.carol.run(f"ARGV, COMMAND = {argv!r}, {command!r}\n" + textwrap.dedent("""
-        import subprocess
-        try:
-            r = subprocess.run(ARGV, input=COMMAND, capture_output=True, text=True, timeout=20)
-            print("exited", r.returncode, (r.stdout + r.stderr)[-300:].replace("\\n", " "))
-        except subprocess.TimeoutExpired:
-            print("no answer in 20 s")
-    """))  # fmt: skip
-    assert not evil_can_list(lab, "EVILCAROL1", "evilcarolsecret1", wait=10), out
-
-    # Outside the filter (another local account, here root without the datalab's certificates): mTLS refuses.
+    # Outside the filter (another local account: here root without the datalab's certificates), at the
+    # same time as carol's try: SeaweedFS's mTLS refuses it.
     argv, command = weed_shell_command(lab, "EVILLOCAL1", "evillocalsecret1")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    local = subprocess.Popen(
+        argv, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, text=True,
+        cwd=tmp_path, env=env, start_new_session=True,
+    )  # fmt: skip
     try:
-        subprocess.run(argv, input=command, capture_output=True, text=True, timeout=20, cwd=tmp_path, env=env)
-    except subprocess.TimeoutExpired:
-        pass
-    assert not evil_can_list(lab, "EVILLOCAL1", "evillocalsecret1", wait=5)
+        local.stdin.write(command)
+        local.stdin.close()
+        argv, command = weed_shell_command(lab, "EVILCAROL1", "evilcarolsecret1")
+        out = lab.carol.run(f"ARGV, COMMAND = {argv!r}, {command!r}\n" + textwrap.dedent("""
+            import subprocess
+            try:
+                r = subprocess.run(ARGV, input=COMMAND, capture_output=True, text=True, timeout=10)
+                print("exited", r.returncode, (r.stdout + r.stderr)[-300:].replace("\\n", " "))
+            except subprocess.TimeoutExpired:
+                print("no answer in 10 s")
+        """))  # fmt: skip
+    finally:
+        local.kill()
+        local.wait(5)
+    assert not evil_can_list(lab, "EVILCAROL1", "evilcarolsecret1", wait=8), out
+    assert not evil_can_list(lab, "EVILLOCAL1", "evillocalsecret1", wait=0)
 
 
 # -- 3. code-server ---------------------------------------------------------------------------------------
@@ -312,7 +357,7 @@ def test_bobs_database_password_and_role_give_carol_nothing(lab):
     host, port, _, user, password = (session_dir / "pgpass").read_text().splitlines()[0].split(":", 4)
     lines = seen.read_bytes().splitlines()
     assert len(lines) > 20  # the watcher did see the machine's processes
-    leaked = [line for line in lines if password.encode() in line or b"PASSWORD" in line.upper()]
+    leaked = [line for line in lines if password.encode() in line or b"PASSWORD '" in line.upper()]
     assert leaked == [], leaked
 
     # bob's own role owns his database but is no superuser: it cannot run programs on the server.
@@ -458,3 +503,5 @@ def test_the_filter_replaced_a_stale_table_and_goes_with_the_datalab(lab):
     assert lab.terminate() < 15
     listed = subprocess.run([NFT, "list", "table", "inet", lab.table], capture_output=True, text=True)
     assert listed.returncode != 0, listed.stdout
+    prefix = lab.accounts.split("{")[0]
+    assert not list(Path(tempfile.gettempdir()).glob(f"datalab-{prefix}*")), "a session's TMPDIR was left"
