@@ -354,7 +354,8 @@ class Stack:
         t0 = time.monotonic()
         self.sup.stop_all()
         try:
-            isolation.remove(self.isolation)  # after the sweep: no session process is left unconfined
+            if self.isolation:  # after the sweep: no session process is left unconfined
+                isolation.remove(self.isolation)
         except firewall.FirewallError as e:
             self.say(f"datalab: could not remove the sessions' packet filter: {e}")
         self.layout.status_file.unlink(missing_ok=True)

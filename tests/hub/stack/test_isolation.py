@@ -464,6 +464,7 @@ def test_carol_reaches_only_the_allowed_services_and_her_own_sockets(lab):
         rows.append(row)
         if ok != expected:
             wrong.append(row)
+    print("\n".join(rows))  # shown with -s: the datalab's listening sockets and what carol reached
     assert len(socks) > 10 and not wrong, "\n".join(["wrong:", *wrong, "all:", *rows])
     # The allowed services and carol's own server were among them, and reached.
     ports = {s["port"] for s, ok in zip(socks, reached, strict=True) if ok and s["kind"] != "unix"}
