@@ -11,7 +11,9 @@ How "its own account" is told apart: on a session's SYN to a port that is not al
 conntrack mark is set to the session's uid; the listener's SYN-ACK goes out with the listener's uid
 (`meta skuid` sees the listening socket) and passes only when that pair is in `same` (uid . uid). A
 SYN-ACK that fails is dropped and the connection marked denied; the session's retransmitted SYN then gets
-a reset, so connect() fails after about a second instead of hanging.
+a reset, so connect() is refused after about a second instead of hanging. The listener retransmits its
+SYN-ACK after about a second too: on a connection marked denied it is dropped as well, or it could reach
+the session before its own retransmitted SYN and complete the connection.
 
 The text is built by pure functions (`ruleset`, `admission`, `removal`); `apply` and `apply_async` run it
 with `nft -f -` (on stdin: nothing on a command line).
@@ -98,6 +100,7 @@ table inet {t} {{
         oifname != "lo" accept
         meta skuid @sessions meta l4proto tcp ct direction original ct mark & {DENIED:#x} == {DENIED:#x} reject with tcp reset
         meta skuid @sessions ct state new jump opening
+        ct direction reply tcp flags & (syn | ack) == syn | ack ct mark & {DENIED:#x} == {DENIED:#x} drop
         ct direction reply tcp flags & (syn | ack) == syn | ack ct mark @openers jump answering
     }}
     chain opening {{

@@ -127,7 +127,7 @@ def test_a_session_reaches_allowed_ports_and_its_own_sockets_only():
             assert got[f"127.0.0.1:{own}"] == f"uid {alice}"
             assert got[f"::1:{own6}"] == f"uid {alice}"
             for refused in (other, internal):
-                assert got[f"127.0.0.1:{refused}"].startswith("ConnectionResetError after 1."), got
+                assert got[f"127.0.0.1:{refused}"].startswith("ConnectionRefusedError after 1."), got
             assert got["udp"] == "PermissionError"
             assert connect_as(bob, targets, udp)[f"127.0.0.1:{other}"] == f"uid {bob}"
             # Root (the hub, the proxy) reaches every session.
@@ -139,3 +139,37 @@ def test_a_session_reaches_allowed_ports_and_its_own_sockets_only():
         firewall.apply(firewall.removal(table))
     listed = subprocess.run([firewall.nft_path(), "list", "tables"], capture_output=True, text=True).stdout
     assert table not in listed
+
+
+RACE = """
+import concurrent.futures, json, socket, sys
+def attempt(port):
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            return "connected"
+    except OSError as e:
+        return type(e).__name__
+ports = json.loads(sys.argv[1]) * int(sys.argv[2])
+with concurrent.futures.ThreadPoolExecutor(len(ports)) as pool:
+    print(json.dumps(sorted(set(pool.map(attempt, ports)))))
+"""
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or firewall.nft_path() is None, reason="nftables needs root and nft")
+def test_a_retransmitted_syn_ack_never_completes_a_refused_connection():
+    # The listener resends its SYN-ACK about when the session resends its SYN (both after ~1 s); the resent
+    # SYN-ACK must not complete the connection. Many attempts at once make the race show up.
+    table = "datalab_test" + secrets.token_hex(4)
+    alice = 2_100_000 + secrets.randbelow(100_000) * 2
+    internal, other = free_port(), free_port()
+    try:
+        firewall.apply(firewall.ruleset(table, [], [alice, alice + 1]))
+        with listeners([("127.0.0.1", internal, None), ("127.0.0.1", other, alice + 1)]):
+            for _ in range(3):
+                out = subprocess.run(
+                    [sys.executable, "-c", RACE, json.dumps([internal, other]), "40"],
+                    capture_output=True, text=True, timeout=60, check=True, **as_uid(alice),
+                )  # fmt: skip
+                assert json.loads(out.stdout) == ["ConnectionRefusedError"]  # refused at connect(), never connected
+    finally:
+        firewall.apply(firewall.removal(table))
