@@ -12,6 +12,7 @@ import os
 import shutil
 
 import nbformat
+from jupyter_core.paths import jupyter_data_dir
 from jupyter_core.utils import ensure_async
 from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
 from jupyter_server.services.contents.manager import copy_pat
@@ -90,6 +91,14 @@ class S3MountContentsManager(AsyncLargeFileManager):
     s3_read_timeout = Float(60.0, help="Seconds to wait for an S3 answer before answering 503.").tag(
         config=True
     )
+    s3_checkpoints_dir = Unicode(
+        help="Where checkpoints of S3 files are kept, keyed by bucket and key (never in the bucket, where "
+        "every other tool would see them). Default: <Jupyter data dir>/datalab/s3-checkpoints, in the home."
+    ).tag(config=True)
+
+    @default("s3_checkpoints_dir")
+    def _default_s3_checkpoints_dir(self):
+        return os.path.join(jupyter_data_dir(), "datalab", "s3-checkpoints")
 
     @default("endpoint_url")
     def _default_endpoint(self):
@@ -143,6 +152,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
             client=client,
             max_open_bytes=int(self.max_open_mb * 2**20),
             uploads=uploads,
+            checkpoints_root=self.s3_checkpoints_dir,
         )
         self.log.info("S3 contents: %s/ shows %s", self.s3_folder, ", ".join(m.name for m in table))
 

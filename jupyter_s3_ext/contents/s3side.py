@@ -6,9 +6,12 @@ wrapped so that a failure becomes a clear 403/404/503 for that request only.
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
+
 from tornado.web import HTTPError
 
-from . import checkpoints, models, store
+from . import checkpoints, models, store, transfer
 from .client import S3Client, isolated, s3_errors
 from .mounts import Mount, PathError, dir_prefix, key_of, split
 from .uploads import Uploads
@@ -16,9 +19,17 @@ from .uploads import Uploads
 
 class S3Side:
     def __init__(
-        self, *, folder: str, table: list[Mount], client: S3Client, max_open_bytes: int, uploads: Uploads
+        self,
+        *,
+        folder: str,
+        table: list[Mount],
+        client: S3Client,
+        max_open_bytes: int,
+        uploads: Uploads,
+        checkpoints_root: Path,
     ):
         self.folder = folder
+        self.checkpoints_root = Path(checkpoints_root)
         self.table = table
         self.client = client
         self.max_open_bytes = max_open_bytes
@@ -213,9 +224,15 @@ class S3Side:
             if kind == "file":
                 key = key_of(mount, rest)
                 await c.delete_object(Bucket=mount.bucket, Key=key)
-                await checkpoints.delete_all(c, mount.bucket, key)
+                await asyncio.to_thread(
+                    checkpoints.delete, self._ck(mount.bucket, key), self.checkpoints_root
+                )
             else:
-                await store.delete_prefix(c, mount.bucket, dir_prefix(mount, rest))
+                prefix = dir_prefix(mount, rest)
+                await store.delete_prefix(c, mount.bucket, prefix)
+                await asyncio.to_thread(
+                    checkpoints.delete_folder, self.checkpoints_root, mount.bucket, prefix
+                )
 
     async def rename(self, old: str, new: str) -> None:
         """Copy then delete (S3 has no rename); folders key by key, checkpoints follow their file."""
@@ -235,25 +252,47 @@ class S3Side:
                 k1, k2 = key_of(m1, r1), key_of(m2, r2)
                 await store.copy(c, m1.bucket, k1, m2.bucket, k2)
                 if move:
-                    await checkpoints.rename(c, m1.bucket, k1, m2.bucket, k2)
                     await c.delete_object(Bucket=m1.bucket, Key=k1)
+                    await self._move_checkpoints(self._ck(m1.bucket, k1), self._ck(m2.bucket, k2))
             else:
                 p1, p2 = dir_prefix(m1, r1), dir_prefix(m2, r2)
                 await store.copy_prefix(c, m1.bucket, p1, m2.bucket, p2)
                 await c.put_object(Bucket=m2.bucket, Key=p2, Body=b"")
                 if move:
                     await store.delete_prefix(c, m1.bucket, p1)
+                    root = self.checkpoints_root
+                    await self._move_checkpoints(
+                        checkpoints.folder_path(root, m1.bucket, p1),
+                        checkpoints.folder_path(root, m2.bucket, p2),
+                    )
 
-    # -- checkpoints -----------------------------------------------------------------------------------
+    # -- checkpoints (in the session's storage, never in the bucket: see checkpoints.py) ---------------
+    def _ck(self, bucket: str, key: str) -> Path:
+        return checkpoints.checkpoint_path(self.checkpoints_root, bucket, key)
+
+    async def _move_checkpoints(self, src: Path, dst: Path) -> None:
+        await asyncio.to_thread(checkpoints.move, src, dst, self.checkpoints_root)
+
     async def checkpoint(self, op: str, rel: str, checkpoint_id: str | None = None):
         mount, rest = self.target(rel, write=op != "list")
-        c = await self.client.get()
         key = key_of(mount, rest)
+        path = self._ck(mount.bucket, key)
+        if op == "list":
+            found = await asyncio.to_thread(checkpoints.model, path)
+            return [] if found is None else [found]
+        if op != "create":
+            checkpoints.check_id(checkpoint_id)
+        if op == "delete":
+            if not await asyncio.to_thread(checkpoints.delete, path, self.checkpoints_root):
+                raise HTTPError(404, "checkpoint does not exist")
+            return None
+        c = await self.client.get()
         async with s3_errors(self.api(rel)):
             if op == "create":
-                return await checkpoints.create(c, mount.bucket, key)
-            if op == "list":
-                return await checkpoints.list_(c, mount.bucket, key)
-            if op == "restore":
-                return await checkpoints.restore(c, mount.bucket, key, checkpoint_id)
-            return await checkpoints.delete(c, mount.bucket, key, checkpoint_id)
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True, mode=0o700)
+                await transfer.download(c, mount.bucket, key, path)
+                return await asyncio.to_thread(checkpoints.model, path)
+            if not await asyncio.to_thread(path.is_file):
+                raise HTTPError(404, "checkpoint does not exist")
+            await transfer.upload_file(self.writer(c, rel), str(path))
+            return None

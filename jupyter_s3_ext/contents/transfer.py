@@ -19,7 +19,7 @@ from .mounts import dir_prefix, key_of
 READ_SIZE = 1024 * 1024
 
 
-async def _upload_file(writer: store.MultipartWriter, os_path: str) -> None:
+async def upload_file(writer: store.MultipartWriter, os_path: str) -> None:
     f = await asyncio.to_thread(open, os_path, "rb")
     try:
         while data := await asyncio.to_thread(f.read, READ_SIZE):
@@ -49,7 +49,7 @@ async def local_to_s3(s3, os_path: str, dst_rel: str) -> None:
     async with s3_errors(s3.api(dst_rel)):
         tree = await asyncio.to_thread(_walk, os_path)
         if tree is None:
-            await _upload_file(s3.writer(c, dst_rel), os_path)
+            await upload_file(s3.writer(c, dst_rel), os_path)
             return
         mount, rest = s3.target(dst_rel, write=True)
         await c.put_object(Bucket=mount.bucket, Key=dir_prefix(mount, rest), Body=b"")
@@ -60,10 +60,11 @@ async def local_to_s3(s3, os_path: str, dst_rel: str) -> None:
                 await c.put_object(Bucket=m.bucket, Key=dir_prefix(m, r), Body=b"")
             for name in files:
                 if not name.startswith("."):
-                    await _upload_file(s3.writer(c, f"{base}/{name}"), os.path.join(os_path, sub, name))
+                    await upload_file(s3.writer(c, f"{base}/{name}"), os.path.join(os_path, sub, name))
 
 
-async def _download(c, bucket: str, key: str, dest: Path) -> None:
+async def download(c, bucket: str, key: str, dest: Path) -> None:
+    """Stream an object into `dest` through a temporary sibling, renamed into place at the end."""
     tmp = dest.with_name(f".{dest.name}.s3-partial")
     resp = await c.get_object(Bucket=bucket, Key=key)
     f = await asyncio.to_thread(open, tmp, "wb")
@@ -87,7 +88,7 @@ async def s3_to_local(s3, src_rel: str, os_path: str) -> None:
     dest = Path(os_path)
     async with s3_errors(s3.api(src_rel)):
         if kind == "file":
-            await _download(c, mount.bucket, key_of(mount, rest), dest)
+            await download(c, mount.bucket, key_of(mount, rest), dest)
             return
         prefix = dir_prefix(mount, rest)
         await asyncio.to_thread(dest.mkdir)
@@ -103,4 +104,4 @@ async def s3_to_local(s3, src_rel: str, os_path: str) -> None:
                 target.mkdir(parents=True, exist_ok=True)
             else:
                 target.parent.mkdir(parents=True, exist_ok=True)
-                await _download(c, mount.bucket, key, target)
+                await download(c, mount.bucket, key, target)

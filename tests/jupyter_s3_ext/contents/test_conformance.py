@@ -140,7 +140,7 @@ def test_rename_move_copy_delete(where):
     assert jp.api("DELETE", f"{d}/nothing.txt").status_code == 404
 
 
-def test_checkpoints_revert(where):
+def test_checkpoints_revert(where, seaweed):
     jp, d, kind = where
     p = f"{d}/n.ipynb"
     assert jp.api("PUT", p, body={"type": "notebook", "content": NB}).status_code == 201
@@ -153,6 +153,9 @@ def test_checkpoints_revert(where):
     assert jp.raw("POST", f"/api/contents/{p}/checkpoints/checkpoint").status_code == 204
     assert jp.api("GET", p).json()["content"]["cells"][0]["source"] == "# Title"
     assert ".ipynb_checkpoints" not in names(jp, d)  # hidden on both
+    if kind == "s3":  # and never in the user's bucket, where every other tool would see it
+        keys = [o["Key"] for o in seaweed.client().list_objects_v2(Bucket="work").get("Contents", [])]
+        assert not [k for k in keys if "checkpoint" in k], keys
     assert jp.raw("DELETE", f"/api/contents/{p}/checkpoints/checkpoint").status_code == 204
     assert jp.raw("GET", f"/api/contents/{p}/checkpoints").json() == []
     # Restoring a deleted checkpoint: 404 on S3; jupyter-server 2.21's file checkpoints answer 500 there.

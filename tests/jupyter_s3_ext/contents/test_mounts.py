@@ -1,10 +1,12 @@
-"""The pure parts: the mount table, path mapping and its refusals, checkpoint keys."""
+"""The pure parts: the mount table, path mapping and its refusals, where checkpoints are kept."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from jupyter_s3_ext.contents.checkpoints import checkpoint_key
+from jupyter_s3_ext.contents.checkpoints import checkpoint_path, folder_path
 from jupyter_s3_ext.contents.mounts import PathError, build_table, dir_prefix, key_of, split
 
 
@@ -51,11 +53,21 @@ def test_unknown_mount_is_404():
 @pytest.mark.parametrize(
     ("key", "ck"),
     [
-        ("a/n.ipynb", "a/.ipynb_checkpoints/n-checkpoint.ipynb"),
-        ("n.ipynb", ".ipynb_checkpoints/n-checkpoint.ipynb"),
-        ("p/Makefile", "p/.ipynb_checkpoints/Makefile-checkpoint"),
-        ("p/.bashrc", "p/.ipynb_checkpoints/.bashrc-checkpoint"),
+        ("a/n.ipynb", "work/a.d/n.ipynb.ckpt"),
+        ("n.ipynb", "work/n.ipynb.ckpt"),
+        ("p/q/Makefile", "work/p.d/q.d/Makefile.ckpt"),
+        ("a", "work/a.ckpt"),  # a file `a` and a folder `a/` never collide
+        ("a/b", "work/a.d/b.ckpt"),
+        ("x/../y", "work/x.d/...d/y.ckpt"),  # no segment can climb out
     ],
 )
-def test_checkpoint_keys(key, ck):
-    assert checkpoint_key(key) == ck
+def test_checkpoint_paths(key, ck):
+    path = checkpoint_path(Path("/r"), "work", key)
+    assert path == Path("/r", ck)
+    parent = key.rpartition("/")[0]
+    assert folder_path(Path("/r"), "work", parent + "/" if parent else "") == path.parent
+
+
+def test_checkpoint_path_of_a_long_name_stays_short():
+    path = checkpoint_path(Path("/r"), "work", "d/" + "é" * 300)
+    assert len(path.name.encode()) < 255 and path.parent == Path("/r/work/d.d")
