@@ -170,6 +170,7 @@ def test_a_retransmitted_syn_ack_never_completes_a_refused_connection():
                     [sys.executable, "-c", RACE, json.dumps([internal, other]), "40"],
                     capture_output=True, text=True, timeout=60, check=True, **as_uid(alice),
                 )  # fmt: skip
-                assert json.loads(out.stdout) == ["ConnectionRefusedError"]  # refused at connect(), never connected
+                # Refused at connect(): never connected, then reset.
+                assert json.loads(out.stdout) == ["ConnectionRefusedError"]
     finally:
         firewall.apply(firewall.removal(table))
