@@ -11,8 +11,9 @@ of that token, within the provider's reuse grace, gets the user's new tokens.
 A provider that does not answer during a sign-in (the code exchange, the userinfo request) gets the user
 a 503 page naming it, not a 500 with a traceback in the log.
 
-OIDC discovery fills the endpoint settings through `@default` methods (explicit settings win), with
-Tornado's HTTP client and OAuthenticator's `http_request_kwargs` and `validate_server_cert`.
+OIDC discovery (hub/discovery.py) fills the endpoint settings through `@default` methods (explicit settings
+win), with Tornado's HTTP client and OAuthenticator's `http_request_kwargs` and `validate_server_cert`. When
+tokens are due is decided by the pure functions of hub/token_times.py.
 
 Where this module reaches past OAuthenticator's public settings and methods (UPSTREAM_PRIVATE; checked on
 oauthenticator 17.4.0, whose version tests/hub/test_auth.py pins):
@@ -32,18 +33,31 @@ oauthenticator 17.4.0, whose version tests/hub/test_auth.py pins):
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import os
 import time
 from collections import defaultdict
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlparse
 
 from oauthenticator.generic import GenericOAuthenticator
 from tornado import web
-from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+from tornado.httpclient import HTTPClientError
 from traitlets import Float, Integer, Unicode, default
+
+# The pure parts, by job; importable from here as before.
+from .discovery import discovery_url, fetch_discovery
+from .token_times import jwt_claims, needs_refresh, still_valid, token_expiries
+
+__all__ = [
+    "DatalabOAuthenticator",
+    "discovery_url",
+    "fetch_discovery",
+    "jwt_claims",
+    "needs_refresh",
+    "refusal_reason",
+    "still_valid",
+    "token_expiries",
+    "unanswered",
+]
 
 UPSTREAM_PRIVATE = ("OAuthenticator._token_to_auth_model", "OAuthenticator._call_refresh_user_hook")
 
@@ -57,107 +71,7 @@ DISCOVERED = {
     "jwks_uri": ("jwks_uri", None),
     "end_session_url": ("end_session_endpoint", None),
 }
-ATTEMPT_TIMEOUT = 5.0  # seconds per discovery request, unless http_request_kwargs sets request_timeout
-RETRY_INTERVAL = 0.5
 REFRESH_RETRY_FIRST, REFRESH_RETRY_MAX = 0.5, 4.0  # seconds between retries of a refresh, doubling
-
-
-# ---- pure helpers (tested without a hub) ----------------------------------------------------------
-def jwt_claims(token: str | None) -> dict:
-    """The payload of a JWT, NOT verified: only for reading `exp` of a token we just got from the IdP."""
-    if not token or token.count(".") != 2:
-        return {}
-    payload = token.split(".")[1]
-    try:
-        return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-    except (ValueError, json.JSONDecodeError):
-        return {}
-
-
-def token_expiries(token_info: dict, now: float) -> dict:
-    """Absolute expiry times (epoch seconds) of the access and id tokens of a token response."""
-    out = {}
-    expires_in = token_info.get("expires_in")
-    if isinstance(expires_in, int | float) and expires_in > 0:
-        out["access_token_expires_at"] = now + float(expires_in)
-    exp = jwt_claims(token_info.get("id_token")).get("exp")
-    if isinstance(exp, int | float):
-        out["id_token_expires_at"] = float(exp)
-    return out
-
-
-def needs_refresh(auth_state: dict, now: float, *, fraction: float, min_margin: float) -> bool | None:
-    """True when a token expires within its margin; None when auth_state says nothing about expiry.
-
-    The margin is `fraction` of the token's lifetime, at least `min_margin` seconds.
-    """
-    issued = auth_state.get("tokens_obtained_at")
-    known = False
-    for key in ("access_token_expires_at", "id_token_expires_at"):
-        expires_at = auth_state.get(key)
-        if not isinstance(expires_at, int | float):
-            continue
-        known = True
-        lifetime = expires_at - issued if isinstance(issued, int | float) else 0.0
-        margin = max(min_margin, fraction * max(lifetime, 0.0))
-        if expires_at - now <= margin:
-            return True
-    return False if known else None
-
-
-def still_valid(auth_state: dict, now: float) -> bool:
-    """Whether every token with a known expiry in auth_state is still unexpired."""
-    expiries = [auth_state.get(k) for k in ("access_token_expires_at", "id_token_expires_at")]
-    known = [e for e in expiries if isinstance(e, int | float)]
-    return bool(known) and all(e > now for e in known)
-
-
-def discovery_url(issuer: str) -> str:
-    return issuer.rstrip("/") + "/.well-known/openid-configuration"
-
-
-def fetch_discovery(
-    issuer: str, *, timeout: float, request_kwargs: dict | None = None, client_defaults: dict | None = None
-) -> dict:
-    """The issuer's discovery document, retried until `timeout` seconds (the IdP may start after the hub).
-
-    Tornado's HTTP client (the configured implementation, e.g. curl) with `request_kwargs` on every request
-    and `client_defaults` under them. Blocking, and callable while this thread runs an event loop (JupyterHub
-    makes its authenticator inside its own): the requests run on a new loop in a worker thread.
-    """
-    attempts = _fetch_until(
-        issuer, dict(request_kwargs or {}), dict(client_defaults or {}), give_up_after=timeout
-    )
-    with ThreadPoolExecutor(1, thread_name_prefix="oidc-discovery") as pool:
-        return pool.submit(asyncio.run, attempts).result()
-
-
-async def _fetch_until(
-    issuer: str, request_kwargs: dict, client_defaults: dict, *, give_up_after: float
-) -> dict:
-    url = discovery_url(issuer)
-    deadline = time.monotonic() + give_up_after
-    client = AsyncHTTPClient(force_instance=True, defaults=client_defaults)
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            kwargs = {"request_timeout": min(ATTEMPT_TIMEOUT, max(left, 1.0)), **request_kwargs}
-            try:
-                response = await client.fetch(HTTPRequest(url, **kwargs))
-                document = json.loads(response.body)
-                if not isinstance(document, dict):
-                    raise ValueError("the answer is not a JSON object")
-                return document
-            except (OSError, HTTPClientError, ValueError) as e:  # not up, not reachable, not answering well
-                if time.monotonic() >= deadline:
-                    raise RuntimeError(
-                        f"OIDC discovery failed for issuer {issuer!r} ({url}) after {give_up_after:g} s: {e}"
-                    ) from e
-                await asyncio.sleep(min(RETRY_INTERVAL, max(deadline - time.monotonic(), 0.0)))
-            except Exception as e:  # e.g. an http_request_kwargs entry the client refuses: no use retrying
-                raise RuntimeError(f"OIDC discovery failed for issuer {issuer!r} ({url}): {e!r}") from e
-    finally:
-        client.close()
 
 
 def unanswered(e: BaseException) -> bool:
@@ -317,6 +231,13 @@ class DatalabOAuthenticator(GenericOAuthenticator):
             # ever waits for discovery, and a provider that stays unreachable stops the hub with the reason.
             for trait in DISCOVERED:
                 getattr(self, trait)
+
+    def get_handlers(self, app):
+        """Upstream's login handlers, and the guard on token requests for another user (they come before
+        JupyterHub's own handlers): by default those tokens never hold the credentials scope."""
+        from .credentials.grants import TokenRequestGuard
+
+        return [*super().get_handlers(app), (r"/api/users/([^/]+)/tokens", TokenRequestGuard)]
 
     # ---- auth_state -----------------------------------------------------------------------------------
     def build_auth_state_dict(self, token_info, user_info):
