@@ -21,7 +21,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret  # noqa: E402
+from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret, own_token  # noqa: E402
 from tests.support.hub import run_hub  # noqa: E402
 from tests.support.idp import login, run_idp  # noqa: E402
 from tests.support.openbao import run_openbao  # noqa: E402
@@ -63,13 +63,11 @@ def main() -> None:
                 },
             ).replace('c.JupyterHub.log_level = "DEBUG"', 'c.JupyterHub.log_level = "INFO"')
             with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
-                login(requests.Session(), "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login")
-                r = hub.api(
-                    "POST",
-                    "/users/alice/tokens",
-                    json={"scopes": ["custom:datalab-credentials:read!user", "read:users!user"]},
+                browser = requests.Session()
+                login(browser, "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login")
+                token = own_token(
+                    hub.url, browser, "alice", ["custom:datalab-credentials:read!user", "read:users!user"]
                 )
-                token = r.json()["token"]
 
                 def get(path):
                     resp = hub.api("GET", path, token=token)

@@ -4,12 +4,22 @@ A session calls it with its own JUPYTERHUB_API_TOKEN; a user may also call it wi
 custom scope `custom:datalab-credentials:read`. It only ever answers for the owner of the token, so
 nobody can obtain another user's credentials; services and tokens without the scope get 403.
 
+It takes tokens only, never the browser's cookie: a page of a server shared with a visitor runs in the
+visitor's browser, and with the cookie it would get the visitor's credentials (`_accept_cookie_auth`, the
+class switch JupyterHub's handlers use to choose how they authenticate). Tokens someone else requested for
+the user are refused (grants.py). Forced renewals (`?force=1`, new S3 keys and Vault token) are limited
+per user (429 with Retry-After). Every answer with credentials is logged with who asked: the token's
+owner, id and note, never its value.
+
 `hub.configure(c)` enables it (through `configure_endpoint(c)`, see its docstring).
 """
 
 from __future__ import annotations
 
 import json
+import math
+import time
+from collections import defaultdict, deque
 
 from jupyterhub.apihandlers.base import APIHandler
 from tornado import web
@@ -19,9 +29,9 @@ from jupyter_s3_ext.credentials.document import CredentialsDocument
 from ..user_role import extend_user_role
 from .broker import get_broker
 from .errors import BrokerError
+from .grants import SCOPE, requested_for_someone_else
 from .tokens import LoginRequired, fresh_id_token
 
-SCOPE = "custom:datalab-credentials:read"
 # What a server's token gets by default (JupyterHub's `server` role), plus the right to renew credentials.
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", f"{SCOPE}!user"]
 
@@ -36,9 +46,28 @@ def scope_allows(parsed_scopes: dict, username: str) -> bool:
     return username in filters.get("user", ())
 
 
+def retry_after(times: deque, now: float, *, limit: int, window: float) -> float:
+    """0 when one more forced renewal fits `limit` per `window` seconds (and it is counted), else the seconds
+    until it would. `times` holds the monotonic times of the user's recent forced renewals."""
+    while times and now - times[0] >= window:
+        times.popleft()
+    if limit <= 0:
+        return 0.0
+    if len(times) >= limit:
+        return window - (now - times[-limit])
+    times.append(now)
+    return 0.0
+
+
+_forced: dict[str, deque] = defaultdict(deque)  # user name -> monotonic times of their forced renewals
+
+
 class CredentialsHandler(APIHandler):
     """GET: fresh S3/Vault credentials of the authenticated user (a jupyter_s3_ext.credentials.document
-    CredentialsDocument), or `{"message"}` with 401 (log in again) or 503 (a required integration failed)."""
+    CredentialsDocument), or `{"message"}` with 401 (log in again), 429 (too many forced renewals) or 503 (a
+    required integration failed)."""
+
+    _accept_cookie_auth = False  # tokens only: a cookie-authenticated request has no current user here
 
     def _json(self, status: int, doc: dict) -> None:
         self.set_status(status)
@@ -49,22 +78,60 @@ class CredentialsHandler(APIHandler):
     async def get(self):
         owner = self.current_user
         if owner is None or getattr(owner, "kind", None) != "user":
-            raise web.HTTPError(403, "credentials are only given to a user's own token")
+            raise web.HTTPError(
+                403, "credentials are only given to a user's own token (in the Authorization header)"
+            )
         if not scope_allows(self.parsed_scopes, owner.name):
             raise web.HTTPError(403, f"this token lacks the scope {SCOPE} for user {owner.name}")
         broker = get_broker(self.settings.get("config"), self.log)
+        token = self.get_token()
+        who = (
+            f"token {token.api_id} (note {(token.note or '')[:60]!r}) of {owner.name}"
+            if token
+            else owner.name
+        )
+        if (
+            token is not None
+            and requested_for_someone_else(token.note)
+            and not broker.allow_granting_to_others
+        ):
+            self.log.warning("Refused credentials of %s to %s: requested by someone else", owner.name, who)
+            raise web.HTTPError(
+                403, "this token was requested for its user by someone else: it gets no credentials"
+            )
         if not broker.enabled:
             return self._json(200, CredentialsDocument().to_json())
+        force = self.get_argument("force", "") in ("1", "true", "yes")
+        if force:
+            wait = retry_after(
+                _forced[owner.name],
+                time.monotonic(),
+                limit=broker.forced_renewals_per_window,
+                window=broker.forced_renewal_window,
+            )
+            if wait > 0:
+                self.set_header("Retry-After", str(math.ceil(wait)))
+                self.log.warning("Forced renewal for %s refused: over the limit (%s)", owner.name, who)
+                return self._json(
+                    429,
+                    {
+                        "message": f"too many forced renewals for {owner.name}: "
+                        f"at most {broker.forced_renewals_per_window} per {broker.forced_renewal_window:g} s, "
+                        f"retry in {math.ceil(wait)} s"
+                    },
+                )
         try:
             id_token = await fresh_id_token(self.authenticator, owner, self)
         except LoginRequired as e:
             return self._json(401, {"message": str(e)})
-        force = self.get_argument("force", "") in ("1", "true", "yes")
         try:
             document = await broker.credentials(owner.name, id_token, force=force)
         except BrokerError as e:
             self.log.warning("Credentials for %s unavailable: %s", owner.name, e)
             return self._json(503, {"message": str(e)})
+        self.log.info(
+            "Credentials of %s given to %s%s", owner.name, who, " (forced renewal)" if force else ""
+        )
         self._json(200, document.to_json())
 
 

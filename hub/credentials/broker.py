@@ -15,7 +15,7 @@ import time
 from collections import defaultdict
 from datetime import datetime
 
-from traitlets import Enum, Float, Integer, Unicode, default
+from traitlets import Bool, Enum, Float, Integer, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from jupyter_s3_ext.credentials.document import (
@@ -102,6 +102,26 @@ class CredentialBroker(LoggingConfigurable):
     )
     reuse_fraction = Float(
         0.5, help="Cached credentials are reused until this fraction of their lifetime is spent."
+    ).tag(config=True)
+
+    # -- who may obtain credentials (the renewal endpoint, hub/credentials/api.py and grants.py) --
+    forced_renewals_per_window = Integer(
+        5,
+        help="""Renewals with `?force=1` (which skip the cache and mint new S3 keys and a new Vault token)
+        one user may ask for within `forced_renewal_window` seconds; more are answered 429 with
+        Retry-After. Renewals without force are served from the cache and never limited. 0: no limit.""",
+    ).tag(config=True)
+    forced_renewal_window = Float(
+        60.0, help="Seconds over which `forced_renewals_per_window` is counted (a sliding window)."
+    ).tag(config=True)
+    allow_granting_to_others = Bool(
+        False,
+        help="""Whether an admin (or any user or service allowed to create tokens for other users) may create
+        a token for another user that holds the credentials scope custom:datalab-credentials:read; with
+        such a token the admin obtains that user's S3 keys and Vault token. False (the default): such
+        token requests are refused (403, nothing created) and tokens JupyterHub marked as requested by
+        someone else are refused by the renewal endpoint. Admins who can enter users' servers
+        (access:servers) can still use the credentials inside them (docs/credentials.md).""",
     ).tag(config=True)
 
     @default("s3_sts_endpoint")

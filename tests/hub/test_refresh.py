@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from hub.auth import needs_refresh
-from tests.support.credentials_hub import HUB_CLIENT_ID, hub_client, hub_config, new_secret
+from tests.support.credentials_hub import HUB_CLIENT_ID, hub_client, hub_config, new_secret, own_token
 from tests.support.hub import run_hub
 from tests.support.idp import login, lossy_proxy, node_available, run_idp
 from tests.support.openbao import run_openbao
@@ -69,9 +69,7 @@ def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_logi
     for user in USERS:
         browsers[user] = requests.Session()
         login(browsers[user], user, USERS[user]["password"], start_url=f"{hub.url}/hub/oauth_login")
-    tokens = {
-        u: hub.api("POST", f"/users/{u}/tokens", json={"scopes": SCOPES}).json()["token"] for u in USERS
-    }
+    tokens = {u: own_token(hub.url, browsers[u], u, SCOPES) for u in USERS}
     first = {u: auth_state(hub, u) for u in USERS}
 
     # Fresh tokens are used as they are: no refresh yet.

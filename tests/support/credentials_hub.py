@@ -143,3 +143,19 @@ def iam_config(issuer: str, audience: str) -> dict:
             }
         ],
     }
+
+
+def own_token(url: str, browser, user: str, scopes: list[str] | None = None, note: str = "test") -> str:
+    """A token `user` asks for themselves, with their signed-in browser session (cookie and xsrf, as the
+    hub's token page does): tokens someone else requests for a user never hold the credentials scope."""
+    if not browser.cookies.get("_xsrf"):
+        browser.get(f"{url}/hub/home", timeout=30)
+    body = {"note": note, "expires_in": 3600, **({"scopes": scopes} if scopes is not None else {})}
+    r = browser.post(
+        f"{url}/hub/api/users/{user}/tokens",
+        json=body,
+        headers={"X-XSRFToken": browser.cookies.get("_xsrf") or ""},
+        timeout=30,
+    )
+    assert r.status_code == 201, r.text
+    return r.json()["token"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import stat
 
@@ -16,7 +17,7 @@ import hvac
 import pytest
 import requests
 
-from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret
+from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret, own_token
 from tests.support.hub import run_hub
 from tests.support.idp import LoginFailed, login, node_available, run_idp
 from tests.support.openbao import run_openbao
@@ -39,12 +40,14 @@ class Stack:
         self.idp, self.bao, self.sw, self.hub, self.sessions = idp, bao, sw, hub, sessions
         self.client_secret = client_secret
         self.secrets_seen: set[str] = set()
+        self.browsers: dict[str, requests.Session] = {}
 
     def login(self, username: str, password: str | None = None) -> requests.Session:
         s = requests.Session()
         password = password or USERS[username]["password"]
         resp = login(s, username, password, start_url=f"{self.hub.url}/hub/oauth_login")
         assert resp.status_code == 200, resp.text[:500]
+        self.browsers[username] = s
         return s
 
     def auth_state(self, username: str) -> dict:
@@ -57,10 +60,11 @@ class Stack:
         return state
 
     def user_token(self, username: str, scopes: list[str]) -> str:
-        r = self.hub.api("POST", f"/users/{username}/tokens", json={"scopes": scopes, "note": "test"})
-        assert r.status_code == 201, r.text
-        self.secrets_seen.add(r.json()["token"])
-        return r.json()["token"]
+        """A token the user asks for themselves (signed in): tokens others ask for get no credentials."""
+        browser = self.browsers.get(username) or self.login(username)
+        token = own_token(self.hub.url, browser, username, scopes)
+        self.secrets_seen.add(token)
+        return token
 
     def credentials(self, token: str) -> requests.Response:
         r = self.hub.api("GET", ENDPOINT, token=token)
@@ -179,6 +183,74 @@ def test_tokens_without_the_scope_and_services_get_403(stack):
     assert r.status_code == 403 and "custom:datalab-credentials:read" in r.json()["message"]
     assert stack.credentials(stack.hub.admin_token).status_code == 403  # a service, even an admin one
     assert stack.hub.api("GET", ENDPOINT, token="not-a-token").status_code == 403
+
+
+def test_the_browser_cookie_gets_no_credentials(stack):
+    """A page in a server bob visits runs in his browser: with his cookie and xsrf it must get nothing."""
+    browser = stack.login("bob")
+    assert browser.get(f"{stack.hub.url}/hub/home", timeout=30).status_code == 200
+    xsrf = browser.cookies.get("_xsrf")
+    assert xsrf
+    for url in (f"{stack.hub.url}/hub/api{ENDPOINT}", f"{stack.hub.url}/hub/api{ENDPOINT}?force=1"):
+        r = browser.get(
+            url, headers={"X-XSRFToken": xsrf, "Referer": f"{stack.hub.url}/hub/home"}, timeout=30
+        )
+        assert r.status_code == 403, r.text
+        assert "token" in r.json()["message"] and "secret_access_key" not in r.text
+    # The same browser still reaches the rest of the API as bob (only this endpoint refuses cookies).
+    me = browser.get(f"{stack.hub.url}/hub/api/user", headers={"X-XSRFToken": xsrf}, timeout=30)
+    assert me.status_code == 200 and me.json()["name"] == "bob"
+
+
+def test_an_admin_cannot_mint_a_token_with_another_users_credentials(stack):
+    stack.login("bob")
+    admin = stack.user_token("alice", ["tokens", "read:users"])  # alice is an admin: she may make tokens
+    before = {t["id"] for t in stack.hub.api("GET", "/users/bob/tokens").json()["api_tokens"]}
+    for requester in (admin, stack.hub.admin_token):  # an admin user, and an admin service
+        for body in (
+            {"scopes": ["custom:datalab-credentials:read!user"]},
+            {"scopes": ["custom:datalab-credentials:read!user=bob"]},
+            {"scopes": ["inherit"]},
+            {},  # JupyterHub's default token inherits all of bob's scopes
+        ):
+            r = stack.hub.api("POST", "/users/bob/tokens", token=requester, json=body)
+            assert r.status_code == 403, (body, r.text)
+            assert "allow_granting_to_others" in r.json()["message"]
+    after = {t["id"] for t in stack.hub.api("GET", "/users/bob/tokens").json()["api_tokens"]}
+    assert after == before, "a refused request created a token"
+    # Tokens for other purposes are still the admin's to make; they get no credentials.
+    r = stack.hub.api("POST", "/users/bob/tokens", token=admin, json={"scopes": ["read:users:name!user"]})
+    assert r.status_code == 201, r.text
+    stack.secrets_seen.add(r.json()["token"])
+    assert stack.credentials(r.json()["token"]).status_code == 403
+    assert "Refused: user alice asked for a token of bob holding" in stack.hub.log()
+
+
+def test_forced_renewals_are_limited_per_user_and_every_issue_is_logged(stack):
+    stack.login("alice")
+    stack.login("bob")
+    tok = stack.user_token("alice", ["custom:datalab-credentials:read!user"])
+    forced = [stack.hub.api("GET", ENDPOINT + "?force=1", token=tok) for _ in range(6)]
+    for r in forced:
+        if r.status_code == 200:
+            stack.credentials(tok)  # record the secrets the tests saw
+    assert [r.status_code for r in forced[:5]] == [200] * 5
+    refused = forced[5]
+    assert refused.status_code == 429, refused.text
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert "too many forced renewals for alice" in refused.json()["message"]
+    assert "secret_access_key" not in refused.text
+    keys = {r.json()["s3"]["access_key_id"] for r in forced[:5]}
+    assert len(keys) == 5  # each forced renewal minted new keys: that is what the limit bounds
+    assert stack.credentials(tok).status_code == 200  # unforced (cached) renewals go on
+    bob = stack.user_token("bob", ["custom:datalab-credentials:read!user"])
+    assert stack.hub.api("GET", ENDPOINT + "?force=1", token=bob).status_code == 200  # per user
+    ids = {t["id"] for t in stack.hub.api("GET", "/users/alice/tokens").json()["api_tokens"]}
+    given = re.findall(
+        r"Credentials of alice given to token (a\d+) \(note 'test'\) of alice \(forced renewal\)",
+        stack.hub.log(),
+    )
+    assert len(given) >= 5 and set(given) <= ids, given
 
 
 def test_spawn_puts_credentials_in_a_0600_file_and_the_server_token_renews_them(stack):
