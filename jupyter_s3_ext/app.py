@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from jupyter_server.extension.application import ExtensionApp
-from traitlets import Bool, Float, Unicode, default, validate
+from traitlets import Bool, Float, List, Unicode, default, validate
 
 from .credentials import store
 from .credentials.handlers import CredentialsStatusHandler
 from .credentials.hub import CREDENTIALS_PATH, HubEndpoint, endpoint_url
-from .credentials.model import session_env
+from .credentials.model import PARTS, expected_parts, session_env
 from .credentials.refresher import CredentialsRefresher, RefresherSettings
 
 CONTENTS_MANAGER_CLASS = "jupyter_s3_ext.contents.S3MountContentsManager"
@@ -103,6 +103,25 @@ class DatalabExtensionApp(ExtensionApp):
         config=True
     )
 
+    expected_credentials = List(
+        Unicode(),
+        help="Credentials the hub serves this session ('s3', 'vault'). One the session lacks (the hub could "
+        "not mint it at spawn: Vault or S3's STS down) is asked for again with the retry backoff and shown by "
+        "the status endpoint. Default: from the hub's variables (DATALAB_S3_BUCKET or AWS_ENDPOINT_URL: s3; "
+        "VAULT_ADDR: vault).",
+    ).tag(config=True)
+
+    @default("expected_credentials")
+    def _default_expected(self):
+        return expected_parts(os.environ)
+
+    @validate("expected_credentials")
+    def _check_expected(self, proposal):
+        unknown = sorted(set(proposal["value"]) - set(PARTS))
+        if unknown:
+            raise ValueError(f"expected_credentials: unknown {unknown}, use 's3' and/or 'vault'")
+        return proposal["value"]
+
     runtime_dir = Unicode(
         help="Private (0700) directory for the credential cache and the AWS config file "
         "(default: $XDG_RUNTIME_DIR/datalab-credentials or Jupyter's runtime dir)."
@@ -182,6 +201,7 @@ class DatalabExtensionApp(ExtensionApp):
             aws_command=credential_process_command(),
             default_region=self.default_region,
             vault_env_path=self.vault_env_path if self.vault_env_to_kernels else None,
+            expected=tuple(self.expected_credentials),
         )
         refresher = CredentialsRefresher(settings, log=self.log)
         doc = refresher.load()
@@ -202,14 +222,15 @@ class DatalabExtensionApp(ExtensionApp):
         doc = self.refresher.document
         if doc is not None:
             env.update(session_env(doc, self.default_region))
-        if settings.aws_config_file and (doc is None or doc.s3 is not None):
-            env["AWS_CONFIG_FILE"] = str(settings.aws_config_file)
+        expected = settings.expected
+        if settings.aws_config_file and (doc is None or doc.s3 is not None or "s3" in expected):
+            env["AWS_CONFIG_FILE"] = str(settings.aws_config_file)  # written once S3 credentials exist
         for key, value in env.items():
             if key in (store.CACHE_ENV, "AWS_CONFIG_FILE"):
                 os.environ[key] = value
             else:
                 os.environ.setdefault(key, value)
-        managed = [kind for kind in ("s3", "vault") if doc is None or getattr(doc, kind) is not None]
+        managed = [k for k in PARTS if doc is None or getattr(doc, k) is not None or k in expected]
         for kind in managed:
             for key in STATIC_SECRET_ENV[kind]:
                 if os.environ.pop(key, None) is not None:

@@ -31,6 +31,7 @@ from botocore.exceptions import (
 from botocore.exceptions import ConnectionError as BotoConnectionError
 from tornado.web import HTTPError
 
+from ..credentials.document import CredentialsError
 from . import listing
 
 log = logging.getLogger(__name__)
@@ -78,24 +79,36 @@ class S3Client:
         self._lock = asyncio.Lock()
 
     async def get(self):
+        """The client; 503 naming what is missing while the session has no S3 credentials (retried later)."""
         if self._client is None:
             async with self._lock:
                 if self._client is None:
                     session = AioSession()
                     resolver = session.get_component("credential_provider")
                     resolver.insert_before("env", _Provider(self._credentials))
-                    self._ctx = session.create_client(
+                    ctx = session.create_client(
                         "s3", endpoint_url=self.endpoint_url, region_name=self.region, config=self._config
                     )
-                    client = await self._ctx.__aenter__()
+                    try:
+                        client = await ctx.__aenter__()  # asks the credentials
+                    except CredentialsError as e:
+                        raise no_credentials(e) from None
                     listing.install(client)
-                    self._client = client
+                    self._ctx, self._client = ctx, client
         return self._client
 
     async def close(self):
         if self._ctx is not None:
             ctx, self._ctx, self._client = self._ctx, None, None
             await ctx.__aexit__(None, None, None)
+
+
+def no_credentials(e: CredentialsError) -> HTTPError:
+    return HTTPError(
+        503,
+        f"S3 is unavailable: this session has {e}; it asks for them again by itself "
+        "(state: /datalab/credentials/status)",
+    )
 
 
 def error_code(e: ClientError) -> str:
@@ -118,6 +131,8 @@ def to_http_error(e: Exception, what: str) -> HTTPError:
         if code in {"EntityTooLarge", "InvalidArgument", "InvalidRequest", "KeyTooLongError"}:
             return HTTPError(400, f"S3 refused {what} ({code})")
         return HTTPError(502, f"S3 error on {what} ({code})")
+    if isinstance(e, CredentialsError):
+        return no_credentials(e)
     if isinstance(e, NoCredentialsError):
         return HTTPError(503, f"S3 is unavailable for {what}: no S3 credentials in this session")
     if isinstance(e, EndpointConnectionError | BotoConnectionError | HTTPClientError | OSError):

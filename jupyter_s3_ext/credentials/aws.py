@@ -15,6 +15,7 @@ import asyncio
 from botocore.credentials import CredentialProvider
 
 from .document import CachedS3, CredentialsError, format_time
+from .model import missing_message
 from .source import CredentialSource
 
 DEFAULT_REGION = "us-east-1"
@@ -40,10 +41,10 @@ def _timeouts(s3: CachedS3) -> dict:
 
 
 def _s3(source: CredentialSource) -> CachedS3:
-    s3 = source.current().s3
-    if s3 is None:
-        raise CredentialsError("this session has no S3 credentials")
-    return s3
+    doc = source.current()
+    if doc.s3 is None:  # e.g. S3's STS was down at spawn: the session's refresher keeps asking
+        raise CredentialsError(missing_message(["s3"], doc.warnings))
+    return doc.s3
 
 
 def refreshable_credentials(source: CredentialSource | None = None):

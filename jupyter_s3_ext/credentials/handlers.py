@@ -23,8 +23,18 @@ class CredentialsStatusHandler(APIHandler):
     def get(self) -> None:
         refresher = self.settings.get("datalab_credentials_refresher")
         if refresher is None:
+            off = {"configured": False, "expected": False}
             self.finish(
-                json.dumps({"enabled": False, "s3": {"configured": False}, "vault": {"configured": False}})
+                json.dumps(
+                    {
+                        "enabled": False,
+                        "state": "off",
+                        "missing": [],
+                        "message": None,
+                        "s3": off,
+                        "vault": off,
+                    }
+                )
             )
             return
         self.finish(json.dumps({"enabled": True, **refresher.status()}))

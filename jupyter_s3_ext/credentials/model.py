@@ -121,6 +121,45 @@ def adopt_renewal(current: CacheDocument, fresh: CacheDocument, *, need_vault: b
     return fresh.model_copy(update={"s3": s3, "vault": vault}), missing
 
 
+# --- what the session should have --------------------------------------------------------------------
+
+PARTS = {"s3": "S3", "vault": "Vault"}
+# The hub sets these non-secret variables for every integration it serves (hub.credentials.broker's
+# session_env), also when minting that credential failed at spawn: they say what the session should have.
+EXPECTED_BY_ENV = {"s3": ("DATALAB_S3_BUCKET", "AWS_ENDPOINT_URL"), "vault": ("VAULT_ADDR",)}
+
+
+def expected_parts(env) -> list[str]:
+    """The credentials the hub serves this session ("s3", "vault"), from its non-secret environment."""
+    return [part for part, names in EXPECTED_BY_ENV.items() if any(env.get(n) for n in names)]
+
+
+def missing_parts(doc: CacheDocument | None, expected, now: datetime) -> list[str]:
+    """Expected parts the session does not hold (never given, or expired without a renewal)."""
+    out = []
+    for part in expected:
+        cred = getattr(doc, part, None) if doc is not None else None
+        if cred is None or is_expired(cred, now):
+            out.append(part)
+    return out
+
+
+def missing_message(missing: list[str], warnings) -> str:
+    """Which credentials are missing and, when the hub said why, its words (never a secret)."""
+    what = " and ".join(PARTS[p] for p in missing)
+    said = "; ".join(
+        str(w)[:300] for w in warnings if any(PARTS[p].lower() in str(w).lower() for p in missing)
+    )
+    return f"no {what} credentials yet" + (f" ({said})" if said else "")
+
+
+def session_state(missing: list[str], failures: int) -> str:
+    """ "ready", "waiting" (an expected credential is missing: retrying) or "retrying" (renewal failing)."""
+    if missing:
+        return "waiting"
+    return "retrying" if failures else "ready"
+
+
 def backoff_delay(failures: int, initial: float, maximum: float) -> float:
     """Seconds to wait after `failures` consecutive failed renewals: doubling, capped."""
     return min(maximum, initial * (2 ** max(failures - 1, 0)))

@@ -20,6 +20,7 @@ from . import store, vault
 from .document import CacheDocument, CredentialsError, format_time
 from .hub import HubEndpoint, HubError, fetch_async
 from .model import (
+    PARTS,
     adopt_renewal,
     aws_config_text,
     backoff_delay,
@@ -28,8 +29,11 @@ from .model import (
     freshest,
     is_due,
     is_expired,
+    missing_message,
+    missing_parts,
     newer,
     next_wakeup,
+    session_state,
     utcnow,
 )
 
@@ -57,6 +61,7 @@ class RefresherSettings:
     aws_command: str = "datalab-credentials aws"
     default_region: str = "us-east-1"
     vault_env_path: str | None = None  # read `<top>/<path>` for kernels' environment; None = off
+    expected: tuple[str, ...] = ()  # parts the hub serves ("s3", "vault"): missing ones are retried
 
 
 class CredentialsRefresher:
@@ -142,8 +147,11 @@ class CredentialsRefresher:
             if cached is not None:
                 doc = doc.model_copy(update={"s3": newer(doc.s3, cached.s3)})
         fraction = s.refresh_fraction
-        need_hub = self.document is None or is_due(doc.s3, now, fraction)
-        need_vault = False
+        # A part the hub serves but the session lacks (the hub could not mint it at spawn, or it
+        # expired unrenewed) is asked for at every round, with the failure backoff: seconds, not hours.
+        lacking = missing_parts(doc, s.expected, now)
+        need_hub = self.document is None or is_due(doc.s3, now, fraction) or bool(lacking)
+        need_vault = "vault" in lacking
         token = doc.vault
         renewal_error = None
         if token is not None and is_due(token, now, fraction):
@@ -165,12 +173,19 @@ class CredentialsRefresher:
         if need_hub or need_vault:
             if s.endpoint is None:
                 self._apply(doc)
-                return self._fail("credentials are due for renewal but JUPYTERHUB_API_URL/TOKEN are not set")
+                what = (
+                    missing_message(lacking, doc.warnings) + ", and"
+                    if lacking
+                    else "credentials are due, but"
+                )
+                return self._fail(f"{what} JUPYTERHUB_API_URL/TOKEN are not set: the hub cannot be asked")
             try:
                 fresh = await fetch_async(s.endpoint, s.request_timeout)
             except HubError as e:
                 self._apply(doc)
                 reason = f"{renewal_error}; then {e}" if renewal_error else str(e)
+                if lacking:
+                    reason = f"{missing_message(lacking, doc.warnings)}; asking the hub failed: {reason}"
                 return self._fail(reason)
             now = utcnow()
             doc, missing = adopt_renewal(doc, fresh, need_vault=need_vault, now=now)
@@ -182,6 +197,10 @@ class CredentialsRefresher:
             )
             for warning in fresh.warnings:
                 self.log.warning("Credential renewal: %s", warning)
+            lacking = missing_parts(doc, s.expected, now)
+            if lacking:
+                self._apply(doc)
+                return self._fail(missing_message(lacking, fresh.warnings) + ": the hub could not give them")
             if missing:
                 self._apply(doc)
                 detail = "; ".join(fresh.warnings)
@@ -252,14 +271,22 @@ class CredentialsRefresher:
         s = self.settings
         now = utcnow()
         doc = self.document or CacheDocument()
+        lacking = missing_parts(doc, s.expected, now)
+        retry_in = (self.next_check - now).total_seconds() if self.next_check else None
         return {
-            "s3": describe(doc.s3, now),
-            "vault": describe(doc.vault, now),
+            "state": session_state(lacking, self.failures),
+            "missing": [{"part": p, "name": PARTS[p]} for p in lacking],
+            "message": self.last_error
+            if self.failures
+            else (missing_message(lacking, doc.warnings) if lacking else None),
+            "s3": {**describe(doc.s3, now), "expected": "s3" in s.expected},
+            "vault": {**describe(doc.vault, now), "expected": "vault" in s.expected},
             "renewal": {
                 "hub_endpoint": s.endpoint.url if s.endpoint else None,
                 "refresh_fraction": s.refresh_fraction,
                 "last_renewal": format_time(self.last_renewal),
                 "next_check": format_time(self.next_check),
+                "next_attempt_in_seconds": None if retry_in is None else max(0, round(retry_in)),
                 "last_error": self.last_error,
                 "last_error_at": format_time(self.last_error_at),
                 "consecutive_failures": self.failures,

@@ -35,14 +35,15 @@ path "{kv_mount}/metadata/{top}/{name}" {{ capabilities = ["read", "list"] }}
 class OpenBao:
     """A dev-mode OpenBao: in memory, unsealed, KV v2 at `secret/`, root token `root_token`."""
 
-    def __init__(self, workdir: Path):
+    def __init__(self, workdir: Path, *, start: bool = True):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.addr = f"http://127.0.0.1:{self.port}"
         self.root_token = "root-" + secrets.token_hex(12)
         self.proc: ManagedProcess | None = None
-        self.start()
+        if start:  # start=False: the address is known first, the server starts later ("Vault down")
+            self.start()
 
     def start(self) -> None:
         argv = [
@@ -116,8 +117,8 @@ class OpenBao:
 
 
 @contextmanager
-def run_openbao(workdir: Path):
-    bao = OpenBao(workdir)
+def run_openbao(workdir: Path, *, start: bool = True):
+    bao = OpenBao(workdir, start=start)
     try:
         yield bao
     finally:

@@ -14,13 +14,17 @@ from jupyter_s3_ext.credentials.model import (
     credential_process_output,
     describe,
     due_at,
+    expected_parts,
     export_lines,
     first_seen,
     freshest,
     is_due,
+    missing_message,
+    missing_parts,
     newer,
     next_wakeup,
     session_env,
+    session_state,
     with_lifetime,
 )
 
@@ -202,3 +206,24 @@ def test_null_parts_from_the_hub_keep_current_credentials_while_valid_and_are_re
     later = T0 + timedelta(seconds=61)
     merged, missing = adopt_renewal(_doc("OLD", "held"), CacheDocument(), need_vault=False, now=later)
     assert merged.s3 is None and merged.vault is None and missing == ["S3"]
+
+
+def test_what_the_session_should_have_comes_from_the_hubs_variables():
+    assert expected_parts({"DATALAB_S3_BUCKET": "user-alice", "VAULT_ADDR": "http://v"}) == ["s3", "vault"]
+    assert expected_parts({"AWS_ENDPOINT_URL": "http://s3"}) == ["s3"]
+    assert expected_parts({"VAULT_ADDR": ""}) == []
+
+
+def test_a_part_never_given_or_expired_is_missing_and_named_with_the_hubs_words():
+    doc = CacheDocument.parse(HUB_JSON, source="t")
+    no_s3 = doc.model_copy(update={"s3": None, "warnings": ("S3 credentials for alice: STS unreachable",)})
+    assert missing_parts(doc, ["s3", "vault"], T0) == []
+    assert missing_parts(no_s3, ["s3", "vault"], T0) == ["s3"]
+    assert missing_parts(no_s3, ["vault"], T0) == []  # S3 not served here: nothing to wait for
+    assert missing_parts(doc, ["s3", "vault"], T0 + timedelta(days=1)) == ["s3", "vault"]
+    assert missing_parts(None, ["vault"], T0) == ["vault"]
+    message = missing_message(["s3"], no_s3.warnings)
+    assert message == "no S3 credentials yet (S3 credentials for alice: STS unreachable)"
+    assert missing_message(["s3", "vault"], ()) == "no S3 and Vault credentials yet"
+    assert session_state(["vault"], 3) == "waiting"
+    assert (session_state([], 2), session_state([], 0)) == ("retrying", "ready")
