@@ -106,22 +106,98 @@ def test_create_sets_server_fields_and_duplicates_are_409(emu):
     assert missing.status_code == 404 and missing.json()["reason"] == "NotFound"
 
 
-def test_misspelled_field_is_refused_with_422_and_the_validation_message(emu):
+def test_unknown_fields_are_dropped_with_a_warning_and_refused_only_when_strict(emu):
     bad = pod("typo")
     bad["spec"]["containers"][0]["imagePullPolicyy"] = "Always"
+    bad["spec"]["colour"] = "red"
     r = post(emu, "pods", bad)
-    assert r.status_code == 422
-    body = r.json()
-    assert body["reason"] == "Invalid"
-    assert "imagePullPolicyy" in body["message"] and "spec.containers.0" in body["message"]
-    assert emu.store.find("pods", "default", "typo") is None
+    assert r.status_code == 201, r.text
+    warnings = r.raw.headers.getlist("Warning")
+    assert warnings == [
+        '299 - "unknown field \\"spec.colour\\""',
+        '299 - "unknown field \\"spec.containers[0].imagePullPolicyy\\""',
+    ]
+    stored = emu.store.find("pods", "default", "typo")
+    assert "colour" not in stored["spec"] and "imagePullPolicyy" not in stored["spec"]["containers"][0]
 
+    bad["metadata"]["name"] = "typo-strict"
+    r = requests.post(
+        f"{emu.url}/api/v1/namespaces/default/pods",
+        params={"fieldValidation": "Strict"},
+        json=bad,
+        timeout=10,
+    )
+    assert r.status_code == 400 and r.json()["reason"] == "BadRequest", r.text
+    assert 'strict decoding error: unknown field "spec.colour"' in r.json()["message"]
+    assert emu.store.find("pods", "default", "typo-strict") is None
+
+    r = requests.post(
+        f"{emu.url}/api/v1/namespaces/default/configmaps",
+        params={"fieldValidation": "Ignore"},
+        json={"metadata": {"name": "quiet"}, "extra": 1},
+        timeout=10,
+    )
+    assert r.status_code == 201 and "Warning" not in r.headers
+
+
+def test_invalid_values_are_422_whatever_the_field_validation(emu):
     r = post(
         emu,
         "persistentvolumeclaims",
         {"metadata": {"name": "home"}, "spec": {"resources": {"requests": {"storage": None}}}},
     )
     assert r.status_code == 422, r.text
+    bad = pod("wrong-type")
+    bad["spec"]["containers"][0]["ports"] = "8888"
+    r = post(emu, "pods", bad)
+    assert r.status_code == 422 and r.json()["reason"] == "Invalid", r.text
+    assert "spec.containers.0.ports" in r.json()["message"]
+
+
+def test_field_selectors_only_on_the_fields_the_server_supports(emu):
+    base = f"{emu.url}/api/v1/namespaces/default"
+    ok = requests.get(f"{base}/pods", params={"fieldSelector": "status.phase=Running"}, timeout=10)
+    assert ok.status_code == 200, ok.text
+    for plural, field in (
+        ("pods", "metadata.labels"),
+        ("persistentvolumeclaims", "status.phase"),
+        ("events", "message"),
+    ):
+        r = requests.get(f"{base}/{plural}", params={"fieldSelector": f"{field}=x"}, timeout=10)
+        assert r.status_code == 400, (plural, field, r.text)
+        assert r.json()["message"] == f"field label not supported: {field}"
+    watch = requests.get(
+        f"{base}/pods", params={"watch": "true", "fieldSelector": "spec.containers=x"}, timeout=10
+    )
+    assert watch.status_code == 400
+
+
+def test_a_role_limits_what_its_token_may_do(emu, tmp_path):
+    role = {"rules": [{"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list", "create"]}]}
+    emu.grant("limited", role, account="hub")
+    headers = {"Authorization": "Bearer limited"}
+    base = f"{emu.url}/api/v1/namespaces/default"
+    r = requests.post(f"{base}/pods", json=pod("rbac-ok"), headers=headers, timeout=10)
+    assert r.status_code == 201, r.text
+    r = requests.patch(
+        f"{base}/pods/rbac-ok",
+        json={"metadata": {"labels": {"a": "b"}}},
+        headers={**headers, "Content-Type": "application/merge-patch+json"},
+        timeout=10,
+    )
+    assert r.status_code == 403 and r.json()["reason"] == "Forbidden"
+    assert r.json()["message"] == (
+        'pods "rbac-ok" is forbidden: User "system:serviceaccount:default:hub" cannot patch resource "pods" '
+        'in API group "" in the namespace "default"'
+    )
+    assert requests.get(f"{base}/secrets", headers=headers, timeout=10).status_code == 403
+    assert requests.get(f"{base}/pods?watch=true", headers=headers, timeout=10).status_code == 403
+    assert (
+        requests.get(f"{emu.url}/api/v1/namespaces/other/pods", headers=headers, timeout=10).status_code
+        == 403
+    )
+    assert requests.get(f"{emu.url}/version", headers=headers, timeout=10).status_code == 200
+    assert requests.get(f"{base}/secrets", timeout=10).status_code == 200, "other clients are admins"
 
 
 async def test_list_with_label_and_field_selectors(emu, core):

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helm.values import hub_role
 from tests.support.hub import run_hub
 from tests.support.kube import KubeEmulator
 from tests.support.procs import wait_until
@@ -46,7 +47,9 @@ def emu(tmp_path_factory):
 @pytest.fixture(scope="module")
 def hub(emu, tmp_path_factory):
     workdir = tmp_path_factory.mktemp("hub")
-    kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig")
+    # the hub acts under the chart's Role (templates/hub/rbac.yaml): a verb it lacks fails here as in a cluster
+    emu.grant("hub-service-account", hub_role())
+    kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig", token="hub-service-account")
     with run_hub(workdir, HUB_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as handle:
         for user in ("alice", "bob", "carol"):
             assert handle.api("POST", f"/users/{user}").status_code == 201

@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from tests.helm.values import hub_role
 from tests.support.hub import run_hub
 from tests.support.kube import KubeEmulator
 
@@ -16,7 +17,10 @@ pytestmark = pytest.mark.timeout(120)
 def hub(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("catalog-hub")
     with KubeEmulator(fast=True) as kube:
-        kubeconfig = kube.write_kubeconfig(workdir / "kubeconfig")
+        kube.grant(
+            "hub-service-account", hub_role()
+        )  # the chart's Role for the hub (templates/hub/rbac.yaml)
+        kubeconfig = kube.write_kubeconfig(workdir / "kubeconfig", token="hub-service-account")
         config = f"""
 c.JupyterHub.spawner_class = "catalog"
 c.KubeSpawner.k8s_api_host = {kube.url!r}

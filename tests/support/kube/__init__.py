@@ -7,10 +7,12 @@ single-user servers as local processes.
         emu.hang("POST", r"/pods$", count=-1)         # ... or gets no answer (rule.count = 0 to end)
         emu.drop_connections(down_seconds=1)          # an API server restart that keeps its objects
         emu.objects("pods", label_selector="a=b")     # what is stored (emu.store for more)
+        emu.grant("hub-token", role)                  # that token's client gets only the Role's verbs
+        emu.write_kubeconfig(path, token="hub-token")
 
 Command line: `python -m tests.support.kube --port N [--fast] [--kubeconfig PATH] [--namespace NS ...]`.
-Modules: store (objects, resourceVersion, history), selectors, patch, objects (strict validation, defaults),
-api (HTTP), watch, tables (kubectl), faults, kubelet (+ containers, stub), gc, server (KubeEmulator).
+Modules: store (objects, resourceVersion, history), selectors (per-kind field labels), patch, objects
+(field validation as the server does it, schema checks, defaults), rbac (a Role per token), api (HTTP), watch, tables (kubectl), faults, kubelet (+ containers, stub), gc, server (KubeEmulator).
 """
 
 from tests.support.kube.errors import ApiError

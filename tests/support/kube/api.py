@@ -10,6 +10,7 @@ from tests.support.kube import objects, tables
 from tests.support.kube.errors import ApiError
 from tests.support.kube.faults import Faults
 from tests.support.kube.patch import apply_patch
+from tests.support.kube.rbac import Subject, authorize, verb_of
 from tests.support.kube.selectors import Selector
 from tests.support.kube.store import RESOURCES, Store, resource
 from tests.support.kube.watch import Watches
@@ -17,8 +18,11 @@ from tests.support.kube.watch import Watches
 VERBS_NAMESPACED = ["create", "delete", "get", "list", "patch", "update", "watch"]
 
 
-def _json(body, status: int = 200) -> web.Response:
-    return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+def _json(body, status: int = 200, warnings: list[str] = ()) -> web.Response:
+    response = web.Response(status=status, text=json.dumps(body), content_type="application/json")
+    for warning in warnings:  # RFC 7234 warn-code 299, the way the API server sends them
+        response.headers.add("Warning", "299 - " + json.dumps(warning))
+    return response
 
 
 def _error(error: ApiError) -> web.Response:
@@ -40,6 +44,15 @@ class Api:
         self.faults = faults
         self.watches = watches
         self.port = 0
+        self.subjects: dict[str, Subject] = {}  # bearer token -> bound Role (others are cluster admins)
+
+    def _authorize(self, request, plural, namespace, name, subresource) -> None:
+        auth = request.headers.get("Authorization", "")
+        token = auth[7:].strip() if auth[:7].lower() == "bearer " else ""
+        watch = request.query.get("watch", "").lower() in ("true", "1")
+        verb = verb_of(request.method, name is not None, watch)
+        resource = f"{plural}/{subresource}" if subresource else plural
+        authorize(self.subjects.get(token), verb, resource, namespace or "", name)
 
     def app(self) -> web.Application:
         app = web.Application(middlewares=[self.faults.middleware], client_max_size=16 * 1024**2)
@@ -118,6 +131,7 @@ class Api:
             if namespace is None and res.namespaced and name is not None:
                 raise ApiError.not_found(plural, name, "the server could not find the requested resource")
             ns = "" if not res.namespaced else namespace
+            self._authorize(request, plural, ns, name, subresource)
             method = request.method
             if name is None:
                 if method == "GET":
@@ -142,7 +156,7 @@ class Api:
 
     async def list(self, request: web.Request, plural: str, namespace: str | None) -> web.StreamResponse:
         q = request.query
-        selector = Selector.parse(q.get("labelSelector"), q.get("fieldSelector"))
+        selector = Selector.parse(q.get("labelSelector"), q.get("fieldSelector"), plural=plural)
         ns = namespace or None
         if q.get("watch", "").lower() in ("true", "1"):
             timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
@@ -164,10 +178,11 @@ class Api:
             raise ApiError.bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request"
             )
+        warnings = objects.admit_fields(plural, obj, request.query.get("fieldValidation"))
         objects.validate(plural, obj)
         if request.query.get("dryRun"):
-            return _json(obj, 201)
-        return _json(self.store.create(plural, namespace, obj), 201)
+            return _json(obj, 201, warnings)
+        return _json(self.store.create(plural, namespace, obj), 201, warnings)
 
     async def replace(self, request, plural: str, namespace: str, name: str, subresource: str | None):
         body = objects.prepare(plural, await _body(request))
@@ -181,17 +196,19 @@ class Api:
             body = {**current, "status": body.get("status", {})}
         elif "status" in current:
             body["status"] = current["status"]
+        warnings = objects.admit_fields(plural, body, request.query.get("fieldValidation"))
         objects.validate(plural, body)
         rv = body["metadata"].get("resourceVersion")
-        return _json(self.store.update(plural, namespace, name, lambda _: body, rv=rv))
+        return _json(self.store.update(plural, namespace, name, lambda _: body, rv=rv), 200, warnings)
 
     async def patch(self, request, plural: str, namespace: str, name: str):
         body = await _body(request)
         current = self.store.get(plural, namespace, name)
         patched = apply_patch(request.headers.get("Content-Type", ""), current, body)
+        warnings = objects.admit_fields(plural, patched, request.query.get("fieldValidation"))
         objects.validate(plural, patched)
         rv = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
-        return _json(self.store.update(plural, namespace, name, lambda _: patched, rv=rv))
+        return _json(self.store.update(plural, namespace, name, lambda _: patched, rv=rv), 200, warnings)
 
     async def delete(self, request, plural: str, namespace: str, name: str):
         body = await _body(request) if request.can_read_body else None

@@ -1,4 +1,9 @@
-"""Admission: strict schema validation (kubernetes-validate), the API server's own checks, server defaults."""
+"""Admission: field validation and schema checks (kubernetes-validate), the API server's own checks, defaults.
+
+Unknown fields are handled as a real API server does (`fieldValidation`, default Warn): dropped, each named
+in a `Warning` header; only `fieldValidation=Strict` refuses them (400 BadRequest, "strict decoding error").
+What is invalid whatever the mode (wrong type, missing required value, bad name) is a 422 Invalid.
+"""
 
 from __future__ import annotations
 
@@ -60,8 +65,55 @@ def _label_problems(labels: dict) -> str | None:
     return None
 
 
+FIELD_VALIDATION = ("Ignore", "Warn", "Strict")
+
+
+def _path(parts) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def drop_unknown_fields(kind: str, obj: dict) -> list[str]:
+    """Remove (in place) every field the schema of `kind` does not know; their paths, as the server names them."""
+    unknown: list[str] = []
+    while True:
+        errors = [
+            e
+            for e in _validator(kind).iter_errors(obj)
+            if e.validator == "additionalProperties" and e.validator_value is False
+        ]
+        if not errors:
+            return sorted(unknown)
+        for e in errors:
+            known = set(e.schema.get("properties") or {})
+            for key in [k for k in e.instance if k not in known]:
+                unknown.append(_path([*e.absolute_path, key]))
+                del e.instance[key]
+
+
+def admit_fields(plural: str, obj: dict, mode: str | None) -> list[str]:
+    """Apply `fieldValidation` (Ignore, Warn (the default), Strict) to `obj`; the warnings to send back."""
+    mode = mode or "Warn"
+    if mode not in FIELD_VALIDATION:
+        raise ApiError.bad_request(
+            f'fieldValidation must be one of "Ignore", "Warn" or "Strict", not {mode[:40]!r}'
+        )
+    kind = RESOURCES[plural].kind
+    unknown = drop_unknown_fields(kind, obj)
+    if unknown and mode == "Strict":
+        fields = ", ".join(f'unknown field "{f}"' for f in unknown)
+        raise ApiError.bad_request(
+            f'{kind} in version "v1" cannot be handled as a {kind}: strict decoding error: {fields}'
+        )
+    return [f'unknown field "{f}"' for f in unknown] if mode == "Warn" else []
+
+
 def validate(plural: str, obj: dict) -> None:
-    """Refuse (422 Invalid, with the validator's message) what a real API server would refuse."""
+    """Refuse (422 Invalid, with the validator's message) what a real API server would refuse.
+
+    Unknown fields must have been dealt with first (admit_fields)."""
     kind = RESOURCES[plural].kind
     meta = obj.get("metadata") or {}
     name = meta.get("name") or meta.get("generateName") or ""

@@ -1,4 +1,9 @@
-"""Label selectors (=, ==, !=, in, notin, exists, !exists) and field selectors (=, ==, !=) as the API parses them."""
+"""Label selectors (=, ==, !=, in, notin, exists, !exists) and field selectors (=, ==, !=) as the API parses them.
+
+Field selectors accept only the fields the real API server indexes for each kind (metadata.name and
+metadata.namespace for all; more for pods, events, secrets, services, namespaces); any other field is a
+400 BadRequest "field label not supported", as kube-apiserver 1.33 answers.
+"""
 
 from __future__ import annotations
 
@@ -48,18 +53,58 @@ def parse_labels(text: str | None) -> list[tuple[str, str, frozenset[str]]]:
     return requirements
 
 
-def parse_fields(text: str | None) -> list[tuple[str, str, str]]:
-    """`metadata.name=x,status.phase!=Running` -> [(path, op, value)]."""
+# The field labels kube-apiserver 1.33 supports, by resource (pkg/registry/core/*/strategy.go).
+SUPPORTED_FIELDS = {
+    "pods": {
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.podIPs",
+        "status.nominatedNodeName",
+    },
+    "events": {
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    },
+    "secrets": {"type"},
+    "services": {"spec.clusterIP", "spec.type"},
+    "namespaces": {"status.phase"},
+}
+COMMON_FIELDS = {"metadata.name", "metadata.namespace"}
+
+
+def parse_fields(text: str | None, plural: str | None = None) -> list[tuple[str, str, str]]:
+    """`metadata.name=x,status.phase!=Running` -> [(path, op, value)]; only supported fields of `plural`."""
     requirements = []
     for part in _split(text or ""):
         m = _EQ_RE.match(part)
         if not m:
             raise ApiError.bad_request(f"invalid selector: {part.strip()!r}; can't understand it")
-        requirements.append((m.group(1), "!=" if m.group(2) == "!=" else "=", m.group(3)))
+        path = m.group(1)
+        if plural is not None and path not in COMMON_FIELDS | SUPPORTED_FIELDS.get(plural, set()):
+            raise ApiError.bad_request(f"field label not supported: {path[:100]}")
+        requirements.append((path, "!=" if m.group(2) == "!=" else "=", m.group(3)))
     return requirements
 
 
+_FIELD_PATHS = {"source": "source.component"}  # what the server's field label stands for
+
+
 def field_value(obj: dict, path: str) -> str:
+    path = _FIELD_PATHS.get(path, path)
     value = obj
     for key in path.split("."):
         value = value.get(key) if isinstance(value, dict) else None
@@ -72,8 +117,15 @@ class Selector:
     fields: tuple = ()
 
     @classmethod
-    def parse(cls, label_selector: str | None = None, field_selector: str | None = None) -> Selector:
-        return cls(tuple(parse_labels(label_selector)), tuple(parse_fields(field_selector)))
+    def parse(
+        cls,
+        label_selector: str | None = None,
+        field_selector: str | None = None,
+        *,
+        plural: str | None = None,
+    ) -> Selector:
+        """`plural`: the resource listed, whose supported field labels limit the field selector."""
+        return cls(tuple(parse_labels(label_selector)), tuple(parse_fields(field_selector, plural)))
 
     def matches(self, obj: dict) -> bool:
         labels = (obj.get("metadata") or {}).get("labels") or {}

@@ -122,13 +122,22 @@ class KubeEmulator:
 
     # -- for tests -----------------------------------------------------------------------------------
 
-    def write_kubeconfig(self, path, namespace: str = "default") -> Path:
-        """A kubeconfig pointing at this emulator (for KUBECONFIG, kubectl and kubernetes_asyncio)."""
+    def grant(self, token: str, role: dict, *, namespace: str = "default", account: str = "hub") -> None:
+        """Clients presenting `token` get only `role`'s rules, in `namespace`, as service account `account`."""
+        from tests.support.kube.rbac import Subject, rules_of
+
+        user = f"system:serviceaccount:{namespace}:{account}"
+        self.api.subjects[token] = Subject(user, namespace, rules_of(role))
+
+    def write_kubeconfig(self, path, namespace: str = "default", *, token: str = "emulator") -> Path:
+        """A kubeconfig pointing at this emulator (for KUBECONFIG, kubectl and kubernetes_asyncio).
+
+        The default token is a cluster admin's; pass one given to `grant` to act under a Role."""
         config = {
             "apiVersion": "v1",
             "kind": "Config",
             "clusters": [{"name": "emulator", "cluster": {"server": self.url}}],
-            "users": [{"name": "emulator", "user": {"token": "emulator"}}],
+            "users": [{"name": "emulator", "user": {"token": token}}],
             "contexts": [
                 {
                     "name": "emulator",
