@@ -23,7 +23,7 @@ import botocore.exceptions
 import pytest
 import yaml
 
-from tests.helm import chart
+from tests.helm import values as chart
 
 REPO = chart.REPO
 DOCS = [REPO / "docs" / "deploy.md", REPO / "docs" / "operate.md"]
