@@ -10,6 +10,7 @@ CredentialBroker section). It:
   and adds the banner that shows a refused catalog change to admins and the list's organisers;
 - registers the credential renewal endpoint and its scope, held by users for themselves and by their
   servers' tokens (`server_token_scopes=False` leaves c.Spawner.server_token_scopes alone);
+- checks the Projects settings (groups that are projects, their buckets and Vault folders: hub/projects/);
 - gives the catalog spawners the broker as their credentials provider;
 - registers the Datalab pages (launch links, organiser pages, sharing) with their roles
   (`sharing_scopes=False`: users get no sharing scopes).
@@ -28,9 +29,11 @@ def configure(c: Any, *, sharing_scopes: bool = True, server_token_scopes: bool 
     from .credentials.spawn import session_credentials
     from .log_scrubbing import install_log_scrubbing
     from .pages import configure_pages
+    from .projects.settings import Projects
 
     install_log_scrubbing()
     CredentialBroker(config=c)  # a wrong CredentialBroker setting stops the hub now, not at the first spawn
+    Projects(config=c).check()  # so do project settings that cannot work (hub.projects.model.check_rules)
     configure_catalog(c)
     configure_endpoint(c, server_token_scopes=server_token_scopes)
     if "credentials_provider" not in c.CredentialsMixin:

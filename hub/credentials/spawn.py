@@ -14,14 +14,19 @@ import json
 from spawner.errors import SpawnException
 from spawner.plan import CREDENTIALS_FILE, SessionCredentials
 
+from ..projects import access
+from ..projects.settings import Projects, get_projects
 from .broker import CredentialBroker, get_broker
 from .errors import BrokerError
 from .tokens import LoginRequired, fresh_id_token
 
 
-async def session_credentials(spawner, broker: CredentialBroker | None = None) -> SessionCredentials:
-    """Mint the spawner's user's credentials through the hub's broker."""
+async def session_credentials(
+    spawner, broker: CredentialBroker | None = None, projects: Projects | None = None
+) -> SessionCredentials:
+    """Mint the spawner's user's credentials through the hub's broker; the projects they reach."""
     broker = broker or get_broker(spawner.config, spawner.log)
+    projects = projects or get_projects(spawner.config, spawner.log)
     if not broker.enabled:
         return SessionCredentials()
     username = spawner.user.name
@@ -38,8 +43,13 @@ async def session_credentials(spawner, broker: CredentialBroker | None = None) -
         document = await broker.credentials(username, id_token)
     except BrokerError as e:
         raise SpawnException(f"Cannot start: {e}", reason="credentials", status_code=503) from None
+    member_of, refused = projects.of_token(id_token)
+    reached, problems = await access.reachable(member_of, document.s3, broker.timeout)
+    for problem in refused + problems:
+        spawner.log.warning("Projects of %s: %s", username, problem)
     return SessionCredentials(
-        env=broker.session_env(username),
+        env={**broker.session_env(username), **access.session_env(reached)},
         secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
-        warnings=tuple(f"Credentials: {w}" for w in document.warnings),
+        warnings=tuple(f"Credentials: {w}" for w in document.warnings)
+        + tuple(f"Projects: {w}" for w in refused + problems),
     )

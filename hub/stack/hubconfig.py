@@ -73,6 +73,11 @@ def apply(c, s: dict) -> None:
     b.vault_role = openbao.ROLE
     b.vault_kv_mount = openbao.KV_MOUNT
     b.vault_top_dir_template = openbao.TOP_DIR + "/{username}"
+    # -- projects: every IdP group named project-* (hub.projects; the servers' side is set by `datalab up`) --
+    c.Projects.group_prefix = seaweed.PROJECT_PREFIX
+    c.Projects.session_role_arn_template = seaweed.PROJECT_ROLE_TEMPLATE
+    c.Projects.vault_session_auth_mount = openbao.PROJECTS_JWT_MOUNT
+    c.Projects.vault_session_role_template = openbao.PROJECT_ROLE_TEMPLATE
     import hub
 
     hub.configure(c)  # catalog check, credentials endpoint and provider, Datalab pages

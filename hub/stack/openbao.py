@@ -3,7 +3,8 @@
 The unseal key and root token are kept in vault/init.json (0600) so that the datalab unseals itself
 on every start: acceptable for one machine only, which `datalab up` says when it starts.
 Setup is idempotent and re-applied on every start: KV v2 mount, JWT auth against the IdP, a role
-whose audience is the hub's client, and a per-user policy templated on the login name.
+whose audience is the hub's client, a per-user policy templated on the login name, and the projects
+(a policy, an external group and a project-session role each: hub/projects/policies.py).
 """
 
 from __future__ import annotations
@@ -15,11 +16,15 @@ import urllib.request
 
 import hvac
 
+from ..projects import vault_setup
+from ..projects.model import Project
 from .layout import Layout, write_private
 
 KV_MOUNT = "secret"
 JWT_MOUNT = "jwt"
 ROLE = "datalab"
+PROJECTS_JWT_MOUNT = "jwt-projects"  # project sessions' logins (hub.projects.vault_setup)
+PROJECT_ROLE_TEMPLATE = "project-{project}"
 USER_POLICY = "datalab-user"
 TOP_DIR = "users"
 
@@ -99,8 +104,8 @@ def wait_active(addr: str, timeout: float = 60.0) -> None:
     raise TimeoutError(f"OpenBao at {addr} did not become active after {timeout:.0f}s ({last})")
 
 
-def configure(addr: str, root_token: str, *, issuer: str, audience: str) -> str:
-    """Idempotent setup for Datalab; returns the JWT auth accessor."""
+def configure(addr: str, root_token: str, *, issuer: str, audience: str, projects: list[Project] = ()) -> str:
+    """Idempotent setup for Datalab (and its projects: hub.projects.vault_setup); returns the JWT accessor."""
     c = hvac.Client(url=addr, token=root_token, timeout=30)
     mounts = c.sys.list_mounted_secrets_engines()
     if f"{KV_MOUNT}/" not in mounts:
@@ -122,4 +127,13 @@ def configure(addr: str, root_token: str, *, issuer: str, audience: str) -> str:
         allowed_redirect_uris=[],
         path=JWT_MOUNT,
     )
+    setup = vault_setup.VaultProjectSetup(
+        kv_mount=KV_MOUNT,
+        personal_mount=JWT_MOUNT,
+        session_mount=PROJECTS_JWT_MOUNT,
+        session_role_template=PROJECT_ROLE_TEMPLATE,
+        issuer=issuer,
+        audience=audience,
+    )
+    vault_setup.apply(c, setup, list(projects))
     return accessor

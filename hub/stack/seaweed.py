@@ -19,10 +19,14 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
+from ..projects import policies
+from ..projects.model import Project
 from .layout import Layout
 from .tls import Material
 
 PROVIDER = "datalab-idp"
+PROJECT_PREFIX = "project-"  # the IdP groups that are projects (hub.projects)
+PROJECT_ROLE_TEMPLATE = "arn:aws:iam::role/datalab-project-{project}"
 ROLE_NAME = "datalab-user"
 ROLE_ARN = f"arn:aws:iam::role/{ROLE_NAME}"
 POLICY_NAME = "datalab-user-bucket"
@@ -47,19 +51,28 @@ def s3_config(access_key: str, secret_key: str) -> dict:
     }
 
 
-def user_policy() -> dict:
+def user_policy(projects: list[Project] = ()) -> dict:
+    """The caller's own bucket, and each project's data if their token's groups hold its group."""
     own = "arn:aws:s3:::" + bucket_of("${jwt:preferred_username}")
-    return {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Action": ["s3:*"], "Resource": [own, own + "/*"]},
-            {"Effect": "Allow", "Action": ["sts:ValidateSession"], "Resource": ["*"]},
-        ],
-    }
+    statements = [
+        {"Effect": "Allow", "Action": ["s3:*"], "Resource": [own, own + "/*"]},
+        {"Effect": "Allow", "Action": ["sts:ValidateSession"], "Resource": ["*"]},
+    ]
+    for p in projects:
+        statements += policies.s3_statements(p, condition_key="jwt:groups")
+    return {"Version": "2012-10-17", "Statement": statements}
 
 
-def iam_config(*, issuer: str, client_id: str, signing_key: str, token_duration: str = "12h") -> dict:
-    """STS trusting the IdP's id_tokens (audience = the hub's client) for the per-user role."""
+def iam_config(
+    *,
+    issuer: str,
+    client_id: str,
+    signing_key: str,
+    token_duration: str = "12h",
+    projects: list[Project] = (),
+) -> dict:
+    """STS trusting the IdP's id_tokens (audience = the hub's client) for the per-user role, and one role
+    per project for project sessions (members only)."""
     trust = {
         "Version": "2012-10-17",
         "Statement": [
@@ -70,7 +83,7 @@ def iam_config(*, issuer: str, client_id: str, signing_key: str, token_duration:
             }
         ],
     }
-    return {
+    config = {
         "sts": {
             "tokenDuration": token_duration,
             "maxSessionLength": "12h",
@@ -100,8 +113,14 @@ def iam_config(*, issuer: str, client_id: str, signing_key: str, token_duration:
                 "description": "A datalab user: their own bucket only",
             }
         ],
-        "policies": [{"name": POLICY_NAME, "document": user_policy()}],
+        "policies": [{"name": POLICY_NAME, "document": user_policy(projects)}],
     }
+    for p in projects:
+        role_arn = PROJECT_ROLE_TEMPLATE.format(project=p.name)
+        role, policy = policies.s3_session_role(p, role_arn=role_arn, provider=PROVIDER)
+        config["roles"].append(role)
+        config["policies"].append(policy)
+    return config
 
 
 # gRPC sections of security.toml: every server SeaweedFS runs, and its clients (shell, S3, filer...).

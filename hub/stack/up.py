@@ -36,6 +36,7 @@ from .layout import (
     state_dir,
     write_private,
 )
+from .projects import known_projects
 from .supervisor import STACK_ENV, Part, Supervisor, stack_id, sweep
 from .users import ADMINS_GROUP, DEMO_USERS, USERS_GROUP, ensure_first_users, read_users
 
@@ -190,6 +191,9 @@ class Stack:
         if left:
             self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run")
         created = ensure_first_users(lay, first_accounts(self.is_root))
+        self.projects, refused = known_projects(read_users(lay))
+        for problem in refused:
+            self.say(f"datalab: {problem}")
         self.issuer = f"http://127.0.0.1:{self.ports['idp']}"
         self.client_secret = secret(lay, "idp_client_secret")
         clients = {
@@ -207,7 +211,10 @@ class Stack:
         s3_cfg = seaweed.s3_config(self.s3_key, self.s3_secret)
         write_private(lay.s3 / "s3.json", json.dumps(s3_cfg, indent=2))
         iam = seaweed.iam_config(
-            issuer=self.issuer, client_id=CLIENT_ID, signing_key=secret(lay, "sts_signing_key")
+            issuer=self.issuer,
+            client_id=CLIENT_ID,
+            signing_key=secret(lay, "sts_signing_key"),
+            projects=self.projects,
         )
         write_private(lay.s3 / "iam.json", json.dumps(iam, indent=2))
         keys = {
@@ -314,7 +321,9 @@ class Stack:
         self.unseal()
         vault.after_start = self.unseal
         retry(
-            lambda: openbao.configure(vault.address, self.root_token, issuer=self.issuer, audience=CLIENT_ID),
+            lambda: openbao.configure(
+                vault.address, self.root_token, issuer=self.issuer, audience=CLIENT_ID, projects=self.projects
+            ),
             "configuring OpenBao",
         )
         s3.wait_ready(60)

@@ -21,7 +21,11 @@ NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 USERS_GROUP = "datalab-users"
 ADMINS_GROUP = "datalab-admins"
-DEMO_USERS = {"alice": [USERS_GROUP, ADMINS_GROUP], "bob": [USERS_GROUP]}
+DEMO_PROJECT_GROUP = "project-demo"  # a project (hub.projects): its members share a bucket and a Vault folder
+DEMO_USERS = {
+    "alice": [USERS_GROUP, ADMINS_GROUP, DEMO_PROJECT_GROUP],
+    "bob": [USERS_GROUP, DEMO_PROJECT_GROUP],
+}
 
 
 class UserError(ValueError):
@@ -98,3 +102,8 @@ def ensure_first_users(layout: Layout, demo: dict[str, list[str]]) -> list[tuple
     if not created:
         _write_users(layout, {})
     return created
+
+
+def all_groups(users: dict) -> set[str]:
+    """Every group some account of the IdP is in."""
+    return {g for u in users.values() for g in (u or {}).get("groups") or []}

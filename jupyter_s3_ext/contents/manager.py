@@ -8,6 +8,7 @@ changes. Moves and copies between home and S3 stream through `transfer`.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 
@@ -31,6 +32,26 @@ def _env_endpoint() -> str:
     if url and "://" not in url:  # Onyxia's AWS_S3_ENDPOINT is a bare host name
         url = "https://" + url
     return url
+
+
+def env_projects(text: str, log) -> list[dict]:
+    """The hub's JSON list of projects; a broken value shows no project (and says so), never fails."""
+    if not text:
+        return []
+    try:
+        value = json.loads(text)
+    except ValueError:
+        log.error("S3 contents: $DATALAB_PROJECTS is not JSON: no project folder is shown")
+        return []
+    return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
+
+
+def project_mounts(projects: list[dict]) -> list[dict]:
+    """Mount specs of the projects: the folder `project-<name>` on the project's bucket and prefix."""
+    return [
+        {"name": p.get("folder") or p.get("bucket"), "bucket": p.get("bucket"), "prefix": p.get("prefix", "")}
+        for p in projects
+    ]
 
 
 def _remove(os_path: str) -> None:
@@ -64,6 +85,11 @@ class S3MountContentsManager(AsyncLargeFileManager):
     )
     group_buckets = List(
         Unicode(), help="Buckets of the user's groups, each shown as a folder named after it."
+    ).tag(config=True)
+    projects = List(
+        Dict(),
+        help="The user's projects: [{folder, bucket, prefix}], each shown as a folder. Default: "
+        "$DATALAB_PROJECTS (JSON, written by the hub at spawn).",
     ).tag(config=True)
     datasets = List(
         Dict(),
@@ -116,6 +142,10 @@ class S3MountContentsManager(AsyncLargeFileManager):
     def _default_own_prefix(self):
         return os.environ.get("DATALAB_S3_PREFIX", "")
 
+    @default("projects")
+    def _default_projects(self):
+        return env_projects(os.environ.get("DATALAB_PROJECTS", ""), self.log)
+
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
         self.s3: S3Side | None = None
@@ -124,7 +154,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
             own_bucket=self.own_bucket,
             own_prefix=self.own_prefix,
             own_name=self.own_name,
-            group_buckets=self.group_buckets,
+            group_buckets=[*self.group_buckets, *project_mounts(self.projects)],
             datasets=self.datasets,
             extra=self.mounts,
         )

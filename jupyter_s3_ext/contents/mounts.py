@@ -59,18 +59,19 @@ def build_table(
     own_bucket: str = "",
     own_prefix: str = "",
     own_name: str = "",
-    group_buckets: list[str] = (),
+    group_buckets: list[str | dict] = (),
     datasets: list[dict] = (),
     extra: list[dict] = (),
 ) -> tuple[list[Mount], list[str]]:
-    """The user's own location first, then group buckets, datasets and other mounts; names unique.
+    """The user's own location first, then group buckets (a name or a {name, bucket, prefix} spec), datasets
+    and other mounts; names unique.
 
     Returns the valid mounts and one message per invalid one (skipped, so one typo hides one mount only).
     """
     specs: list[tuple[dict, str]] = []
     if own_bucket:
         specs.append(({"bucket": own_bucket, "prefix": own_prefix, "name": own_name or own_bucket}, "own"))
-    specs += [({"bucket": b}, "group") for b in group_buckets]
+    specs += [(dict(b) if isinstance(b, dict) else {"bucket": b}, "group") for b in group_buckets]
     specs += [(dict(d), "dataset") for d in datasets]
     specs += [(dict(d), "bucket") for d in extra]
     table: list[Mount] = []
