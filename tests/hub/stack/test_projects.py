@@ -1,0 +1,103 @@
+"""Projects on the one-machine datalab (`datalab up`): the demo project of alice and bob, with real sessions.
+
+bob's session shows `s3/project-demo/` beside his own bucket and writes a file there through the file
+browser's API; alice reads it and the project's Vault folder with her own credentials; carol, who is not a
+member, reaches nothing of it with her session's credentials. (STS and Vault logins made directly with a
+non-member's id_token are attacked in tests/hub/projects/test_isolation.py, on the same server policies.)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import hvac
+import pytest
+import requests
+from botocore.exceptions import ClientError
+
+from tests.support.datalab import Datalab, credentials, free_ports, s3_client, sign_in
+from tests.support.idp import node_available
+from tests.support.procs import free_port
+
+pytestmark = pytest.mark.skipif(not node_available(), reason="the IdP's npm packages are not installed")
+
+
+@pytest.fixture(scope="module")
+def lab():
+    top = Path(tempfile.mkdtemp(prefix="datalab-projects-", dir="/tmp"))
+    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
+    state = top / "state"
+    state.mkdir()
+    (state / "ports.json").write_text(json.dumps(free_ports()))
+    accounts = "dlp" + uuid.uuid4().hex[:5] + "-{username}"
+    lab = Datalab(state, free_port(), top / "up.log", accounts)
+    try:
+        lab.wait_up()
+        out = lab.output()
+        lab.passwords = dict(re.findall(r"^\s+(alice|bob)\s+password (\S+)", out, re.M))
+        added = lab.cli("users", "add", "carol", "--groups", "datalab-users")
+        assert added.returncode == 0, added.stdout + added.stderr
+        lab.passwords["carol"] = re.search(r"password: (\S+)", added.stdout).group(1)
+        yield lab
+    finally:
+        lab.proc.stop(timeout=20)
+        for name in ("alice", "bob", "carol"):
+            subprocess.run(["userdel", accounts.format(username=name)], capture_output=True)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def start_server(lab, token: str, user: str) -> dict:
+    h = {"Authorization": f"token {token}"}
+    r = requests.post(f"{lab.url}/hub/api/users/{user}/server", json={"service": "jupyter-python"}, headers=h)
+    assert r.status_code in (201, 202), r.text
+    deadline = time.monotonic() + 150
+    while not (
+        requests.get(f"{lab.url}/hub/api/users/{user}", headers=h).json()["servers"].get("") or {}
+    ).get("ready"):
+        assert time.monotonic() < deadline, f"{user}'s server did not start:\n{lab.output()[-3000:]}"
+        time.sleep(0.5)
+    return h
+
+
+def test_members_share_the_demo_project_and_carol_reaches_nothing_of_it(lab):
+    bob = sign_in(lab.url, "bob", lab.passwords["bob"])
+    h = start_server(lab, bob, "bob")
+    listing = requests.get(f"{lab.url}/user/bob/api/contents/s3", headers=h, timeout=60)
+    assert listing.status_code == 200, listing.text
+    assert {"user-bob", "project-demo"} <= {m["name"] for m in listing.json()["content"]}
+    r = requests.put(
+        f"{lab.url}/user/bob/api/contents/s3/project-demo/plan.md",
+        json={"type": "file", "format": "text", "content": "# shared plan"}, headers=h, timeout=60,
+    )  # fmt: skip
+    assert r.status_code in (200, 201), r.text
+
+    alice_creds = credentials(lab.url, sign_in(lab.url, "alice", lab.passwords["alice"]))
+    body = s3_client(alice_creds).get_object(Bucket="project-demo", Key="plan.md")["Body"].read()
+    assert body == b"# shared plan"
+    v = alice_creds["vault"]
+    hvac.Client(url=v["addr"], token=v["token"], timeout=10).secrets.kv.v2.create_or_update_secret(
+        path="projects/demo/db", secret={"password": "team"}, mount_point=v["mount"]
+    )
+
+    carol_creds = credentials(lab.url, sign_in(lab.url, "carol", lab.passwords["carol"]))
+    s3 = s3_client(carol_creds)
+    for call in (
+        lambda: s3.get_object(Bucket="project-demo", Key="plan.md"),
+        lambda: s3.list_objects_v2(Bucket="project-demo"),
+        lambda: s3.put_object(Bucket="project-demo", Key="carol.txt", Body=b"x"),
+    ):
+        with pytest.raises(ClientError, match="AccessDenied"):
+            call()
+    cv = carol_creds["vault"]
+    with pytest.raises(hvac.exceptions.Forbidden):
+        hvac.Client(url=cv["addr"], token=cv["token"], timeout=10).secrets.kv.v2.read_secret_version(
+            path="projects/demo/db", mount_point=cv["mount"], raise_on_deleted_version=True
+        )
