@@ -4,7 +4,8 @@ A user shares one of their servers with named users or a group, and revokes it, 
 sharing API (`POST`/`PATCH /hub/api/shares/{user}/{server}`, JupyterHub 5+): the page's script calls the
 API with the user's own session, so JupyterHub checks every permission itself. A share grants
 `access:servers!server=<user>/<server>` only: the other user reaches the server (its files, kernels and
-terminals!), never the owner's hub account or credentials endpoint.
+terminals, so the S3 and Vault credentials the server holds: they act as the owner there), never the owner's
+hub account or credentials endpoint. The page says so.
 
 Users need, in the `user` role (`configure_pages` adds them): `shares!user` (share their own servers),
 `read:users:name` and `read:groups:name` (JupyterHub requires them to share *by name*; they let users

@@ -172,3 +172,11 @@ def test_a_group_member_gets_in_through_the_browser_login(hub):
         assert status.status_code == 200 and "started" in status.json()
     finally:
         hub.api("PATCH", "/shares/ann/shared", token=ann, json={"group": "event-b"})
+
+
+def test_the_share_page_says_a_visitor_acts_as_the_owner(hub):
+    r = hub.login("ann").get(hub.url + "/hub/datalab/share/shared", timeout=30)
+    assert r.status_code == 200, r.text
+    text = " ".join(re.sub(r"<[^>]+>", " ", html.unescape(r.text)).split())
+    assert "act as you" in text and "your S3 buckets, your projects' data and your Vault secrets" in text
+    assert "do not get your hub account, your credentials" not in text
