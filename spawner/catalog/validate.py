@@ -20,6 +20,7 @@ from ..plan import DEFAULT_URLS, LABEL_PROFILE_LIST, LABEL_SERVICE, OPTION_NAMES
 from .checks import INTEGER_OPTIONS, ImageBounds, describe_range, fmt
 from .model import GitOption, NumberOption, PostgresOption
 from .offer import Offer
+from .patterns import describe_pattern
 from .refs import git_url_problem, image_problem
 
 ALLOWED_KEYS = ("service", *OPTION_NAMES)
@@ -141,7 +142,7 @@ def _image(bounds: ImageBounds, options: Mapping[str, Any]) -> str:
     if why := image_problem(value):
         raise OptionsError(f"image {_show(value)}: {why}", field="image")
     if not bounds.custom_ok(value):
-        patterns = " and ".join(bounds.custom_patterns)
+        patterns = " and ".join(describe_pattern(p) or p for p in bounds.custom_patterns)
         raise OptionsError(
             f"image {_show(value)} is not offered and does not match the allowed custom images "
             f"({patterns}); offered: {offered}",
