@@ -5,7 +5,7 @@ A link handed out by an organiser opens the spawn form with the service and opti
 options are validated by the user's spawner (`validate`, as for the form and the REST API) and the plan
 is handed to the spawn (`offer_plan`), so the one plan is used; a tampered link (unknown key, value out of
 bounds, a service not granted, a bad git URL) is refused with the reason on the spawn page (HTTP 400/403),
-and nothing starts.
+next to the field at fault, with the link's values kept, and nothing starts.
 
 Why a handler of ours: JupyterHub's `/hub/spawn?...` starts a server as soon as it has any query argument,
 so it cannot show a prefilled form; and a link must not name the user it is for.
@@ -90,7 +90,9 @@ class LaunchHandler(SpawnHandler):
             self.log.warning("Refused launch link for %s: %s", spawner._log_name, e.message)
             self.set_status(e.status_code)
             message = f"This launch link was refused: {e.message}"
-            return self.finish(await self._render(user, spawner, server_name, offers, None, message))
+            refusal = form.Refusal(options, getattr(e, "field", None), e.message)
+            page = await self._render(user, spawner, server_name, offers, None, message, refusal)
+            return self.finish(page)
         if autostart and self.request.headers.get("Sec-Fetch-Mode", "navigate") != "navigate":
             # an <img>/fetch from another site must not start servers: only a followed link does
             self.log.warning("Launch link for %s: autostart ignored for a %s request", spawner._log_name,
@@ -104,9 +106,10 @@ class LaunchHandler(SpawnHandler):
             )
         self.finish(await self._render(user, spawner, server_name, offers, plan.user_options, ""))
 
-    async def _render(self, user, spawner, server_name, offers, previous, message) -> str:
-        """JupyterHub's spawn page around our form (prefilled with `previous`), posting to /hub/spawn."""
-        html = spawner.render_form(offers, previous)
+    async def _render(self, user, spawner, server_name, offers, previous, message, refusal=None) -> str:
+        """JupyterHub's spawn page around our form (prefilled with `previous`, or with a refused link's
+        values and the message at its field), posting to /hub/spawn."""
+        html = spawner.render_form(offers, previous, refusal)
         action = url_path_join(self.hub.base_url, "spawn", user.escaped_name, url_escape_path(server_name))
         return await self.render_template(
             "spawn.html",

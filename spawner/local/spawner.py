@@ -6,7 +6,7 @@ CatalogMixin).
   0700 under `<state_dir>/homes`); run as another user, the hub serves that user only and says so.
 - Jupyter kinds start `jupyterhub-singleuser` (with the session extension); `vscode` opens code-server
   through jupyter-server-proxy; `rstudio` needs RStudio Server: a service whose programs are missing here
-  is shown unavailable in the form, with the reason, and refused with that reason.
+  is shown as a greyed card in the form, with the reason, and refused with that reason.
 - `postgres`: a real PostgreSQL per session (spawner.local.postgres); `git_repository`: cloned into the
   home before the server starts; secret files (credentials.json) 0600 in the session's private directory.
 - With `firewall_table` (set by `datalab up` as root), the account is added to the sessions' packet filter
@@ -158,23 +158,19 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         name = getattr(what, "display_name", None) or what.service_display_name
         return f"{name} is not available on this machine: {missing}"
 
-    # -- form: unavailable services are listed with the reason, not offered --------------------------
+    # -- form: unavailable services are greyed cards with the reason, not offered -------------------
 
-    def form_offers(self, offers: list[Offer]) -> list[Offer]:
-        return [o for o in offers if self.unavailable_reason(o) is None]
+    def form_unavailable(self, offers: list[Offer]) -> dict[str, str]:
+        return {o.service: why for o in offers if (why := self.unavailable_reason(o))}
 
     def form_notice(self, offers: list[Offer]) -> str:
-        lines = [self.unavailable_reason(o) for o in offers]
-        lines = [line for line in lines if line]
-        if not self.is_root:
-            lines.append(
-                f"This datalab runs without root as {getpass.getuser()}: it serves the user "
-                f"{self.single_user} only."
-            )
-        if not lines:
+        if self.is_root:
             return ""
-        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
-        return f'<div class="alert alert-info datalab-unavailable"><ul>{items}</ul></div>'
+        line = (
+            f"This datalab runs without root as {getpass.getuser()}: it serves the user "
+            f"{self.single_user} only."
+        )
+        return f'<div class="alert alert-info datalab-unavailable">{html.escape(line)}</div>'
 
     # -- account -----------------------------------------------------------------------------------
 

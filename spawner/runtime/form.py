@@ -1,19 +1,27 @@
-"""The spawn form: offers -> HTML cards with bounded inputs, and submitted form fields -> user_options.
+"""The catalog page: offers -> a grid of service cards whose options are grouped in sections, and
+submitted form fields -> user_options.
 
 Pure functions (no I/O besides reading the template). The form is only a convenience: whatever it
 submits goes through `validate_options` exactly like the REST API, so nothing here enforces bounds.
 Field names: `service` (one radio per card) and `<service>--<option>` for the chosen card's options,
 plus `<service>--custom_image` when custom images are allowed.
+
+The page is data-driven: `SECTIONS` says which option goes in which section (the way Onyxia's tabs
+group them) and `option_field` turns one option of an offer into a plain field description (its kind:
+select, number, text, checkbox, fixed or note), which the template renders without knowing the option.
+A new option is a new entry in `SECTIONS` and a case in `option_field`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PackageLoader, select_autoescape
 
 from ..catalog import Offer
+from ..catalog.patterns import describe_pattern
 
 NUMBER_OPTIONS = ("cpu", "memory", "storage", "gpu")
 NUMBER_LABELS = {
@@ -24,12 +32,39 @@ NUMBER_LABELS = {
 }
 # What follows `<service>--` in a form field's name.
 FIELD_OPTIONS = ("image", "custom_image", *NUMBER_OPTIONS, "git_repository", "postgres")
+# (key, title, options): the sections of a card's options, in order.
+SECTIONS = (
+    ("service", "Service", ("image", "custom_image")),
+    ("resources", "Resources", ("cpu", "memory", "gpu")),
+    ("storage", "Storage and data", ("storage",)),
+    ("git", "Git", ("git_repository",)),
+    ("database", "Database", ("postgres",)),
+)
 _STEPS = (1, 0.5, 0.25, 0.1, 0.05, 0.01)
 _SAFE_ICON_PREFIXES = ("data:image/", "https://", "http://", "/")
+_TRUE = ("true", "on", "yes", "1")
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A submission the catalog refused: what was typed (form options), the option at fault, the message."""
+
+    options: Mapping[str, Any]
+    field: str | None
+    message: str
 
 
 def _fmt(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(float(x))
+
+
+def _shown(value: Any) -> str:
+    """A value as the input shows it: numbers formatted, anything typed kept as typed."""
+    if isinstance(value, bool) or value is None:
+        return "" if value is None else str(value).lower()
+    if isinstance(value, int | float):
+        return _fmt(value)
+    return str(value)
 
 
 def number_step(name: str, spec: Any) -> str:
@@ -45,33 +80,95 @@ def number_step(name: str, spec: Any) -> str:
     return "any"
 
 
-def card(offer: Offer, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Plain data for one card of the template: the offer's texts and each option's input."""
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in _TRUE
+    return bool(value)
+
+
+def option_field(offer: Offer, name: str, values: Mapping[str, Any]) -> dict[str, Any] | None:
+    """One option of `offer` as a field for the template (None when the offer has nothing to choose)."""
     o = offer.options
-    numbers = []
-    for name in NUMBER_OPTIONS:
+    base = {"name": name, "id": f"{offer.service}--{name}", "error": ""}
+    if name in NUMBER_OPTIONS:
         spec = o[name]
         if name == "gpu" and spec.max == 0:
-            continue  # no GPU offered: no input
+            return None  # no GPU offered: no input
         label, unit = NUMBER_LABELS[name]
-        numbers.append(
-            {
-                "name": name,
-                "label": label,
-                "unit": unit,
-                "value": _fmt(float(values.get(name, spec.default))),
-                "min": _fmt(spec.min),
-                "max": _fmt(spec.max),
-                "step": number_step(name, spec),
-                "choices": [_fmt(c) for c in spec.choices] if spec.choices is not None else None,
-            }
-        )
-    image = o["image"]
-    chosen_image = values.get("image") or image.default
-    offered = [{"value": c.image, "label": c.label} for c in image.choices]
-    custom = chosen_image if not image.offered(chosen_image) else ""
-    git = o["git_repository"]
-    postgres = o["postgres"]
+        value = _shown(values.get(name, spec.default))
+        number = {**base, "label": label, "unit": unit, "value": value, "min": _fmt(spec.min),
+                  "max": _fmt(spec.max), "default": _fmt(spec.default)}  # fmt: skip
+        if spec.choices is not None:
+            choices = [{"value": _fmt(c), "label": f"{_fmt(c)} {unit}"} for c in spec.choices]
+            return {**number, "kind": "select", "choices": choices}
+        return {**number, "kind": "number", "step": number_step(name, spec),
+                "hint": f"from {_fmt(spec.min)} to {_fmt(spec.max)} {unit}"}  # fmt: skip
+    if name in ("image", "custom_image"):
+        image = o["image"]
+        chosen = _shown(values.get("image") or image.default)
+        custom = chosen if not image.offered(chosen) else ""
+        if name == "image":
+            if not image.choices:
+                return None
+            choices = [{"value": c.image, "label": c.label} for c in image.choices]
+            selected = image.default if custom else chosen
+            return {**base, "kind": "select", "label": "Image", "value": selected, "choices": choices}
+        if not image.allow_custom:
+            return None
+        described = [describe_pattern(p) for p in image.custom_patterns]
+        example = image.default if image.custom_ok(image.default) else ""
+        return {**base, "kind": "text", "label": "Custom image", "value": custom,
+                "placeholder": "registry/name:tag", "patterns": described,
+                "raw_patterns": list(image.custom_patterns), "example": example,
+                "hint": "Leave empty to use the image above."}  # fmt: skip
+    if name == "git_repository":
+        git = o["git_repository"]
+        value = _shown(values.get("git_repository", git.default) or "")
+        if not git.editable:
+            return {**base, "kind": "fixed", "label": "Git repository", "value": value or "none",
+                    "hint": "Chosen for you by the list that offers this service."}  # fmt: skip
+        return {**base, "kind": "text", "label": "Git repository", "value": value,
+                "placeholder": "https://host/owner/repository.git",
+                "hint": "Cloned into your home at start (public https:// repositories; no token in the URL). "
+                        "Leave empty for none."}  # fmt: skip
+    if name == "postgres":
+        postgres = o["postgres"]
+        if not postgres.allowed:
+            return {**base, "kind": "note", "label": "PostgreSQL",
+                    "value": "Not offered with this service."}  # fmt: skip
+        return {**base, "kind": "checkbox", "label": "PostgreSQL",
+                "checked": _truthy(values.get("postgres", postgres.default)),
+                "text": "A PostgreSQL database next to the session",
+                "hint": "Its connection is set in the session (PGHOST, PGUSER, PGDATABASE, PGPASSWORD...); "
+                        "its data stays with the session's home."}  # fmt: skip
+    raise ValueError(f"no field for the option {name!r}")
+
+
+def _error_target(field: str | None, values: Mapping[str, Any], offer: Offer) -> str | None:
+    """The field a refusal's message goes next to (None: above the cards)."""
+    if field == "image" and values.get("image") and not offer.options["image"].offered(values["image"]):
+        return "custom_image" if offer.options["image"].allow_custom else "image"
+    return field if field in FIELD_OPTIONS else None
+
+
+def card(
+    offer: Offer,
+    values: Mapping[str, Any],
+    *,
+    unavailable: str | None = None,
+    refusal: Refusal | None = None,
+) -> dict[str, Any]:
+    """Plain data for one card of the template: the offer's texts and its options in sections."""
+    target = _error_target(refusal.field, values, offer) if refusal else None
+    sections = []
+    for key, title, names in SECTIONS:
+        fields = [f for f in (option_field(offer, n, values) for n in names) if f is not None]
+        for f in fields:
+            if f["name"] == target:
+                f["error"] = refusal.message
+        if fields:
+            sections.append({"key": key, "title": title, "fields": fields,
+                             "invalid": any(f["error"] for f in fields)})  # fmt: skip
     icon = offer.icon if offer.icon.startswith(_SAFE_ICON_PREFIXES) else ""
     return {
         "service": offer.service,
@@ -80,28 +177,60 @@ def card(offer: Offer, values: Mapping[str, Any]) -> dict[str, Any]:
         "icon": icon,
         "list_display_name": offer.list_display_name,
         "kind": offer.kind,
-        "images": offered,
-        "image": chosen_image if not custom else (image.default if offered else ""),
-        "allow_custom": image.allow_custom,
-        "custom_patterns": list(image.custom_patterns),
-        "custom_image": custom,
-        "numbers": numbers,
-        "git_editable": git.editable,
-        "git_repository": values.get("git_repository", git.default) or "",
-        "postgres_allowed": postgres.allowed,
-        "postgres": bool(values.get("postgres", postgres.default)),
+        "unavailable": unavailable or "",
+        "sections": sections,
+        "summary": _summary(offer, values),
     }
 
 
-def form_context(offers: Iterable[Offer], previous: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """Cards for every offer; `previous` (already validated, normalised options) preselects its service."""
+def _summary(offer: Offer, values: Mapping[str, Any]) -> str:
+    """The card's defaults in a few words: '1 CPU · 4 GiB · PostgreSQL available'."""
+    o = offer.options
+    parts = [f"{_fmt(o['cpu'].default)} CPU", f"{_fmt(o['memory'].default)} GiB"]
+    if o["gpu"].max > 0:
+        parts.append(f"up to {_fmt(o['gpu'].max)} GPU")
+    if o["postgres"].allowed:
+        parts.append("PostgreSQL")
+    return " · ".join(parts)
+
+
+def form_context(
+    offers: Iterable[Offer],
+    previous: Mapping[str, Any] | None = None,
+    *,
+    unavailable: Mapping[str, str] | None = None,
+    refusal: Refusal | None = None,
+) -> dict[str, Any]:
+    """Cards for every offer. `previous` (validated, normalised options) preselects its service; a
+    `refusal` preselects the refused service with every value as typed and its message at its field.
+    `unavailable` maps services this backend cannot run to the reason (greyed cards, not selectable)."""
     offers = list(offers)
-    previous = dict(previous or {})
-    selected = previous.get("service")
-    if selected not in {o.service for o in offers}:
-        selected, previous = (offers[0].service if offers else None), {}
-    cards = [card(o, previous if o.service == selected else o.defaults()) for o in offers]
-    return {"cards": cards, "selected": selected}
+    unavailable = dict(unavailable or {})
+    values = dict(refusal.options if refusal else previous or {})
+    available = [o.service for o in offers if o.service not in unavailable]
+    selected = values.get("service")
+    if selected not in available:
+        selected, values = (available[0] if available else None), {}
+    cards = []
+    for o in offers:
+        mine = o.service == selected
+        cards.append(
+            card(
+                o,
+                {**o.defaults(), **values} if mine else o.defaults(),
+                unavailable=unavailable.get(o.service),
+                refusal=refusal if mine else None,
+            )
+        )
+    placed = refusal is not None and any(
+        f["error"] for c in cards for s in c["sections"] for f in s["fields"]
+    )
+    return {
+        "cards": cards,
+        "selected": selected,
+        "form_error": refusal.message if refusal is not None and not placed else "",
+        "refused": refusal is not None,
+    }
 
 
 def make_environment(extra_template_paths: Iterable[str] = ()) -> Environment:
@@ -117,10 +246,13 @@ def render_form(
     previous: Mapping[str, Any] | None = None,
     *,
     environment: Environment | None = None,
+    unavailable: Mapping[str, str] | None = None,
+    refusal: Refusal | None = None,
 ) -> str:
     """The HTML put inside JupyterHub's spawn page (its <form> and Start button surround it)."""
     env = environment or make_environment()
-    return env.get_template("datalab_form.html").render(**form_context(offers, previous))
+    context = form_context(offers, previous, unavailable=unavailable, refusal=refusal)
+    return env.get_template("datalab_form.html").render(**context)
 
 
 def _last(values: Any) -> Any:

@@ -10,6 +10,7 @@ the two cannot make them disagree. A launch link validates the options first and
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,19 +98,22 @@ class CatalogOptionsMixin(Configurable):
         """Operator template directories searched before ours (KubeSpawner's setting on Kubernetes)."""
         return list(getattr(self, "additional_profile_form_template_paths", None) or [])
 
-    def form_offers(self, offers: list[Offer]) -> list[Offer]:
-        """The offers shown as cards (a backend hides the ones it cannot run here)."""
-        return offers
+    def form_unavailable(self, offers: list[Offer]) -> dict[str, str]:
+        """Services this backend cannot run here -> why (shown as greyed cards with the reason)."""
+        return {}
 
     def form_notice(self, offers: list[Offer]) -> str:
-        """HTML shown above the cards (a backend says what it cannot run here, and why)."""
+        """HTML shown above the cards (a backend says what it cannot do here, and why)."""
         return ""
 
-    def render_form(self, offers: list[Offer], previous: dict[str, Any] | None) -> str:
-        """The catalog form (prefilled with `previous`, already validated options) for this backend."""
+    def render_form(
+        self, offers: list[Offer], previous: dict[str, Any] | None, refusal: form.Refusal | None = None
+    ) -> str:
+        """The catalog form for this backend, prefilled with `previous` (already validated options) or,
+        after a refused submission, with what was typed and the message at its field."""
         env = form.make_environment(self.form_template_paths())
         return self.form_notice(offers) + form.render_form(
-            self.form_offers(offers), previous, environment=env
+            offers, previous, environment=env, unavailable=self.form_unavailable(offers), refusal=refusal
         )
 
     @default("options_form")
@@ -118,17 +122,33 @@ class CatalogOptionsMixin(Configurable):
 
     async def _render_catalog_form(self, spawner=None) -> str:
         offers = self.offers()
+        refusal = take_refusal(self.user.name)
         previous = None
-        if self.user_options:
+        if refusal is None and self.user_options:
             try:
                 previous = self.validate(self.user_options, offers).user_options
             except SpawnException:
                 previous = None  # stale options (catalog changed): fall back to the defaults
-        return self.render_form(offers, previous)
+        return self.render_form(offers, previous, refusal)
 
     @default("options_from_form")
     def _options_from_form_default(self):
-        return form.options_from_form
+        return self._options_from_catalog_form
+
+    def _options_from_catalog_form(self, formdata) -> dict[str, Any]:
+        """The submitted form -> user_options, refused here (before anything starts) when invalid.
+
+        JupyterHub then shows the form again with the message, rendering it with the user's *default*
+        spawner whatever server was asked for, so the refusal (what was typed, the field, the message)
+        is kept per user for that one rendering (`take_refusal`). Accepted, the options are the
+        normalised ones (numbers, booleans), as the REST API and "restart with the same options" see them."""
+        options = form.options_from_form(formdata)
+        try:
+            plan = self.validate(options)
+        except SpawnException as e:
+            keep_refusal(self.user.name, form.Refusal(options, getattr(e, "field", None), e.message))
+            raise
+        return dict(plan.user_options)
 
     def options_from_query(self, query_data):
         """JupyterHub's `/hub/spawn?service=...&cpu=2`: every key is kept, so an unknown one is refused
@@ -145,7 +165,7 @@ class CatalogOptionsMixin(Configurable):
             return validate_options(offers, options or {}, username=self.user.name, server_name=self.name)
         except OptionsError as e:
             reason = "forbidden_options" if e.status == 403 else "invalid_options"
-            raise SpawnException(e.message, reason=reason, status_code=e.status) from None
+            raise SpawnException(e.message, reason=reason, status_code=e.status, field=e.field) from None
 
     def offer_plan(self, plan: LaunchPlan) -> None:
         """A plan validated just before a spawn (a launch link): used if the spawn has its options."""
@@ -168,3 +188,23 @@ class CatalogOptionsMixin(Configurable):
     def clear_state(self):
         super().clear_state()
         self.plan = None
+
+
+# user name -> (monotonic time, refusal): the last refused form submission, shown once (see above).
+_REFUSALS: dict[str, tuple[float, form.Refusal]] = {}
+REFUSAL_TTL = 60.0
+
+
+def keep_refusal(username: str, refusal: form.Refusal) -> None:
+    now = time.monotonic()
+    for name in [n for n, (t, _) in _REFUSALS.items() if now - t > REFUSAL_TTL]:
+        del _REFUSALS[name]  # never grows beyond the users refused in the last minute
+    _REFUSALS[username] = (now, refusal)
+
+
+def take_refusal(username: str) -> form.Refusal | None:
+    """The user's refused submission of the last REFUSAL_TTL seconds, once (None if there is none)."""
+    kept = _REFUSALS.pop(username, None)
+    if kept is None or time.monotonic() - kept[0] > REFUSAL_TTL:
+        return None
+    return kept[1]

@@ -111,7 +111,9 @@ def scenario(lab, browser, tmp_path):
     page.wait_for_selector("#datalab-cards")
     assert "RStudio is not available on this machine" in page.content()
     page.check("input[name=service][value=jupyter-python]")
+    page.click("#datalab-tab-jupyter-python-resources")  # the card's options are in tabs
     page.fill("#jupyter-python--cpu", "2")
+    page.click("#datalab-tab-jupyter-python-database")
     page.check("#jupyter-python--postgres")
     bob.shot("catalog")
     page.click("form button[type=submit], form input[type=submit]")

@@ -97,6 +97,7 @@ def start_jupyter_with_postgres(steps: Steps, url: str) -> None:
     """On the catalog form: jupyter-python with its PostgreSQL; wait for JupyterLab's file browser."""
     page = steps.page
     page.check("input[name=service][value=jupyter-python]")
+    page.click("#datalab-tab-jupyter-python-database")  # the card's options are in tabs
     page.check("#jupyter-python--postgres")
     steps.shot("catalog")
     page.click("form [type=submit]")

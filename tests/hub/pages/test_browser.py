@@ -75,6 +75,7 @@ def test_copy_launch_link_then_the_prefilled_form_and_a_tampered_link(hub, login
     page = login("ann")
     page.goto(hub.url + "/hub/spawn/ann/event")
     page.check('input.datalab-service[value="jupyter-python"]')
+    page.click("#datalab-tab-jupyter-python-resources")  # the card's options are in tabs
     page.fill("#jupyter-python--cpu", "1.5")
     page.click("#datalab-copy-link")
     link = page.input_value("#datalab-link")

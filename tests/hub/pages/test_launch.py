@@ -101,7 +101,7 @@ def test_a_tampered_link_is_refused_with_the_reason_the_api_gives(hub, case, aut
     page = browser.get(hub.url + "/hub/datalab/launch", params=query, allow_redirects=False, timeout=30)
     assert page.status_code == status, page.text[:500]
     shown = error_message(page.text)
-    assert shown.startswith("Error: This launch link was refused: ")
+    assert shown.startswith("Not started: This launch link was refused: ")
     assert fragment in shown
     api = hub.spawn("ann", options)  # the REST API refuses the same options with the same reason
     assert api.status_code == status

@@ -62,7 +62,7 @@ def test_form_offers_only_the_users_services_and_shows_validation_errors(hub):
     browser = hub.login("alice")
     page = browser.get(hub.url + "/hub/spawn", timeout=30)
     assert page.status_code == 200
-    services = re.findall(r'data-service="([^"]+)"', page.text)
+    services = re.findall(r'id="datalab-card-([^"]+)"', page.text)
     assert services == ["jupyter-python", "jupyter-r", "rstudio", "vscode-python"]
     assert 'name="jupyter-python--cpu"' in page.text and 'max="4"' in page.text
     form = {
@@ -75,5 +75,5 @@ def test_form_offers_only_the_users_services_and_shows_validation_errors(hub):
     assert r.status_code == 400
     assert "between 0.5 and 4" in r.text and 'data-service="jupyter-python"' in r.text  # the form again
     gpu_page = hub.login("gpu-user").get(hub.url + "/hub/spawn", timeout=30)
-    assert re.findall(r'data-service="([^"]+)"', gpu_page.text) == ["jupyter-python-gpu"]
+    assert re.findall(r'id="datalab-card-([^"]+)"', gpu_page.text) == ["jupyter-python-gpu"]
     assert nothing_created(hub.kube)

@@ -66,6 +66,7 @@ def test_unavailable_services_get_a_reason_naming_what_is_missing(tmp_path):
     )
     jupyter = SimpleNamespace(service="jupyter-python", kind="jupyter", display_name="JupyterLab · Python")
     assert sp.unavailable_reason(jupyter) is None
-    notice = sp.form_notice([offer, jupyter])
-    assert "RStudio is not available on this machine" in notice and "JupyterLab" not in notice
-    assert sp.form_offers([offer, jupyter]) == [jupyter]
+    assert sp.form_unavailable([offer, jupyter]) == {
+        "rstudio": "RStudio is not available on this machine: no-rserver-anywhere is not installed"
+    }  # a greyed card with that reason (spawner.runtime.form)
+    assert "RStudio" not in sp.form_notice([offer, jupyter])

@@ -1,12 +1,16 @@
 """The spawn form: offered services only, inputs bounded by the catalog, and form -> user_options round trips."""
 
 import dataclasses
+import re
 from datetime import UTC, datetime
+from html import unescape as html_unescape
 from html.parser import HTMLParser
 
 import pytest
+from jupyterhub.utils import format_exception
 
 from spawner.catalog import OptionsError, default_catalog_dir, load_catalog, resolve, validate_options
+from spawner.errors import SpawnException
 from spawner.kube.offline import make_spawner, offline_kube_config
 from spawner.runtime import form
 
@@ -17,22 +21,38 @@ def offers_for(*groups):
     return resolve(CATALOG, groups, datetime.now(UTC))
 
 
+VOID = {"input", "img", "br", "meta", "link", "hr", "source"}
+
+
 class FormParser(HTMLParser):
-    """Collects cards and their named inputs/selects the way a browser sees them."""
+    """Collects, per service, the named inputs/selects of its card and its options panel (both carry
+    `data-service`) the way a browser sees them, and the text of both."""
 
     def __init__(self):
         super().__init__()
         self.cards = {}  # service -> {"inputs": [attrs], "selects": {name: [(value, selected)]}, "text": str}
-        self.current = None
+        self.stack = []  # (service, depth at which its element opened)
+        self.depth = 0
         self.select = None
         self.scripts = []
         self.in_script = False
+        self.off = []  # services shown as unavailable cards
+
+    @property
+    def current(self):
+        return self.cards[self.stack[-1][0]] if self.stack else None
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
-        if tag == "fieldset" and "data-service" in a:
-            self.current = self.cards.setdefault(a["data-service"], {"inputs": [], "selects": {}, "text": ""})
-        elif tag == "input" and self.current is not None:
+        if "data-service" in a:
+            self.cards.setdefault(a["data-service"], {"inputs": [], "selects": {}, "text": ""})
+            if "datalab-off" in (a.get("class") or ""):
+                self.off.append(a["data-service"])
+            if tag not in VOID:
+                self.stack.append((a["data-service"], self.depth))
+        if tag not in VOID:
+            self.depth += 1
+        if tag == "input" and self.current is not None:
             self.current["inputs"].append(a)
         elif tag == "select" and self.current is not None:
             self.select = a.get("name")
@@ -43,9 +63,12 @@ class FormParser(HTMLParser):
             self.in_script = True
 
     def handle_endtag(self, tag):
-        if tag == "fieldset":
-            self.current = None
-        elif tag == "select":
+        if tag in VOID:
+            return
+        self.depth -= 1
+        if self.stack and self.stack[-1][1] == self.depth:
+            self.stack.pop()
+        if tag == "select":
             self.select = None
         elif tag == "script":
             self.in_script = False
@@ -118,7 +141,7 @@ def test_number_inputs_carry_the_bounds():
             assert float(a["value"]) == spec.default
             steps = (spec.max - spec.min) / float(a["step"])
             assert abs(steps - round(steps)) < 1e-9  # max is reachable with the step
-    gpu = {a["name"]: a for a in cards["jupyter-python-gpu"]["inputs"]}["jupyter-python-gpu--gpu"]
+    gpu = {a.get("name"): a for a in cards["jupyter-python-gpu"]["inputs"]}["jupyter-python-gpu--gpu"]
     assert (gpu["min"], gpu["max"], gpu["step"]) == ("1", "2", "1")  # the GPU list narrows max to 2
     assert not any(a.get("name") == "jupyter-python--gpu" for a in cards["jupyter-python"]["inputs"])
 
@@ -232,9 +255,11 @@ async def test_spawner_renders_the_form_for_the_users_groups():
             "jupyter-python-gpu--gpu"
         ]
         assert gpu["value"] == "1"
-        assert spawner.options_from_form({"service": ["jupyter-python-gpu"]}) == {
-            "service": "jupyter-python-gpu"
-        }
+        # a submitted form becomes the normalised options the REST API would store
+        options = spawner.options_from_form(
+            {"service": ["jupyter-python-gpu"], "jupyter-python-gpu--cpu": ["2"]}
+        )
+        assert options["service"] == "jupyter-python-gpu" and options["cpu"] == 2.0 and options["gpu"] == 1
 
 
 def test_launch_links_use_plain_option_names():
@@ -249,3 +274,107 @@ def test_launch_links_use_plain_option_names():
         validate_options(
             offers, form.options_from_query({"service": ["jupyter-r"], "colour": ["red"]}), username="a"
         )
+
+
+def test_options_are_grouped_in_sections_like_onyxias_tabs():
+    html = form.render_form(offers_for("datalab-users"))
+    panel = html[html.index('id="datalab-panel-jupyter-python"') :]
+    panel = panel[: panel.index("</section>")]
+    sections = re.findall(
+        r'<fieldset class="datalab-section" id="datalab-section-jupyter-python-(\w+)"', panel
+    )
+    assert sections == ["service", "resources", "storage", "git", "database"]
+    tabs = re.findall(r'role="tab"[^>]*>([^<]+)</button>', panel)
+    assert tabs == ["Service", "Resources", "Storage and data", "Git", "Database"]
+    resources = panel[
+        panel.index('<fieldset class="datalab-section" id="datalab-section-jupyter-python-resources"') :
+    ]
+    resources = resources[: resources.index("</fieldset>")]
+    assert 'name="jupyter-python--cpu"' in resources and 'name="jupyter-python--memory"' in resources
+    assert 'type="range"' in resources and "from 0.5 to 4 cores" in resources  # a slider and its bounds
+
+
+def test_unavailable_services_are_greyed_cards_with_their_reason():
+    offers = offers_for("datalab-users")
+    html = form.render_form(
+        offers, unavailable={"rstudio": "RStudio is not available on this machine: no rserver"}
+    )
+    parsed = parse(html)
+    assert parsed.off == ["rstudio"]
+    assert "RStudio is not available on this machine: no rserver" in parsed.cards["rstudio"]["text"]
+    radio = next(a for a in parsed.cards["rstudio"]["inputs"] if a.get("type") == "radio")
+    assert "disabled" in radio and "name" not in radio  # never submitted, cannot be chosen
+    assert 'id="datalab-panel-rstudio"' not in html  # and it has no options to fill in
+    # the first available service is chosen when the first offer cannot run here
+    first = form.form_context(offers, unavailable={"jupyter-python": "no"})
+    assert first["selected"] == "jupyter-r"
+
+
+def test_the_custom_image_hint_is_readable_not_a_raw_regex():
+    html = form.render_form(offers_for("datalab-users"))
+    hint = re.search(r'id="jupyter-python--custom_image-hint">(.*?)</span>\s*</div>', html, re.S).group(1)
+    text = re.sub(r"<[^>]+>", "", hint)
+    assert "registry.example.org/datalab/datalab-python:‹4 digits›.‹2 digits›[.‹digits›]" in text
+    assert "\\." not in text and "[0-9]" not in text  # no escaped regex left
+    assert "For example registry.example.org/datalab/datalab-python:2026.11" in " ".join(text.split())
+
+
+def test_a_refusal_keeps_every_value_and_puts_the_message_at_its_field():
+    offers = offers_for("datalab-users")
+    typed = {
+        "service": "jupyter-python",
+        "cpu": "3.5",
+        "memory": "12",
+        "storage": "30",
+        "image": "docker.io/someone/else:1",
+        "git_repository": "https://github.com/org/repo.git",
+        "postgres": "true",
+    }
+    with pytest.raises(OptionsError) as refused:
+        validate_options(offers, typed, username="alice")
+    refusal = form.Refusal(typed, refused.value.field, refused.value.message)
+    html = form.render_form(offers, refusal=refusal)
+    card = parse(html).cards["jupyter-python"]
+    values = {
+        a["name"]: a.get("value") for a in card["inputs"] if a.get("name") and a.get("type") != "hidden"
+    }
+    assert values["jupyter-python--cpu"] == "3.5" and values["jupyter-python--memory"] == "12"
+    assert values["jupyter-python--storage"] == "30"
+    assert values["jupyter-python--custom_image"] == "docker.io/someone/else:1"
+    assert values["jupyter-python--git_repository"] == "https://github.com/org/repo.git"
+    assert "checked" in next(a for a in card["inputs"] if a.get("type") == "checkbox")
+    assert "checked" in next(a for a in card["inputs"] if a.get("name") == "service")
+    error = re.search(r'id="jupyter-python--custom_image-error"[^>]*>([^<]+)<', html).group(1)
+    assert "does not match the allowed custom images" in html_unescape(error)
+    field = re.search(r'<input type="text" id="jupyter-python--custom_image"[^>]*>', html).group(0)
+    assert 'aria-invalid="true"' in field and "jupyter-python--custom_image-error" in field
+    assert "SpawnException" not in html and "datalab-form-error" not in html  # at its field, in words
+
+
+def test_a_refusal_about_no_field_is_shown_above_the_cards():
+    offers = offers_for("datalab-users")
+    refusal = form.Refusal({"service": "jupyter-r", "colour": "red"}, "colour", "unknown option 'colour'")
+    html = form.render_form(offers, refusal=refusal)
+    assert re.search(r'id="datalab-form-error">unknown option &#39;colour&#39;</p>', html)
+    assert "checked" in next(
+        a for a in parse(html).cards["jupyter-r"]["inputs"] if a.get("name") == "service"
+    )
+
+
+async def test_a_refused_submission_is_refused_before_starting_and_shown_once_with_its_values():
+    with offline_kube_config():
+        spawner = make_spawner(username="erin", groups=["datalab-users"])
+        data = {"service": ["jupyter-python"], "jupyter-python--cpu": ["2"],
+                "jupyter-python--git_repository": ["ftp://example.org/x.git"]}  # fmt: skip
+        with pytest.raises(SpawnException) as refused:
+            spawner.run_options_from_form(data)
+        # the spawn page shows the message in words, not the exception's class
+        assert format_exception(refused.value)[0].startswith("git_repository 'ftp://example.org/x.git': ")
+        assert "SpawnException" not in format_exception(refused.value)[0]
+        html = await spawner.get_options_form()  # JupyterHub renders the form again
+        values = {a.get("name"): a.get("value") for a in parse(html).cards["jupyter-python"]["inputs"]}
+        assert values["jupyter-python--cpu"] == "2"
+        assert values["jupyter-python--git_repository"] == "ftp://example.org/x.git"
+        assert 'id="jupyter-python--git_repository-error"' in html
+        again = await spawner.get_options_form()  # a later visit: a fresh form
+        assert 'class="datalab-error"' not in again
