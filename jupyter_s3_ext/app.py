@@ -254,10 +254,19 @@ class DatalabExtensionApp(ExtensionApp):
     def initialize_handlers(self) -> None:
         self.handlers.append((r"/datalab/credentials/status", CredentialsStatusHandler))
 
+    def _s3_contents(self):
+        """The server's contents manager when it is ours (S3 folder), else None."""
+        manager = getattr(self.serverapp, "contents_manager", None)
+        return manager if hasattr(manager, "start_background") else None
+
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         if self.refresher is not None and self.refresh_enabled:
             self.refresher.start()
+        if (contents := self._s3_contents()) is not None:
+            contents.start_background()  # aborts the uploads a killed earlier run left open
 
     async def stop_extension(self) -> None:
+        if (contents := self._s3_contents()) is not None:
+            await contents.shutdown()  # aborts the uploads in flight: nothing half-made stays in S3
         if self.refresher is not None:
             await self.refresher.stop()

@@ -97,6 +97,10 @@ class S3Client:
                     self._ctx, self._client = ctx, client
         return self._client
 
+    def current(self):
+        """The client if one was made (None: nothing was ever sent to S3 by this server)."""
+        return self._client
+
     async def close(self):
         if self._ctx is not None:
             ctx, self._ctx, self._client = self._ctx, None, None

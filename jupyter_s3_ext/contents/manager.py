@@ -22,6 +22,7 @@ from traitlets import Any, Dict, Float, Int, List, Unicode, default
 
 from . import models, transfer
 from .client import S3Client
+from .journal import UploadJournal
 from .mounts import build_table
 from .s3side import S3Side
 from .uploads import Uploads
@@ -105,9 +106,22 @@ class S3MountContentsManager(AsyncLargeFileManager):
         help="Multipart part size (MiB, at least 5) for uploads and home<->S3 moves: memory per upload stays "
         "below about two parts plus a chunk; larger parts mean fewer S3 requests.",
     ).tag(config=True)
-    upload_idle_timeout = Float(600.0, help="Seconds without a chunk after which an upload is aborted.").tag(
-        config=True
-    )
+    upload_idle_timeout = Float(
+        600.0,
+        help="Seconds without a chunk after which an upload is aborted; an upload an earlier (killed) run "
+        "of this server left open is aborted at start once idle that long.",
+    ).tag(config=True)
+    upload_journal = Unicode(
+        help="File listing the multipart uploads this server has open, so that the next start aborts those "
+        "a killed run left. Default: <Jupyter data dir>/datalab/s3-uploads[-<server name>].json, in the home.",
+    ).tag(config=True)
+
+    @default("upload_journal")
+    def _default_upload_journal(self):
+        server = os.environ.get("JUPYTERHUB_SERVER_NAME", "")
+        name = "s3-uploads" + (f"-{server}" if server else "") + ".json"
+        return os.path.join(jupyter_data_dir(), "datalab", name)
+
     s3_connect_timeout = Float(5.0, help="Seconds to connect to the S3 endpoint before answering 503.").tag(
         config=True
     )
@@ -175,7 +189,8 @@ class S3MountContentsManager(AsyncLargeFileManager):
             max_attempts=self.s3_max_attempts,
             read_timeout=self.s3_read_timeout,
         )
-        uploads = Uploads(self.part_size_mb * 2**20, self.upload_idle_timeout)
+        journal = UploadJournal(self.upload_journal or None)
+        uploads = Uploads(self.part_size_mb * 2**20, self.upload_idle_timeout, journal, self.log)
         self.s3 = S3Side(
             folder=self.s3_folder.strip("/"),
             table=table,
@@ -199,6 +214,15 @@ class S3MountContentsManager(AsyncLargeFileManager):
 
             return aio_refreshable_credentials
         return None
+
+    # -- start and stop (called by the extension: jupyter_s3_ext.app) -----------------------------------
+    def start_background(self) -> None:
+        if self.s3 is not None:
+            self.s3.start()
+
+    async def shutdown(self) -> None:
+        if self.s3 is not None:
+            await self.s3.shutdown()
 
     # -- routing ---------------------------------------------------------------------------------------
     def _rel(self, path: str) -> str | None:

@@ -16,6 +16,8 @@ from .client import S3Client, isolated, s3_errors
 from .mounts import Mount, PathError, dir_prefix, key_of, split
 from .uploads import Uploads
 
+SHUTDOWN_TIMEOUT = 10.0  # seconds a clean stop may spend aborting uploads
+
 
 class S3Side:
     def __init__(
@@ -34,6 +36,7 @@ class S3Side:
         self.client = client
         self.max_open_bytes = max_open_bytes
         self.uploads = uploads
+        self._sweeper: asyncio.Future | None = None
 
     # -- paths -----------------------------------------------------------------------------------------
     def api(self, rel: str) -> str:
@@ -213,7 +216,26 @@ class S3Side:
 
     def writer(self, c, rel: str) -> store.MultipartWriter:
         mount, rest = self.target(rel, write=True)
-        return store.MultipartWriter(c, mount.bucket, key_of(mount, rest), self.uploads.part_size)
+        u = self.uploads
+        return store.MultipartWriter(c, mount.bucket, key_of(mount, rest), u.part_size, u.journal)
+
+    # -- start and stop --------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Once the server runs: abort, in the background, the uploads an earlier run left behind."""
+        if self._sweeper is None and self.uploads.journal.left_behind():
+            self._sweeper = asyncio.ensure_future(isolated(self.uploads.sweep(self.client.get)))
+
+    async def shutdown(self) -> None:
+        """A clean stop: abort the uploads in flight (nothing half-made stays in the bucket), close the client."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        client = self.client.current()
+        if client is not None:
+            try:
+                await asyncio.wait_for(self.uploads.abort_all(client), SHUTDOWN_TIMEOUT)
+            except TimeoutError:
+                pass  # left in the journal: aborted at the next start
+        await self.client.close()
 
     # -- delete, rename, copy --------------------------------------------------------------------------
     async def delete(self, rel: str) -> None:

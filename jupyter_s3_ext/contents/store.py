@@ -141,11 +141,13 @@ class MultipartWriter:
     One part uploads in the background while the next fills, so receiving and sending overlap; memory
     stays below two parts plus one chunk. Small totals (one part or less) become a single PutObject at
     close. abort() cancels and removes the upload, so a failed or interrupted transfer never leaves a
-    half-written object visible.
+    half-written object visible. A `journal` (journal.UploadJournal) records the open upload, so that a
+    server killed mid-upload has it aborted at its next start.
     """
 
-    def __init__(self, client, bucket: str, key: str, part_size: int = 8 * 1024 * 1024):
+    def __init__(self, client, bucket: str, key: str, part_size: int = 8 * 1024 * 1024, journal=None):
         self.client, self.bucket, self.key = client, bucket, key
+        self.journal = journal
         self.part_size = max(part_size, MIN_PART)
         self.pending: list[bytes] = []
         self.pending_size = 0
@@ -176,6 +178,7 @@ class MultipartWriter:
         if self.upload_id is None:
             r = await self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)
             self.upload_id = r["UploadId"]
+            await self._note("add", self.bucket, self.key, self.upload_id)
         n = len(self.parts) + 1
         self.parts.append({"PartNumber": n})
         coro = self._upload_part(n, self._take())
@@ -189,6 +192,11 @@ class MultipartWriter:
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=n, Body=body
         )
         self.parts[n - 1]["ETag"] = r["ETag"]
+        await self._note("touch", self.upload_id)
+
+    async def _note(self, change: str, *args) -> None:
+        if self.journal is not None:
+            await asyncio.to_thread(getattr(self.journal, change), *args)
 
     async def close(self) -> None:
         if self.upload_id is None:
@@ -200,7 +208,8 @@ class MultipartWriter:
         await self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
         )
-        self.upload_id = None
+        upload_id, self.upload_id = self.upload_id, None
+        await self._note("remove", upload_id)
 
     async def abort(self) -> None:
         self.pending, self.pending_size = [], 0
@@ -212,3 +221,4 @@ class MultipartWriter:
         if self.upload_id is not None:
             upload_id, self.upload_id = self.upload_id, None
             await self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
+            await self._note("remove", upload_id)  # kept when the abort failed: swept at the next start

@@ -48,7 +48,8 @@ def server_config(s3: dict | None, *, extra: str = "", manager: str = MANAGER) -
         f"c.ServerApp.contents_manager_class = {manager!r}",
         "c.FileContentsManager.delete_to_trash = False",
         "c.FileContentsManager.always_delete_dir = True",
-        "c.ServerApp.jpserver_extensions = {'jupyter_s3_ext': False, 'jupyterlab': False}",
+        # Our extension as in every session (it starts and stops the S3 side); another manager runs bare.
+        f"c.ServerApp.jpserver_extensions = {{'jupyter_s3_ext': {manager == MANAGER}, 'jupyterlab': False}}",
     ]
     for k, v in (s3 or {}).items():
         lines.append(f"c.{section}.{k} = {v!r}")
