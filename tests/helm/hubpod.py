@@ -23,6 +23,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,8 +257,7 @@ class HubPod:
                 timeout=120,
             )
         finally:
-            for path in missing:
-                _remove_empty(Path(path))
+            remove_mountpoints(missing)
         if proc.returncode != 0:
             raise SystemExit(
                 f"the chart's jupyterhub_config.py stopped the hub:\n{proc.stdout}\n{proc.stderr}"
@@ -266,12 +266,18 @@ class HubPod:
         return Config(_decode(json.loads(dumped)))
 
 
-def _remove_empty(path: Path) -> None:
-    """Remove a mount point this pod created (an empty directory; never anything with content)."""
-    try:
-        path.rmdir()
-    except OSError:
-        pass
+def remove_mountpoints(paths, timeout: float = 15.0) -> None:
+    """Remove the mount points a pod created (empty directories; never anything with content), once the
+    pod's last process has left its namespace (until then the directory is busy)."""
+    deadline = time.monotonic() + timeout
+    for path in map(Path, paths):
+        while path.is_dir() and not any(path.iterdir()):
+            try:
+                path.rmdir()
+            except OSError:
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
 
 
 def _dump(config_file: str) -> None:

@@ -10,6 +10,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +18,8 @@ from contextlib import closing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-VENV_BIN = REPO / ".venv" / "bin"
+# The environment running the tests (.venv, or .venv-z2jh for `make test-z2jh`): its hub, its servers.
+VENV_BIN = Path(sys.executable).parent
 NODE_BIN = REPO / "node_modules" / ".bin"
 
 
