@@ -180,7 +180,7 @@ def test_vendor_blocks_agree_with_the_values():
 
 # ---- SeaweedFS and OpenBao, for real ---------------------------------------------------------------------
 USERS = {
-    "alice": {"password": "alice-pw", "groups": ["datalab-users", "projet-x"]},
+    "alice": {"password": "alice-pw", "groups": ["datalab-users", "project-x"]},
     "bob": {"password": "bob-pw", "groups": ["datalab-users"]},
     "carol": {"password": "carol-pw", "groups": []},
 }
@@ -225,7 +225,7 @@ def test_seaweedfs_iam_from_the_docs_isolates_users_and_gates_roles_on_groups(id
     iam = json.loads(text)
     user_role, group_role = (r["roleArn"] for r in iam["roles"])
     with run_seaweedfs(tmp_path / "weed", iam=iam) as sw:
-        for bucket in ("user-alice", "user-bob", "projet-x"):
+        for bucket in ("user-alice", "user-bob", "project-x"):
             sw.make_bucket(bucket)
         sw.client().put_object(Bucket="user-bob", Key="secret.txt", Body=b"bob's")
         sts = sw.sts()
@@ -242,10 +242,15 @@ def test_seaweedfs_iam_from_the_docs_isolates_users_and_gates_roles_on_groups(id
         # the ${aws:username} trap: the session name is the caller's choice, the token's name is not
         posing = assume("alice", user_role, session="bob")
         assert _denied(lambda: posing.get_object(Bucket="user-bob", Key="secret.txt"))
-        assert _denied(lambda: alice.put_object(Bucket="projet-x", Key="x", Body=b"x"))
-        assume("alice", group_role).put_object(Bucket="projet-x", Key="x", Body=b"x")
-        with pytest.raises(botocore.exceptions.ClientError):
-            assume("bob", group_role)  # not in projet-x
+        alice.put_object(Bucket="project-x", Key="x", Body=b"x")  # a member: her own role reaches it
+        bob = assume("bob", user_role)
+        assert _denied(lambda: bob.get_object(Bucket="project-x", Key="x"))  # not a member
+        project = assume("alice", group_role)
+        project.put_object(Bucket="project-x", Key="y", Body=b"y")
+        assert _denied(lambda: project.get_object(Bucket="user-alice", Key="a.txt"))  # the project only
+        for session in ("bob", "alice", "project-x"):
+            with pytest.raises(botocore.exceptions.ClientError):
+                assume("bob", group_role, session=session)  # not in project-x, whatever the name
         with pytest.raises(botocore.exceptions.ClientError):
             assume("carol", user_role)  # not in datalab-users
 
@@ -255,8 +260,11 @@ def test_openbao_setup_from_the_docs_gives_each_user_their_folder(idp, tmp_path)
 
     from tests.support.openbao import run_openbao
 
-    script = blocks("bao")[0][2].replace(ISSUER, idp.issuer)
+    script = "\n".join(b for _, _, b in blocks("bao")).replace(ISSUER, idp.issuer)
     script = script.replace(f"bound_audiences={CLIENT_ID}", f"bound_audiences={idp.test_client_id}")
+    script = script.replace(
+        f'"bound_audiences": ["{CLIENT_ID}"]', f'"bound_audiences": ["{idp.test_client_id}"]'
+    )
     with run_openbao(tmp_path / "bao") as bao:
         env = {**os.environ, "BAO_ADDR": bao.addr, "VAULT_ADDR": bao.addr, "BAO_TOKEN": bao.root_token}
         env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
@@ -279,3 +287,18 @@ def test_openbao_setup_from_the_docs_gives_each_user_their_folder(idp, tmp_path)
         )
         with pytest.raises(hvac.exceptions.Forbidden):
             kv.create_or_update_secret(f"{top.format(username='bob')}/db", {"pw": "y"}, mount_point="secret")
+        # section 5: alice's project folder; bob, not a member, is refused it and its session role
+        kv.create_or_update_secret("projects/x/db", {"pw": "team"}, mount_point="secret")
+        with pytest.raises(hvac.exceptions.Forbidden):
+            tokens["bob"].secrets.kv.v2.read_secret_version("projects/x/db", raise_on_deleted_version=True)
+        with pytest.raises(hvac.exceptions.InvalidRequest):
+            hvac.Client(url=bao.addr).auth.jwt.jwt_login(
+                "project-x", id_token(idp, "bob"), path="jwt-projects"
+            )
+        session = hvac.Client(url=bao.addr).auth.jwt.jwt_login(
+            "project-x", id_token(idp, "alice"), path="jwt-projects"
+        )
+        project = hvac.Client(url=bao.addr, token=session["auth"]["client_token"]).secrets.kv.v2
+        project.read_secret_version("projects/x/db", raise_on_deleted_version=True)
+        with pytest.raises(hvac.exceptions.Forbidden):
+            project.read_secret_version(f"{top.format(username='alice')}/db", raise_on_deleted_version=True)

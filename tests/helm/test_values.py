@@ -199,8 +199,9 @@ def _configurables(hub_app):
     from jupyterhub.proxy import ConfigurableHTTPProxy
 
     from hub.credentials.broker import CredentialBroker
+    from hub.projects.settings import Projects
 
-    classes = [type(hub_app), CryptKeeper, ConfigurableHTTPProxy, CredentialBroker]
+    classes = [type(hub_app), CryptKeeper, ConfigurableHTTPProxy, CredentialBroker, Projects]
     for cls in (hub_app.spawner_class, hub_app.authenticator_class):
         classes += [k for k in cls.mro() if isinstance(k, type) and issubclass(k, HasTraits)]
     return {k.__name__: k for k in classes}
@@ -224,6 +225,20 @@ def test_broker_settings_are_accepted(deployment):
     assert broker.enabled and broker.s3_mode == "required"
     env = broker.session_env("alice")
     assert env["DATALAB_S3_BUCKET"] == "user-alice" and env["VAULT_TOP_DIR"] == "users/alice"
+
+
+def test_projects_come_from_the_keycloak_groups_claim(deployment):
+    import base64
+
+    from hub.projects.settings import Projects
+
+    _, config, _ = deployment
+    projects = Projects(config=config)
+    projects.check()  # what the hub does at start (hub.configure)
+    claims = base64.urlsafe_b64encode(json.dumps({"groups": ["datalab-users", "project-Climate"]}).encode())
+    [climate], refused = projects.of_token("e30." + claims.decode().rstrip("=") + ".sig")
+    assert refused == [] and (climate.bucket, climate.vault_dir) == ("project-climate", "projects/climate")
+    assert projects.session_role_arn(climate) == "arn:minio:iam:::role/datalab-project-climate"
 
 
 # ---- the catalog the hub reads ------------------------------------------------------------------------
