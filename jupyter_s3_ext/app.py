@@ -18,11 +18,15 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, List, Unicode, default, validate
 
+from .connection.handlers import ConnectionHandler
 from .credentials import store
 from .credentials.handlers import CredentialsStatusHandler
 from .credentials.hub import CREDENTIALS_PATH, HubEndpoint, endpoint_url
 from .credentials.model import PARTS, expected_parts, session_env
 from .credentials.refresher import CredentialsRefresher, RefresherSettings
+from .notices.clone import STATUS_DIR_ENV
+from .notices.handlers import NoticesHandler
+from .notices.home import read_failure, sync_home_notice
 
 CONTENTS_MANAGER_CLASS = "jupyter_s3_ext.contents.S3MountContentsManager"
 
@@ -170,6 +174,21 @@ class DatalabExtensionApp(ExtensionApp):
         "ServerApp.contents_manager_class is configured explicitly.",
     ).tag(config=True)
 
+    status_dir = Unicode(
+        help="Directory where the backend records how the session's start went, e.g. a failed git clone "
+        "(default: $DATALAB_STATUS_DIR; empty: no notices).",
+    ).tag(config=True)
+
+    @default("status_dir")
+    def _default_status_dir(self):
+        return os.environ.get(STATUS_DIR_ENV, "")
+
+    home_notices = Bool(
+        True,
+        help="Also write a notice file at the top of the home (GIT-CLONE-FAILED.txt) for a failed clone, "
+        "for interfaces other than JupyterLab; removed again at the next start whose clone works.",
+    ).tag(config=True)
+
     refresher: CredentialsRefresher | None = None
 
     def _link_jupyter_server_extension(self, serverapp) -> None:
@@ -215,7 +234,30 @@ class DatalabExtensionApp(ExtensionApp):
             self._set_environment(settings)
         if self.refresher is not None and self.vault_env_to_kernels:
             self._export_vault_env_to_kernels()
-        self.settings.update({"datalab_credentials_refresher": self.refresher})
+        self.settings.update(
+            {"datalab_credentials_refresher": self.refresher, "datalab_notices": self._session_notices()}
+        )
+
+    def _session_notices(self) -> list[dict]:
+        """The notices of this session's start (a failed git clone), and the home's notice file kept in step."""
+        if not self.status_dir:
+            return []
+        failure = read_failure(Path(self.status_dir))
+        path = sync_home_notice(Path.home(), failure) if self.home_notices else None
+        if failure is None:
+            return []
+        self.log.warning("jupyter_s3_ext: the git clone of %s failed at start", failure.repository)
+        return [failure.as_notice(self._root_relative(path))]
+
+    def _root_relative(self, path: Path | None) -> str | None:
+        """`path` as the contents API names it (None when it is outside the server's root)."""
+        if path is None:
+            return None
+        root = Path(self.serverapp.root_dir).expanduser().resolve() if self.serverapp else None
+        try:
+            return path.resolve().relative_to(root).as_posix() if root else None
+        except ValueError:
+            return None
 
     def _set_environment(self, settings: RefresherSettings) -> None:
         env = {store.CACHE_ENV: str(settings.cache_path)}
@@ -253,6 +295,8 @@ class DatalabExtensionApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.append((r"/datalab/credentials/status", CredentialsStatusHandler))
+        self.handlers.append((r"/datalab/connection", ConnectionHandler))
+        self.handlers.append((r"/datalab/notices", NoticesHandler))
 
     def _s3_contents(self):
         """The server's contents manager when it is ours (S3 folder), else None."""

@@ -11,7 +11,8 @@ Choices:
   It listens on 127.0.0.1 only, so only the session's own containers reach it.
 - The git init container runs the session's image by default (same user id, so the clone belongs to the
   user; our images ship git), clones only when the target folder is absent or empty, never puts a token
-  in the URL and never blocks the session: a failed clone is reported in its log.
+  in the URL and never blocks the session: a failed clone is reported in its log and recorded in a small
+  status volume the session reads (DATALAB_STATUS_DIR), which shows it to the user.
 - Without a persistent home, a cloned repository lives in an `emptyDir` mounted at its folder.
 """
 
@@ -31,22 +32,31 @@ HOME_VOLUME = "datalab-home"
 SECRETS_VOLUME = "datalab-secrets"
 POSTGRES_VOLUME = "postgres-data"
 GIT_VOLUME = "git-repository"
+STATUS_VOLUME = "datalab-status"
+STATUS_MOUNT_PATH = "/var/run/datalab-status"
 GIB = 1024**3
 
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
-# The init container's script. Values come from env, never interpolated into the script.
+# The init container's script. Values come from env, never interpolated into the script. A failed clone is
+# recorded in the status volume (jupyter_s3_ext/notices/clone.py reads that format) for the session to show.
 GIT_CLONE_SCRIPT = """\
 set -u
 if [ -e "$CLONE_DIR" ] && [ -n "$(ls -A "$CLONE_DIR" 2>/dev/null)" ]; then
   echo "datalab: $CLONE_DIR already exists, not cloning"; exit 0
 fi
 mkdir -p "$CLONE_DIR"
-if git clone --quiet -- "$GIT_REPOSITORY" "$CLONE_DIR"; then
+status="${STATUS_DIR:-/tmp}"
+log="$status/git-clone.log"
+if git clone --quiet -- "$GIT_REPOSITORY" "$CLONE_DIR" 2>"$log"; then
   echo "datalab: cloned $GIT_REPOSITORY into $CLONE_DIR"
 else
+  cat "$log" >&2
   echo "datalab: could not clone $GIT_REPOSITORY (the session starts without it)" >&2
+  { printf 'repository: %s\\nfolder: %s\\ntime: %s\\n\\n' "$GIT_REPOSITORY" "$CLONE_FOLDER" \\
+      "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; tail -n 20 "$log"; } >"$status/git-clone-failed.txt"
 fi
+rm -f "$log"
 exit 0
 """
 
@@ -147,7 +157,9 @@ def postgres_sidecar(plan: LaunchPlan, secret_name: str) -> tuple[dict[str, Any]
 def git_init_container(
     plan: LaunchPlan, clone_dir: str, volume_name: str, mount_path: str, image: str | None
 ) -> dict[str, Any]:
-    """Clones `plan.git_repository` into `clone_dir` unless it is already there."""
+    """Clones `plan.git_repository` into `clone_dir` unless it is already there; a failure goes to the
+    status volume."""
+    assert plan.git_repository is not None
     return {
         "name": "git-clone",
         "image": image or plan.image,
@@ -156,12 +168,17 @@ def git_init_container(
             {
                 "GIT_REPOSITORY": plan.git_repository,
                 "CLONE_DIR": clone_dir,
+                "CLONE_FOLDER": repository_folder(plan.git_repository),
+                "STATUS_DIR": STATUS_MOUNT_PATH,
                 "GIT_TERMINAL_PROMPT": "0",
                 "HOME": "/tmp",
             }
         ),
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-        "volumeMounts": [{"name": volume_name, "mountPath": mount_path}],
+        "volumeMounts": [
+            {"name": volume_name, "mountPath": mount_path},
+            {"name": STATUS_VOLUME, "mountPath": STATUS_MOUNT_PATH},
+        ],
         "securityContext": {"allowPrivilegeEscalation": False},
     }
 
@@ -204,6 +221,9 @@ def build_pod_parts(
             mounts.append({"name": GIT_VOLUME, "mountPath": clone_dir})
             init_containers.append(git_init_container(plan, clone_dir, GIT_VOLUME, clone_dir, git_image))
         env["DATALAB_GIT_REPOSITORY"] = plan.git_repository
+        volumes.append({"name": STATUS_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}})
+        mounts.append({"name": STATUS_VOLUME, "mountPath": STATUS_MOUNT_PATH, "readOnly": True})
+        env["DATALAB_STATUS_DIR"] = STATUS_MOUNT_PATH
 
     if plan.postgres:
         container, volume = postgres_sidecar(plan, names.secret)

@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .accounts import Account
@@ -120,6 +121,20 @@ async def clone(account: Account, url: str, folder: str, env: Mapping[str, str],
     git_env = {**env, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
     await run_as(account, ["git", "clone", "--quiet", "--", url, str(target)], env=git_env, limit=limit)
     return f"Cloned {url} into ~/{folder}"
+
+
+# The session's record of a failed clone, in its status directory (DATALAB_STATUS_DIR), which the session
+# extension shows the user (jupyter_s3_ext/notices/clone.py reads this format; the Kubernetes init
+# container writes the same).
+CLONE_FAILED_FILE = "git-clone-failed.txt"
+STATUS_DIR_ENV = "DATALAB_STATUS_DIR"
+
+
+def clone_failure_record(url: str, folder: str, output: str, when: datetime) -> str:
+    """`key: value` lines, a blank line, then git's last lines."""
+    tail = "\n".join(output.strip().splitlines()[-20:])
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return f"repository: {url}\nfolder: {folder}\ntime: {stamp}\n\n{tail}\n"
 
 
 # -- what this machine can run ---------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import html
 import os
 import shutil
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
@@ -36,8 +37,11 @@ from . import firewall
 from . import postgres as local_postgres
 from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
 from .session import (
+    CLONE_FAILED_FILE,
+    STATUS_DIR_ENV,
     CommandFailed,
     clone,
+    clone_failure_record,
     jupyter_data_dirs,
     make_session_dir,
     make_tmp_dir,
@@ -279,6 +283,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
         env["TMPDIR"] = self.tmp_dir  # where that socket's directory goes: the session's own, removed at stop
         if CREDENTIALS_FILE in credentials.secret_files:
             env["DATALAB_CREDENTIALS_FILE"] = str(sdir / CREDENTIALS_FILE)
+        env[STATUS_DIR_ENV] = str(sdir)  # how the start went (a failed clone), for the session to show
         if plan.git_repository:
             folder = repository_folder(plan.git_repository)
             self.report_progress(f"Cloning {plan.git_repository} into ~/{folder}")
@@ -291,6 +296,8 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
                 self.report_progress(
                     f"Could not clone {plan.git_repository} (the session starts without it): {e}"
                 )
+                record = clone_failure_record(plan.git_repository, folder, e.output, datetime.now(UTC))
+                write_user_file(sdir, CLONE_FAILED_FILE, record, account)
             env["DATALAB_GIT_REPOSITORY"] = plan.git_repository
         if plan.postgres:
             bin_dir = postgres_bin_dir()

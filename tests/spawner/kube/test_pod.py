@@ -116,7 +116,19 @@ def test_git_init_container_clones_into_the_home_volume_without_token():
     assert env["GIT_REPOSITORY"]["value"] == "https://gitlab.example.org/team/analysis.git"
     assert env["CLONE_DIR"]["value"] == "/home/jovyan/analysis"
     assert env["GIT_TERMINAL_PROMPT"]["value"] == "0"  # never waits for a password
-    assert init["volumeMounts"] == [{"name": "datalab-home", "mountPath": "/home/jovyan"}]
+    assert init["volumeMounts"] == [
+        {"name": "datalab-home", "mountPath": "/home/jovyan"},
+        {"name": "datalab-status", "mountPath": "/var/run/datalab-status"},
+    ]
+    assert (
+        env["STATUS_DIR"]["value"] == "/var/run/datalab-status" and env["CLONE_FOLDER"]["value"] == "analysis"
+    )
+    # the session reads how the clone went from the same small volume
+    assert {"name": "datalab-status", "emptyDir": {"sizeLimit": "1Mi"}} in parts.volumes
+    assert {"name": "datalab-status", "mountPath": "/var/run/datalab-status", "readOnly": True} in (
+        parts.volume_mounts
+    )
+    assert parts.env["DATALAB_STATUS_DIR"] == "/var/run/datalab-status"
     assert init["image"] == plan.image  # same user id as the session by default
     assert "$GIT_REPOSITORY" in init["command"][-1]  # the URL goes through env, not into the script
     assert "already exists" in init["command"][-1]
@@ -134,7 +146,10 @@ def test_git_without_persistent_home_clones_into_an_emptydir_at_the_folder():
     assert {"name": "git-repository", "emptyDir": {}} in parts.volumes
     assert {"name": "git-repository", "mountPath": "/home/jovyan/proj"} in parts.volume_mounts
     (init,) = parts.init_containers
-    assert init["volumeMounts"] == [{"name": "git-repository", "mountPath": "/home/jovyan/proj"}]
+    assert init["volumeMounts"] == [
+        {"name": "git-repository", "mountPath": "/home/jovyan/proj"},
+        {"name": "datalab-status", "mountPath": "/var/run/datalab-status"},
+    ]
 
 
 @pytest.mark.parametrize(
@@ -153,7 +168,8 @@ def test_repository_folder(url, folder):
 
 
 def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
-    """Run the init container's script with a real shell and git: a second run keeps the folder."""
+    """Run the init container's script with a real shell and git: a second run keeps the folder; a failure
+    is recorded in the status directory (tests/jupyter_s3_ext/test_notices.py reads it as the session does)."""
     import shutil
     import subprocess
 
@@ -172,6 +188,8 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
         "PATH": "/usr/bin:/bin",
         "GIT_REPOSITORY": str(source),
         "CLONE_DIR": str(dest),
+        "CLONE_FOLDER": "source",
+        "STATUS_DIR": str(tmp_path),
         "HOME": str(tmp_path),
     }
     run = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
@@ -179,11 +197,17 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
     (dest / "README").write_text("my changes\n")
     again = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "already exists" in again.stdout
+    assert not (tmp_path / "git-clone-failed.txt").exists()
     assert (dest / "README").read_text() == "my changes\n"  # the user's work is kept
     env["GIT_REPOSITORY"] = str(tmp_path / "missing")
     env["CLONE_DIR"] = str(tmp_path / "home" / "missing")
+    env["CLONE_FOLDER"] = "missing"
     failed = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert failed.returncode == 0 and "could not clone" in failed.stderr  # the session still starts
+    record = (tmp_path / "git-clone-failed.txt").read_text()
+    assert record.startswith(f"repository: {tmp_path / 'missing'}\nfolder: missing\ntime: 20")
+    assert "does not exist" in record.partition("\n\n")[2]  # git's own words
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["git-clone-failed.txt", "home", "source"]
 
 
 def test_credentials_files_are_mounted_read_only_and_named_in_env():

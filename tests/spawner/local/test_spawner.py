@@ -243,3 +243,28 @@ def test_rstudio_shown_unavailable_and_refused(local_hub):
     assert page.status_code == 200
     assert "RStudio is not available on this machine: rserver is not installed" in page.text
     assert 'value="rstudio"' not in page.text and 'value="jupyter-python"' in page.text
+
+
+def test_a_clone_that_fails_is_shown_in_the_session(local_hub):
+    """The session starts without the repository, and tells its user: the notice the JupyterLab front end
+    shows (GET .../datalab/notices) and a file at the top of the home, with git's own words."""
+    hub = local_hub
+    missing = hub.repo_url.replace("demo.git", "missing.git")
+    start_server(hub, "alice", {"service": "jupyter-python", "git_repository": missing}, server="clone")
+    r = hub.get("/user/alice/clone/datalab/notices")
+    assert r.status_code == 200, r.text
+    (notice,) = r.json()["notices"]
+    assert notice["kind"] == "git-clone-failed" and missing in notice["message"]
+    assert "~/missing" in notice["message"] and notice["path"] == "GIT-CLONE-FAILED.txt"
+    assert "not found" in notice["detail"] or "404" in notice["detail"], notice["detail"]
+    home = hub.state / "homes" / account(hub, "alice")
+    assert f"git clone {missing} ~/missing" in (home / "GIT-CLONE-FAILED.txt").read_text()
+    hub.api("DELETE", "/users/alice/servers/clone")
+    hub.wait_server("alice", "clone", ready=False, timeout=60)
+
+    # Started again with a repository that clones: the notice is gone.
+    start_server(hub, "alice", {"service": "jupyter-python", "git_repository": hub.repo_url}, server="clone")
+    assert hub.get("/user/alice/clone/datalab/notices").json() == {"notices": []}
+    assert not (home / "GIT-CLONE-FAILED.txt").exists()
+    hub.api("DELETE", "/users/alice/servers/clone")
+    hub.wait_server("alice", "clone", ready=False, timeout=60)

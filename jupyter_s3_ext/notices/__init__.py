@@ -1,0 +1,1 @@
+"""Notices the session shows its user on opening (a git clone that failed at start)."""
