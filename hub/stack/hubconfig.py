@@ -51,6 +51,8 @@ def apply(c, s: dict) -> None:
     c.LocalCatalogSpawner.state_dir = str(state)
     c.LocalCatalogSpawner.tools_path = list(s.get("tools_path", []))
     c.LocalCatalogSpawner.firewall_table = s.get("firewall_table", "")
+    if s.get("environment_cache"):
+        c.LocalCatalogSpawner.environment_cache = s["environment_cache"]
     if s.get("account_template"):
         c.LocalCatalogSpawner.account_template = s["account_template"]
     c.LocalProcessSpawner.interrupt_timeout = 3

@@ -22,9 +22,11 @@ from pathlib import Path
 
 import yaml
 
+from spawner.catalog import default_catalog_dir
 from spawner.local import firewall
+from spawner.local.environments import default_cache_dir
 
-from . import isolation, openbao, seaweed, tls, versions
+from . import environments, isolation, openbao, seaweed, tls, versions
 from .hubconfig import CONFIG_PY
 from .layout import (
     Layout,
@@ -245,6 +247,7 @@ class Stack:
             "catalog_dir": self.env_in.get("DATALAB_CATALOG_DIR", ""),
             "account_template": self.env_in.get("DATALAB_ACCOUNT_TEMPLATE", ""),
             "firewall_table": self.isolation.table if self.isolation else "",
+            "environment_cache": str(self.environment_cache),
         }
 
     # -- processes --
@@ -305,7 +308,19 @@ class Stack:
     def unseal(self) -> None:
         self.root_token = openbao.init_and_unseal(self.layout, f"http://127.0.0.1:{self.ports['vault']}")
 
+    def build_environments(self) -> None:
+        """The session environments the catalog needs, built (or found unchanged) before the hub starts."""
+        self.environment_cache = default_cache_dir(self.env_in)
+        catalog = Path(self.env_in.get("DATALAB_CATALOG_DIR") or default_catalog_dir())
+        try:
+            spent = environments.build_for_catalog(catalog, self.environment_cache, say=self.say)
+        except environments.EnvironmentStepError as e:
+            raise StackError(str(e)) from None
+        ready = ", ".join(f"{name} ({seconds:.1f} s)" for name, seconds in spent.items())
+        self.say(f"datalab: session environments ready: {ready or 'none needed'}")
+
     def start(self) -> None:
+        self.build_environments()
         try:
             isolation.install(self.isolation, self.ports, self.port, self.session_uids())
         except isolation.IsolationError as e:

@@ -21,13 +21,12 @@ import getpass
 import html
 import os
 import shutil
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
 from jupyterhub.utils import random_port
-from traitlets import Dict, Float, List, Unicode, default
+from traitlets import Dict, Float, Unicode, default
 
 from ..catalog import Offer
 from ..errors import SpawnException
@@ -36,38 +35,24 @@ from ..runtime.mixin import CatalogMixin
 from . import firewall
 from . import postgres as local_postgres
 from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
+from .layer import session_env as layer_env
+from .machine import MachineMixin
 from .session import (
     CLONE_FAILED_FILE,
     STATUS_DIR_ENV,
     CommandFailed,
     clone,
     clone_failure_record,
-    jupyter_data_dirs,
     make_session_dir,
     make_tmp_dir,
-    missing_requirement,
     postgres_bin_dir,
     write_user_file,
 )
 
-VENV_BIN = Path(sys.executable).parent
-
-
-def _source_jupyter_config() -> str:
-    """The repository's jupyter-config/ when the package is installed editable (pip does not install its
-    data files then), so that sessions load the session extension exactly as an installed copy would."""
-    installed = Path(sys.prefix, "etc", "jupyter", "jupyter_server_config.d", "jupyter_s3_ext.json")
-    source = Path(__file__).resolve().parents[2] / "jupyter-config"
-    return str(source) if not installed.exists() and source.is_dir() else ""
-
-
-SOURCE_JUPYTER_CONFIG = _source_jupyter_config()
-
-
 STACK_ENV = "DATALAB_STACK"  # the one-machine stack's mark: its sweep finds every process we start
 
 
-class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
+class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
     """The catalog on one machine: sessions are processes of the user's own account."""
 
     state_dir = Unicode(
@@ -94,29 +79,6 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
     def _single_user_default(self):
         return getpass.getuser().lower()
 
-    tools_path = List(
-        Unicode(),
-        help="""Directories put first on the session's PATH (after the venv's bin). Default: where
-        `make up` installs code-server (.datalab-tools/node_modules/.bin), when it exists.""",
-    ).tag(config=True)
-
-    @default("tools_path")
-    def _tools_path_default(self):
-        tools = Path(__file__).resolve().parents[2] / ".datalab-tools" / "node_modules" / ".bin"
-        return [str(tools)] if tools.is_dir() else []
-
-    requirements = Dict(
-        {
-            "rstudio": ["rserver"],
-            "vscode": ["code-server"],
-            "jupyter-r": ["kernel:ir"],
-            "jupyter-python-gpu": ["nvidia-smi"],
-        },
-        help="""What a service (by slug) or a kind of service needs on this machine: program names, or
-        `kernel:NAME` for a Jupyter kernel. Offers whose needs are missing are shown unavailable with the
-        reason and cannot be started.""",
-    ).tag(config=True)
-
     firewall_table = Unicode(
         "",
         help="""The nftables table (inet family) that confines session accounts, made by `datalab up` as root
@@ -134,7 +96,7 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
 
     @default("cmd")
     def _cmd_default(self):
-        return [str(VENV_BIN / "jupyterhub-singleuser")]
+        return ["jupyterhub-singleuser"]  # found first on the session's PATH: its environment's
 
     # per-session state (kept across hub restarts by get_state/load_state)
     account: Account | None = None
@@ -147,20 +109,6 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
     @property
     def is_root(self) -> bool:
         return os.geteuid() == 0
-
-    def session_path(self) -> str:
-        return os.pathsep.join(
-            [str(VENV_BIN), *self.tools_path, os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")]
-        )
-
-    def unavailable_reason(self, what) -> str | None:
-        """Why this machine cannot run the service of an Offer or a LaunchPlan (None when it can)."""
-        needs = self.requirements.get(what.service, self.requirements.get(what.kind, []))
-        missing = missing_requirement(list(needs), self.session_path(), jupyter_data_dirs(sys.prefix))
-        if missing is None:
-            return None
-        name = getattr(what, "display_name", None) or what.service_display_name
-        return f"{name} is not available on this machine: {missing}"
 
     # -- form: unavailable services are greyed cards with the reason, not offered -------------------
 
@@ -237,6 +185,9 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
                 status_code=500,
             ) from None
 
+    def _environment(self) -> Path | None:
+        return self.environment_of(self.plan.image)[0] if self.plan else None
+
     def _key(self) -> str:
         return self.account.name + (f"--{self.name}" if self.name else "")
 
@@ -262,9 +213,11 @@ class LocalCatalogSpawner(CatalogMixin, LocalProcessSpawner):
 
     def _base_env(self) -> dict[str, str]:
         a = self.account
-        env = {"HOME": str(a.home), "USER": a.name, "PATH": self.session_path(), "LANG": "C.UTF-8"}
-        if SOURCE_JUPYTER_CONFIG:
-            env["JUPYTER_CONFIG_PATH"] = SOURCE_JUPYTER_CONFIG
+        environment = self._environment()
+        path = self.session_path(environment, a.home)
+        env = {"HOME": str(a.home), "USER": a.name, "PATH": path, "LANG": "C.UTF-8"}
+        if environment:
+            env.update(layer_env(self.layer(), environment))
         if os.environ.get(STACK_ENV):
             env[STACK_ENV] = os.environ[STACK_ENV]
         return env

@@ -17,6 +17,7 @@ import requests
 from botocore.config import Config
 
 from hub.stack.layout import DEFAULT_PORTS
+from tests.support.environments import ensure_session_environments
 from tests.support.idp import login
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env
 
@@ -58,6 +59,7 @@ class Datalab:
             }
         )
         self.env = env
+        ensure_session_environments()  # built once for the whole run, not inside `datalab up`'s start timeout
         self.proc = ManagedProcess([VENV_BIN / "datalab", "up"], log_path=log, env=env, name="datalab")
 
     def output(self) -> str:

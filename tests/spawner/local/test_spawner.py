@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.support.environments import ensure_session_environments
 from tests.support.hub import run_hub
 from tests.support.kernel import run_code
 
@@ -95,6 +96,7 @@ c.LocalCatalogSpawner.state_dir = {state!r}
 c.LocalCatalogSpawner.account_template = {template!r}
 c.LocalCatalogSpawner.git_env = {{"GIT_SSL_CAINFO": {ca!r}}}
 c.LocalCatalogSpawner.single_user = "alice"
+c.LocalCatalogSpawner.cmd = ["jupyterhub-singleuser"]  # the session environment's, not the test venv's
 c.LocalProcessSpawner.interrupt_timeout = 3
 c.LocalProcessSpawner.term_timeout = 2
 """
@@ -108,6 +110,7 @@ def local_hub(tmp_path_factory):
     state = top / "state"
     git_server, repo_url, ca = serve_git_https(top)
     template = "dlt" + uuid.uuid4().hex[:5] + "-{username}"
+    ensure_session_environments()
     config = SPAWNER_CONFIG.format(state=str(state), template=template, ca=str(ca))
     try:
         with run_hub(tmp_path_factory.mktemp("hub"), config) as hub:

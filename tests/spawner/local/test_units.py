@@ -15,6 +15,7 @@ from spawner.errors import SpawnException
 from spawner.local.accounts import AccountError, account_name
 from spawner.local.session import missing_requirement
 from spawner.local.spawner import LocalCatalogSpawner
+from tests.support.environments import ensure_session_environments
 
 
 def spawner(tmp_path, name: str, **config) -> LocalCatalogSpawner:
@@ -59,14 +60,31 @@ def test_requirements_programs_and_kernels(tmp_path):
 
 def test_unavailable_services_get_a_reason_naming_what_is_missing(tmp_path):
     sp = spawner(tmp_path, "alice", requirements={"rstudio": ["no-rserver-anywhere"]})
-    offer = SimpleNamespace(service="rstudio", kind="rstudio", display_name="RStudio")
+    ensure_session_environments()
+
+    def offer_of(service, kind, name, image="reg.example.org/datalab/datalab-python:2026.11"):
+        return SimpleNamespace(
+            service=service, kind=kind, display_name=name, options={"image": SimpleNamespace(default=image)}
+        )
+
+    offer = offer_of("rstudio", "rstudio", "RStudio", "reg.example.org/datalab/datalab-r:2026.11")
     assert (
         sp.unavailable_reason(offer)
         == "RStudio is not available on this machine: no-rserver-anywhere is not installed"
     )
-    jupyter = SimpleNamespace(service="jupyter-python", kind="jupyter", display_name="JupyterLab · Python")
+    jupyter = offer_of("jupyter-python", "jupyter", "JupyterLab · Python")
     assert sp.unavailable_reason(jupyter) is None
     assert sp.form_unavailable([offer, jupyter]) == {
         "rstudio": "RStudio is not available on this machine: no-rserver-anywhere is not installed"
     }  # a greyed card with that reason (spawner.runtime.form)
     assert "RStudio" not in sp.form_notice([offer, jupyter])
+    other = offer_of("jupyter-python", "jupyter", "Other", "quay.io/jupyter/scipy-notebook:2025")
+    assert sp.unavailable_reason(other) == (
+        "Other is not available on this machine: the image quay.io/jupyter/scipy-notebook:2025 has no "
+        "environment definition on this machine"
+    )
+    built, sp.environment_cache = sp.environment_cache, str(tmp_path / "empty-cache")
+    assert sp.unavailable_reason(jupyter).endswith(
+        "its python environment is not built yet (`datalab up` builds it)"
+    )
+    sp.environment_cache = built

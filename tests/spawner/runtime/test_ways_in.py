@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 import pytest
 
+from tests.support.environments import ensure_session_environments
 from tests.support.hub import run_hub
 from tests.support.kube import KubeEmulator
 from tests.support.procs import wait_until
@@ -39,6 +40,8 @@ c.JupyterHub.spawner_class = "local-catalog"
 c.LocalCatalogSpawner.state_dir = {state!r}
 c.LocalCatalogSpawner.account_template = {template!r}
 c.LocalCatalogSpawner.single_user = "ana"
+c.LocalCatalogSpawner.machine_cpus = 8.0  # the catalog's own bounds, as on a cluster (not capped to this machine)
+c.LocalCatalogSpawner.cmd = ["jupyterhub-singleuser"]  # the session environment's
 c.LocalProcessSpawner.interrupt_timeout = 3
 c.LocalProcessSpawner.term_timeout = 2
 hub.configure(c)
@@ -69,6 +72,7 @@ def hub(request, tmp_path_factory):
     os.chmod(top, 0o711)
     template = "dlt" + uuid.uuid4().hex[:5] + "-{username}"
     try:
+        ensure_session_environments()
         config = LOCAL_CONFIG.format(state=str(top / "state"), template=template)
         with run_hub(work / "hub", config) as handle:
             yield _with_user(handle)
