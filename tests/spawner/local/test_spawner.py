@@ -234,7 +234,7 @@ def test_rstudio_shown_unavailable_and_refused(local_hub):
     assert r.status_code == 400
     assert "RStudio is not available on this machine: rserver is not installed" in r.json()["message"]
     assert hub.server("alice", "rs") is None
-    # The spawn form lists it as unavailable, with the reason, and offers no card for it.
+    # The spawn form shows it as a greyed card with the reason, which cannot be chosen.
     browser = requests.Session()
     login = browser.get(hub.url + "/hub/login", timeout=30)
     xsrf = re.search(r'name="_xsrf" value="([^"]+)"', login.text).group(1)
@@ -245,7 +245,7 @@ def test_rstudio_shown_unavailable_and_refused(local_hub):
     page = browser.get(hub.url + "/hub/spawn/alice/form2", timeout=30)
     assert page.status_code == 200
     assert "RStudio is not available on this machine: rserver is not installed" in page.text
-    assert 'value="rstudio"' not in page.text and 'value="jupyter-python"' in page.text
+    assert re.search(r'value="rstudio"\s+disabled', page.text) and 'value="jupyter-python"' in page.text
 
 
 def test_a_clone_that_fails_is_shown_in_the_session(local_hub):
