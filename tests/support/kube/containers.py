@@ -1,15 +1,26 @@
 """What the kubelet needs to run a container here: referenced Secrets, env resolution, volumes, the process.
 
-A container whose command is `jupyterhub-singleuser` (or whose image is one of our single-user images and
-sets no command) runs as a local process bound to the pod's address; mount paths (the Secret volume at
-/var/run/datalab, the home) are remapped to directories of the pod, in env values and arguments alike.
+Containers that run here as local processes (others are only pretended):
+- `jupyterhub-singleuser` (by command, or one of our single-user images without one), bound to the pod's address;
+- a postgres image: its entrypoint as tests/support/kube/pg_entrypoint.py does it, with Debian's binaries;
+- a `sh`/`bash` command (the git clone init container), with the machine's tools.
+Mount paths (the Secret volume at /var/run/datalab, the home, subPaths) are remapped to directories of the pod,
+in env values and arguments alike. The emulator has one network namespace, so a pod's loopback is its own
+address: 127.0.0.1 in the arguments and env of the pod's other containers, and in libpq's variables (PG*) of
+every container, becomes the pod's address (the session still reaches the hub at the host's).
+A container with `runAsUser` (or a postgres image, which drops to its own account) runs, when the tests run
+as root, in a user namespace under that uid (or Debian's `postgres` account) mapped to root: it owns what it
+creates as the pod sees it, and PostgreSQL, which refuses root, runs.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import pwd
 import re
+import shutil
+import sys
 import urllib.parse
 from pathlib import Path
 
@@ -18,6 +29,9 @@ from tests.support.procs import NODE_BIN, VENV_BIN, ManagedProcess
 
 EXECUTABLES = {"jupyterhub-singleuser": VENV_BIN / "jupyterhub-singleuser"}
 SINGLEUSER_IMAGES = re.compile(r"(^|/)datalab-(?!postgres)[a-z0-9-]+(:|@|$)")
+POSTGRES_IMAGES = re.compile(r"(^|/)(datalab-)?postgres(ql)?(:|@|$)")
+SHELLS = {"sh", "bash"}
+PG_TOOLS = {"pg_isready", "psql"}
 _VAR = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")
 
 
@@ -90,13 +104,57 @@ def check_references(store: Store, pod: dict) -> MissingReference | None:
 
 
 def singleuser_argv(container: dict) -> list[str] | None:
-    """The local argv for a container we actually run, or None (the container is only pretended)."""
+    """The local argv of a single-user server container, or None."""
     full = list(container.get("command") or []) + list(container.get("args") or [])
     for i, arg in enumerate(full):
         if (exe := EXECUTABLES.get(os.path.basename(arg))) is not None:
             return [str(exe), *full[i + 1 :]]
     if not container.get("command") and SINGLEUSER_IMAGES.search(container.get("image", "")):
         return [str(EXECUTABLES["jupyterhub-singleuser"]), *(container.get("args") or [])]
+    return None
+
+
+def local_command(container: dict) -> tuple[str, list[str]] | None:
+    """(kind, argv) of a container we actually run: singleuser, postgres or shell; None: only pretended."""
+    if (argv := singleuser_argv(container)) is not None:
+        return "singleuser", argv
+    command = list(container.get("command") or [])
+    if not command and POSTGRES_IMAGES.search(container.get("image", "")):
+        entrypoint = [sys.executable, "-m", "tests.support.kube.pg_entrypoint"]
+        return "postgres", entrypoint + list(container.get("args") or [])
+    if command and os.path.basename(command[0]) in SHELLS:
+        return "shell", [shutil.which(os.path.basename(command[0])) or "/bin/sh", *command[1:]]
+    return None
+
+
+def probe_argv(command: list[str], pod_ip: str) -> list[str] | None:
+    """A readiness probe's exec command run here (PostgreSQL's client tools), None: assumed to pass."""
+    if not command or os.path.basename(command[0]) not in PG_TOOLS:
+        return None
+    from tests.support.kube.pg_entrypoint import bin_dir
+
+    tools = bin_dir()
+    if tools is None:
+        return None
+    return [str(tools / os.path.basename(command[0])), *(loopback(a, pod_ip) for a in command[1:])]
+
+
+def loopback(value: str, pod_ip: str) -> str:
+    """The pod's own loopback address is its address here (one network namespace for every pod)."""
+    return value.replace("127.0.0.1", pod_ip)
+
+
+def run_as(container: dict, kind: str) -> int | None:
+    """The uid a container runs under here (a user namespace, as root), None: as the tests' user."""
+    if os.geteuid() != 0:
+        return None
+    uid = (container.get("securityContext") or {}).get("runAsUser")
+    if kind == "postgres":
+        try:
+            pwd.getpwuid(uid) if uid is not None else None
+        except KeyError:
+            uid = None  # initdb needs an account for its uid: the image's own one then
+        return uid if uid is not None else pwd.getpwnam("postgres").pw_uid
     return None
 
 
@@ -178,9 +236,17 @@ def resolve_env(store: Store, pod: dict, container: dict, pod_ip: str) -> dict[s
 
 
 def launch(
-    store: Store, pod: dict, container: dict, argv: list[str], pod_ip: str, root: Path, pvc_root: Path
+    store: Store,
+    pod: dict,
+    container: dict,
+    command: tuple[str, list[str]],
+    pod_ip: str,
+    root: Path,
+    pvc_root: Path,
+    node_env: dict[str, str] | None = None,
 ) -> ManagedProcess:
-    """Start the container's process bound to the pod's address, in its own process group."""
+    """Start the container's process (bound to the pod's address), in its own process group."""
+    kind, argv = command
     volumes = materialize_volumes(store, pod, root, pvc_root)
     remap = Remap(
         [
@@ -189,31 +255,43 @@ def launch(
             if m["name"] in volumes
         ]
     )
+    for mount in remap.mounts:
+        mount[1].mkdir(parents=True, exist_ok=True)  # a subPath is created by the kubelet
     env = {
         "PATH": os.pathsep.join([str(VENV_BIN), str(NODE_BIN), "/usr/local/bin", "/usr/bin", "/bin"]),
         "LANG": "C.UTF-8",
+        **(node_env or {}),
     }
-    env.update({k: remap.path(v) for k, v in resolve_env(store, pod, container, pod_ip).items()})
+    for name, value in resolve_env(store, pod, container, pod_ip).items():
+        value = remap.path(value)
+        env[name] = loopback(value, pod_ip) if kind != "singleuser" or name.startswith("PG") else value
     home = remap.path(env.get("HOME", "/home/jovyan"))
     if not os.path.isabs(home) or not home.startswith(str(root.parent.parent)):
         home = str(root / "home")
     env["HOME"] = home
     Path(home).mkdir(parents=True, exist_ok=True)
-    port = 8888
-    if url := env.get("JUPYTERHUB_SERVICE_URL"):
-        parsed = urllib.parse.urlsplit(url)
-        port = parsed.port or port
-        env["JUPYTERHUB_SERVICE_URL"] = parsed._replace(netloc=f"{pod_ip}:{port}").geturl()
-    args = [
-        remap.arg(a)
-        for a in argv[1:]
-        if not a.startswith(("--ip=", "--ServerApp.ip=", "--port=", "--ServerApp.port="))
-    ]
-    args += [f"--ServerApp.ip={pod_ip}", f"--ServerApp.port={port}"]
-    if os.geteuid() == 0 and "--allow-root" not in args:
-        args.append("--allow-root")
+    args = [remap.arg(a) for a in argv[1:]]
+    if kind == "singleuser":
+        port = 8888
+        if url := env.get("JUPYTERHUB_SERVICE_URL"):
+            parsed = urllib.parse.urlsplit(url)
+            port = parsed.port or port
+            env["JUPYTERHUB_SERVICE_URL"] = parsed._replace(netloc=f"{pod_ip}:{port}").geturl()
+        args = [
+            a for a in args if not a.startswith(("--ip=", "--ServerApp.ip=", "--port=", "--ServerApp.port="))
+        ]
+        args += [f"--ServerApp.ip={pod_ip}", f"--ServerApp.port={port}"]
+        if os.geteuid() == 0 and "--allow-root" not in args:
+            args.append("--allow-root")
+    else:
+        args = [loopback(a, pod_ip) for a in args]
     working_dir = remap.path(container.get("workingDir") or home)
     cwd = working_dir if os.path.isdir(working_dir) else home
+    full = [argv[0], *args]
+    if (uid := run_as(container, kind)) is not None:
+        full = ["unshare", "-U", f"--map-user={uid}", f"--map-group={pwd.getpwuid(uid).pw_gid}", "--", *full]
+    if kind == "postgres":
+        env["PYTHONPATH"] = str(Path(__file__).resolve().parents[3])
     return ManagedProcess(
-        [argv[0], *args], log_path=root / f"{container['name']}.log", env=env, cwd=cwd, name=container["name"]
+        full, log_path=root / f"{container['name']}.log", env=env, cwd=cwd, name=container["name"]
     )

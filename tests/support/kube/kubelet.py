@@ -1,8 +1,10 @@
 """The kubelet (and scheduler) of the emulator's one node: pods go Pending -> scheduled -> Running, with events.
 
 Each pod gets its own loopback address (a random 127.A.B.0/24 per emulator, so parallel test runs never
-collide); single-user containers run as local processes unless `fast`: then every container is pretended
-and a tiny in-loop HTTP stub answers on the main container's port, so a hub sees the server come up.
+collide); containers run as local processes (tests/support/kube/containers.py says which), in kubelet order: init
+containers one after the other to completion, then the containers, each ready when its exec readiness probe
+passes. With `fast`, every container is pretended and a tiny in-loop HTTP stub answers on the main
+container's port, so a hub sees the server come up.
 A pod whose referenced Secret/ConfigMap or key is missing waits, with a CreateContainerConfigError (env) or
 FailedMount (volume) event, until it appears. Graceful deletion stops the processes, then removes the pod.
 """
@@ -13,11 +15,11 @@ import asyncio
 import logging
 import random
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.support.kube import containers, stub
+from tests.support.kube import status as pod_status
 from tests.support.kube.errors import ApiError
 from tests.support.kube.store import Change, Store, now_iso
 from tests.support.procs import ManagedProcess
@@ -37,12 +39,16 @@ class PodRuntime:
     waiting_on: tuple[str, str] | None = None  # (plural, name) of the missing Secret/ConfigMap
     bound_at: float | None = None  # loop time the kubelet first saw the pod bound to its node
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    init: ManagedProcess | None = None  # the init container running now
     stub: stub.StubServer | None = None
 
 
 class Kubelet:
-    def __init__(self, store: Store, workdir: Path, *, fast: bool = False, start_delay: float = 0.1):
+    def __init__(
+        self, store: Store, workdir: Path, *, fast: bool = False, start_delay: float = 0.1, node_env=None
+    ):
         self.store = store
+        self.node_env = dict(node_env or {})
         self.workdir = Path(workdir)
         self.fast = fast
         # Like a real node (sandbox, network, image), containers are set up a moment after the pod is bound;
@@ -167,7 +173,7 @@ class Kubelet:
     def _schedule(self, pod: dict) -> None:
         def bind(p):
             p["spec"]["nodeName"] = NODE
-            p.setdefault("status", {})["conditions"] = [_condition("PodScheduled")]
+            p.setdefault("status", {})["conditions"] = [pod_status.condition("PodScheduled")]
 
         meta = pod["metadata"]
         self.store.update("pods", meta["namespace"], meta["name"], bind, rv=meta["resourceVersion"])
@@ -205,69 +211,106 @@ class Kubelet:
         raise RuntimeError("the emulator's node ran out of pod addresses")
 
     def _start(self, pod: dict, runtime: PodRuntime) -> None:
-        meta, spec = pod["metadata"], pod["spec"]
         runtime.ip = runtime.ip or self._allocate_ip()
-        started = now_iso()
-        for container in (spec.get("initContainers") or []) + spec["containers"]:
-            self.event(
-                pod, "Pulling", f'Pulling image "{container.get("image")}"', field_path=container["name"]
-            )
-            self.event(
-                pod,
-                "Pulled",
-                f'Successfully pulled image "{container.get("image")}" in 12ms',
-                field_path=container["name"],
-            )
-            self.event(pod, "Created", f"Created container {container['name']}", field_path=container["name"])
-            if not self.fast and container in spec["containers"]:
-                argv = containers.singleuser_argv(container)
-                if argv is not None:
-                    runtime.processes[container["name"]] = containers.launch(
-                        self.store, pod, container, argv, runtime.ip, runtime.root, self.workdir / "pvcs"
-                    )
-            self.event(pod, "Started", f"Started container {container['name']}", field_path=container["name"])
-        if self.fast:
-            runtime.stub = stub.open_stub(runtime.ip, stub.main_port(spec["containers"][0]), self._spawn_task)
         runtime.started = True
+        if self.fast:
+            spec = pod["spec"]
+            for container in (spec.get("initContainers") or []) + spec["containers"]:
+                self._container_events(pod, container)
+            runtime.stub = stub.open_stub(runtime.ip, stub.main_port(spec["containers"][0]), self._spawn_task)
+            self._set_running(pod, runtime, now_iso(), set())
+        else:
+            self._spawn_task(self._run(pod, runtime))
 
-        def running(p):
-            status = p.setdefault("status", {})
-            status.update(
-                phase="Running",
-                podIP=runtime.ip,
-                podIPs=[{"ip": runtime.ip}],
-                hostIP="127.0.0.1",
-                hostIPs=[{"ip": "127.0.0.1"}],
-                startTime=started,
-                conditions=[
-                    _condition(t)
-                    for t in (
-                        "PodReadyToStartContainers",
-                        "Initialized",
-                        "Ready",
-                        "ContainersReady",
-                        "PodScheduled",
-                    )
-                ],
-                containerStatuses=[
-                    _container_status(c, {"running": {"startedAt": started}}, True)
-                    for c in spec["containers"]
-                ],
-            )
-            if spec.get("initContainers"):
-                done = {
-                    "terminated": {
-                        "exitCode": 0,
-                        "reason": "Completed",
-                        "startedAt": started,
-                        "finishedAt": started,
-                    }
-                }
-                status["initContainerStatuses"] = [
-                    _container_status(c, done, True) for c in spec["initContainers"]
-                ]
+    def _container_events(self, pod: dict, container: dict, started: bool = True) -> None:
+        name, image = container["name"], container.get("image")
+        self.event(pod, "Pulling", f'Pulling image "{image}"', field_path=name)
+        self.event(pod, "Pulled", f'Successfully pulled image "{image}" in 12ms', field_path=name)
+        self.event(pod, "Created", f"Created container {name}", field_path=name)
+        if started:
+            self.event(pod, "Started", f"Started container {name}", field_path=name)
 
-        self.store.update("pods", meta["namespace"], meta["name"], running)
+    def _alive(self, key, runtime: PodRuntime) -> bool:
+        return self.runtimes.get(key) is runtime and not runtime.terminating
+
+    async def _run(self, pod: dict, runtime: PodRuntime) -> None:
+        try:
+            await self._run_containers(pod, runtime)
+        except Exception:
+            log.exception("kubelet failed to run pod %s", pod["metadata"]["name"])
+
+    async def _run_containers(self, pod: dict, runtime: PodRuntime) -> None:
+        """Kubelet order: each init container to completion (retried with back-off when it fails), then
+        every container; a container with an exec readiness probe is ready once the probe passes."""
+        meta, spec = pod["metadata"], pod["spec"]
+        key = (meta["namespace"], meta["name"])
+        for container in spec.get("initContainers") or []:
+            delay = 1.0
+            while True:
+                self._container_events(pod, container)
+                command = containers.local_command(container)
+                if command is None:
+                    break
+                proc = runtime.init = containers.launch(
+                    self.store,
+                    pod,
+                    container,
+                    command,
+                    runtime.ip,
+                    runtime.root,
+                    self.workdir / "pvcs",
+                    self.node_env,
+                )
+                await asyncio.get_running_loop().run_in_executor(None, proc.proc.wait)  # teardown kills it
+                if not self._alive(key, runtime):
+                    return  # the teardown stops it
+                runtime.init = None
+                proc.stop(1)
+                code = proc.proc.returncode
+                if code == 0:
+                    break
+                message = f"Back-off restarting failed init container {container['name']} (exit code {code})"
+                self.event(pod, "BackOff", message, "Warning", field_path=container["name"])
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
+        started = now_iso()
+        probes: dict[str, list[str]] = {}
+        for container in spec["containers"]:
+            self._container_events(pod, container)
+            command = containers.local_command(container)
+            if command is not None:
+                runtime.processes[container["name"]] = containers.launch(
+                    self.store,
+                    pod,
+                    container,
+                    command,
+                    runtime.ip,
+                    runtime.root,
+                    self.workdir / "pvcs",
+                    self.node_env,
+                )
+            probe = ((container.get("readinessProbe") or {}).get("exec") or {}).get("command")
+            if command is not None and (argv := containers.probe_argv(probe or [], runtime.ip)):
+                probes[container["name"]] = argv
+        if not self._alive(key, runtime):
+            return
+        self._set_running(pod, runtime, started, set(probes))
+        while probes and self._alive(key, runtime):
+            await asyncio.sleep(0.5)
+            for name, argv in list(probes.items()):
+                probe = await asyncio.create_subprocess_exec(
+                    *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+                )
+                if await probe.wait() == 0:
+                    del probes[name]
+            if self._alive(key, runtime):
+                self._set_running(pod, runtime, started, set(probes))
+
+    def _set_running(self, pod: dict, runtime: PodRuntime, started: str, unready: set[str]) -> None:
+        meta = pod["metadata"]
+        self.store.update(
+            "pods", meta["namespace"], meta["name"], pod_status.running(runtime.ip, started, unready)
+        )
 
     def _check_processes(self) -> None:
         """A container process that exited ends the pod (no restarts): Succeeded on 0, else Failed."""
@@ -328,8 +371,9 @@ class Kubelet:
         if runtime.stub is not None:
             runtime.stub.close()
             runtime.stub = None
-        procs = list(runtime.processes.values())
+        procs = list(runtime.processes.values()) + ([runtime.init] if runtime.init else [])
         runtime.processes.clear()
+        runtime.init = None
         if procs:
             loop = asyncio.get_running_loop()
             await asyncio.gather(*(loop.run_in_executor(None, p.stop, max(grace, 1)) for p in procs))
@@ -353,50 +397,8 @@ class Kubelet:
         field_path=None,
         source="kubelet",
     ):
-        meta = pod["metadata"]
-        involved = {
-            "kind": "Pod",
-            "namespace": meta["namespace"],
-            "name": meta["name"],
-            "uid": meta["uid"],
-            "apiVersion": "v1",
-        }
-        involved["resourceVersion"] = meta.get("resourceVersion", "")
-        if field_path:
-            involved["fieldPath"] = f"spec.containers{{{field_path}}}"
-        now = now_iso()
-        event = {
-            "apiVersion": "v1",
-            "kind": "Event",
-            "metadata": {"name": f"{meta['name']}.{uuid.uuid4().hex[:16]}", "namespace": meta["namespace"]},
-            "involvedObject": involved,
-            "reason": reason,
-            "message": message,
-            "type": type_,
-            "source": {"component": source, "host": NODE},
-            "firstTimestamp": now,
-            "lastTimestamp": now,
-            "eventTime": None,
-            "count": 1,
-            "reportingComponent": source,
-            "reportingInstance": NODE,
-        }
-        self.store.create("events", meta["namespace"], event)
-
-
-def _condition(type_: str) -> dict:
-    return {"type": type_, "status": "True", "lastProbeTime": None, "lastTransitionTime": now_iso()}
-
-
-def _container_status(container: dict, state: dict, ready: bool) -> dict:
-    return {
-        "name": container["name"],
-        "image": container.get("image", ""),
-        "imageID": f"docker-pullable://{container.get('image', '')}",
-        "containerID": f"containerd://{uuid.uuid4().hex}",
-        "ready": ready,
-        "started": ready,
-        "restartCount": 0,
-        "state": state,
-        "lastState": {},
-    }
+        self.store.create(
+            "events",
+            pod["metadata"]["namespace"],
+            pod_status.event(pod, reason, message, type_, field_path, source, NODE),
+        )

@@ -33,7 +33,10 @@ class KubeEmulator:
         namespaces=("default",),
         workdir=None,
         start_delay: float = 0.1,
+        node_env: dict[str, str] | None = None,
     ):
+        """`node_env`: environment every container process gets, as the node's images would carry it
+        (e.g. GIT_SSL_CAINFO for an organisation's CA)."""
         self.host = host
         self.port = port
         self.fast = fast
@@ -43,7 +46,9 @@ class KubeEmulator:
         self.faults = Faults()
         self.watches = Watches(self.store)
         self.api = Api(self.store, self.faults, self.watches)
-        self.kubelet = Kubelet(self.store, self.workdir, fast=fast, start_delay=start_delay)
+        self.kubelet = Kubelet(
+            self.store, self.workdir, fast=fast, start_delay=start_delay, node_env=node_env
+        )
         self.gc = GarbageCollector(self.store)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
