@@ -6,9 +6,14 @@ the PostgreSQL sidecar, the git init container, volumes and labels. `build_secre
 `secret_manifest` make the per-server Secret that holds every secret value; the pod only references it.
 
 Choices:
-- The Postgres sidecar keeps its data in an `emptyDir` volume (with a size limit): the database lives
-  as long as the session, like a scratch server; the home PVC keeps what must survive (pg_dump there).
-  It listens on 127.0.0.1 only, so only the session's own containers reach it.
+- The Postgres sidecar keeps its data on the home PVC, in `~/.datalab/postgres/<server>` (`default` for
+  the default server; the same folder as on one machine): it survives stops, restarts and the idle
+  culler, is created and owned like the home (a failed spawn deletes a home only when it made it, so never
+  an existing database), and goes away only with the home or when its owner deletes the folder. It runs as
+  the session's user when the uid is known, so that folder is the user's. Without a persistent home its
+  data is an `emptyDir` (gone at stop). It listens on 127.0.0.1 only: only the session's containers reach it.
+  So it trusts connections there (POSTGRES_HOST_AUTH_METHOD=trust): the password is new at every spawn, and a
+  database kept from an earlier one still has that one's password; the pod is the boundary.
 - The git init container runs the session's image by default (same user id, so the clone belongs to the
   user; our images ship git), clones only when the target folder is absent or empty, never puts a token
   in the URL and never blocks the session: a failed clone is reported in its log and recorded in a small
@@ -63,12 +68,18 @@ exit 0
 
 @dataclass(frozen=True)
 class PodNames:
-    """Names KubeSpawner chose for this server's objects."""
+    """Names KubeSpawner chose for this server's objects (and the server's name, '' for the default)."""
 
     pod: str
     namespace: str
     secret: str
     pvc: str
+    server: str = ""
+
+
+def postgres_data_dir(home_mount_path: str, server_name: str) -> str:
+    """Where the server's database lives in its home (the local backend uses the same folder)."""
+    return f"{home_mount_path.rstrip('/')}/.datalab/postgres/{server_name or 'default'}"
 
 
 @dataclass(frozen=True)
@@ -112,8 +123,16 @@ def _env_list(env: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-def postgres_sidecar(plan: LaunchPlan, secret_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The PostgreSQL container and its data volume; ready when `pg_isready` answers."""
+def postgres_sidecar(
+    plan: LaunchPlan,
+    secret_name: str,
+    *,
+    data_dir: str | None = None,
+    home_mount_path: str = "/home/jovyan",
+    run_as: int | None = None,
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The PostgreSQL container, and its own volume when it has no home to keep its data in (`data_dir`
+    None); ready when `pg_isready` answers."""
     pg = plan.postgres
     assert pg is not None
     if not pg.image:
@@ -128,7 +147,8 @@ def postgres_sidecar(plan: LaunchPlan, secret_name: str) -> tuple[dict[str, Any]
                 "POSTGRES_USER": pg.user,
                 "POSTGRES_DB": pg.database,
                 "POSTGRES_PASSWORD": secret_env(secret_name, POSTGRES_PASSWORD_KEY),
-                "PGDATA": "/var/lib/postgresql/data/pgdata",
+                "POSTGRES_HOST_AUTH_METHOD": "trust",
+                "PGDATA": data_dir or "/var/lib/postgresql/data/pgdata",
                 "PGHOST": "127.0.0.1",
                 "PGPORT": port,
                 "PGUSER": pg.user,
@@ -150,6 +170,11 @@ def postgres_sidecar(plan: LaunchPlan, secret_name: str) -> tuple[dict[str, Any]
         "volumeMounts": [{"name": POSTGRES_VOLUME, "mountPath": "/var/lib/postgresql/data"}],
         "securityContext": {"allowPrivilegeEscalation": False},
     }
+    if run_as is not None:
+        container["securityContext"]["runAsUser"] = run_as
+    if data_dir is not None:
+        container["volumeMounts"] = [{"name": HOME_VOLUME, "mountPath": home_mount_path}]
+        return container, None
     volume = {"name": POSTGRES_VOLUME, "emptyDir": {"sizeLimit": gib_quantity(pg.storage_gib)}}
     return container, volume
 
@@ -193,8 +218,11 @@ def build_pod_parts(
     cpu_guarantee_fraction: float = 1.0,
     mem_guarantee_fraction: float = 1.0,
     secret_file_mode: int = 0o444,
+    run_as: int | None = None,
 ) -> PodParts:
-    """What the pod needs for this plan. Secret values never appear here, only Secret references."""
+    """What the pod needs for this plan. Secret values never appear here, only Secret references.
+
+    `run_as`: the session's uid (the sidecar runs as it, so the database's files are the user's)."""
     credentials = credentials or SessionCredentials()
     home_mount_path = home_mount_path.rstrip("/") or "/"
     env: dict[str, Any] = dict(credentials.env)
@@ -226,9 +254,13 @@ def build_pod_parts(
         env["DATALAB_STATUS_DIR"] = STATUS_MOUNT_PATH
 
     if plan.postgres:
-        container, volume = postgres_sidecar(plan, names.secret)
+        data_dir = postgres_data_dir(home_mount_path, names.server) if plan.storage_gib else None
+        container, volume = postgres_sidecar(
+            plan, names.secret, data_dir=data_dir, home_mount_path=home_mount_path, run_as=run_as
+        )
         sidecars.append(container)
-        volumes.append(volume)
+        if volume is not None:
+            volumes.append(volume)
         pg = plan.postgres
         env.update(
             {

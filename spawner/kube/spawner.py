@@ -118,6 +118,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
             namespace=self.namespace,
             secret=f"{self.pod_name}{self.secret_name_suffix}",
             pvc=self.pvc_name,
+            server=self.name or "",
         )
 
     async def load_user_options(self):
@@ -140,6 +141,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
             cpu_guarantee_fraction=self.cpu_guarantee_fraction,
             mem_guarantee_fraction=self.mem_guarantee_fraction,
             secret_file_mode=0o440 if self.fs_gid is not None else 0o444,
+            run_as=self.uid if isinstance(self.uid, int) else None,
         )
         self._secret_values = pod.build_secret_data(
             plan,

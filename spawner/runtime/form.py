@@ -139,8 +139,10 @@ def option_field(offer: Offer, name: str, values: Mapping[str, Any]) -> dict[str
         return {**base, "kind": "checkbox", "label": "PostgreSQL",
                 "checked": _truthy(values.get("postgres", postgres.default)),
                 "text": "A PostgreSQL database next to the session",
-                "hint": "Its connection is set in the session (PGHOST, PGUSER, PGDATABASE, PGPASSWORD...); "
-                        "its data stays with the session's home."}  # fmt: skip
+                "hint": "Its connection is set in the session (PGHOST, PGUSER, PGDATABASE, PGPASSWORD...). "
+                        "Its data is kept in your home, in ~/.datalab/postgres/<server> ('default' for the "
+                        "default server), across stops and restarts; to remove it, delete that folder "
+                        "and restart the server."}  # fmt: skip
     raise ValueError(f"no field for the option {name!r}")
 
 

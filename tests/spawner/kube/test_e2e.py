@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import base64
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
 
+from spawner.kube.pod import postgres_data_dir
 from tests.helm.values import hub_role
+from tests.spawner.kube.gitserver import serve_repository
 from tests.support.hub import run_hub
 from tests.support.kube import KubeEmulator
 from tests.support.procs import wait_until
@@ -38,9 +42,20 @@ c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30}
 """
 
 
+README = "# analysis\nThe repository the session's init container clones.\n"
+
+
 @pytest.fixture(scope="module")
-def emu(tmp_path_factory):
-    with KubeEmulator(workdir=tmp_path_factory.mktemp("kube")) as emulator:
+def repo(tmp_path_factory):
+    with serve_repository(tmp_path_factory.mktemp("git"), {"README.md": README}) as repository:
+        yield repository
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory, repo):
+    # the nodes' images trust the organisation's CA, which signs the git server's certificate
+    node_env = {"GIT_SSL_CAINFO": str(repo.ca)}
+    with KubeEmulator(workdir=tmp_path_factory.mktemp("kube"), node_env=node_env) as emulator:
         yield emulator
 
 
@@ -51,9 +66,9 @@ def hub(emu, tmp_path_factory):
     emu.grant("hub-service-account", hub_role())
     kubeconfig = emu.write_kubeconfig(workdir / "kubeconfig", token="hub-service-account")
     with run_hub(workdir, HUB_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as handle:
-        for user in ("alice", "bob", "carol"):
+        for user in ("alice", "bob", "carol", "dave"):
             assert handle.api("POST", f"/users/{user}").status_code == 201
-        r = handle.api("POST", "/groups/datalab-users", json={"users": ["alice", "bob", "carol"]})
+        r = handle.api("POST", "/groups/datalab-users", json={"users": ["alice", "bob", "carol", "dave"]})
         assert r.status_code in (201, 200), r.text
         yield handle
 
@@ -230,3 +245,44 @@ def test_api_server_restart_during_a_session(hub, emu):
         hub.api("DELETE", f"/users/alice/servers/{name}")
     for name in ("kept", "after"):
         hub.wait_server("alice", name, ready=False)
+
+
+def _psql(pod: dict, sql: str) -> str:
+    """psql as the session would run it (its PG* variables point at the pod's own address here)."""
+    env = {"PGHOST": pod["status"]["podIP"], "PGPORT": "5432", "PGUSER": "datalab", "PGDATABASE": "datalab"}
+    out = subprocess.run(
+        [shutil.which("psql") or "psql", "-X", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql],
+        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+@pytest.mark.skipif(shutil.which("psql") is None, reason="Debian's postgresql client is not installed")
+def test_clone_and_database_run_in_kubelet_order_and_the_database_survives_stop_and_start(hub, emu, repo):
+    options = {"service": "jupyter-python", "postgres": True, "git_repository": repo.url, "storage": 1}
+    assert hub.spawn("dave", options, name="db").status_code in (201, 202)
+    hub.wait_server("dave", "db", timeout=150)
+    [pod] = pods_of(emu, "dave")
+    claim = next(v for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v)["persistentVolumeClaim"]
+    home = emu.workdir / "pvcs" / "default" / claim["claimName"]
+    # the init container cloned the repository into the home before the session started
+    assert (home / "analysis" / "README.md").read_text() == README
+    runtime = emu.kubelet.runtimes[("default", pod["metadata"]["name"])]
+    assert set(runtime.processes) == {"notebook", "postgres"}, "the sidecar runs next to the session"
+    assert pod["status"]["containerStatuses"][1]["ready"], "ready once pg_isready answered"
+
+    _psql(pod, "CREATE TABLE results (city text, visits int); INSERT INTO results VALUES ('Lyon', 42)")
+    data = home / postgres_data_dir("", "db").lstrip("/")
+    assert (data / "PG_VERSION").is_file(), "the database lives in the home, where the form says"
+
+    assert hub.api("DELETE", "/users/dave/servers/db").status_code in (202, 204)
+    hub.wait_server("dave", "db", ready=False)
+    wait_until(lambda: not pods_of(emu, "dave"), what="pod deleted")
+    assert hub.spawn("dave", options, name="db").status_code in (201, 202)
+    hub.wait_server("dave", "db", timeout=150)
+    [again] = pods_of(emu, "dave")
+    assert again["metadata"]["uid"] != pod["metadata"]["uid"]
+    assert _psql(again, "SELECT city, visits FROM results") == "Lyon|42", "the table survived stop and start"
+    assert hub.api("DELETE", "/users/dave/servers/db").status_code in (202, 204)
+    hub.wait_server("dave", "db", ready=False)

@@ -83,14 +83,37 @@ def test_gib_quantities_are_exact(gib, quantity):
     assert pod.gib_quantity(gib) == quantity
 
 
-def test_postgres_sidecar_with_readiness_probe_own_volume_and_pg_env():
+def test_postgres_keeps_its_data_in_the_home_pvc_as_the_users_files():
+    plan = make_plan(postgres=PostgresSidecar(image="postgres:16.6", storage_gib=2))
+    names = pod.PodNames(**{**NAMES.__dict__, "pvc": "claim-alice--work", "server": "work"})
+    parts = pod.build_pod_parts(plan, names, run_as=1000)
+    (sidecar,) = parts.sidecars
+    assert not [v for v in parts.volumes if v.get("emptyDir")], "nothing of the database is ephemeral"
+    assert sidecar["volumeMounts"] == [{"name": "datalab-home", "mountPath": "/home/jovyan"}]
+    home = {"name": "datalab-home", "persistentVolumeClaim": {"claimName": "claim-alice--work"}}
+    assert home in parts.volumes
+    side_env = env_by_name(sidecar["env"])
+    assert side_env["PGDATA"]["value"] == "/home/jovyan/.datalab/postgres/work", "the local backend's folder"
+    assert sidecar["securityContext"]["runAsUser"] == 1000, "its files are the user's, who can delete them"
+    default = pod.build_pod_parts(plan, NAMES)
+    assert env_by_name(default.sidecars[0]["env"])["PGDATA"]["value"].endswith("/.datalab/postgres/default")
+    assert "runAsUser" not in default.sidecars[0]["securityContext"]
+
+
+def test_postgres_without_a_home_gets_a_scratch_volume():
+    plan = make_plan(postgres=PostgresSidecar(image="postgres:16.6", storage_gib=2), storage_gib=None)
+    parts = pod.build_pod_parts(plan, NAMES)
+    (sidecar,) = parts.sidecars
+    assert {"name": "postgres-data", "emptyDir": {"sizeLimit": "2Gi"}} in parts.volumes
+    assert sidecar["volumeMounts"] == [{"name": "postgres-data", "mountPath": "/var/lib/postgresql/data"}]
+
+
+def test_postgres_sidecar_with_readiness_probe_and_pg_env():
     plan = make_plan(postgres=PostgresSidecar(image="postgres:16.6", storage_gib=2))
     parts = pod.build_pod_parts(plan, NAMES)
     (sidecar,) = parts.sidecars
     assert sidecar["image"] == "postgres:16.6"
     assert sidecar["readinessProbe"]["exec"]["command"][0] == "pg_isready"
-    assert {"name": "postgres-data", "emptyDir": {"sizeLimit": "2Gi"}} in parts.volumes
-    assert sidecar["volumeMounts"] == [{"name": "postgres-data", "mountPath": "/var/lib/postgresql/data"}]
     ref = {"valueFrom": {"secretKeyRef": {"name": NAMES.secret, "key": "postgres-password"}}}
     side_env = env_by_name(sidecar["env"])
     assert side_env["POSTGRES_PASSWORD"] == {"name": "POSTGRES_PASSWORD", **ref}

@@ -194,7 +194,10 @@ async def test_operator_config_is_kept_and_not_accumulated():
     c.KubeSpawner.fs_gid = 100
     spawner, m = await manifests_for({"service": "jupyter-python", "postgres": True}, config=c)
     names = [v["name"] for v in m.pod["spec"]["volumes"]]
-    assert names[0] == "shared" and "postgres-data" in names
+    assert names[0] == "shared" and "datalab-home" in names
+    assert m.pod["spec"]["containers"][1]["securityContext"]["runAsUser"] == 1000, (
+        "the database is the user's"
+    )
     assert m.pod["metadata"]["labels"]["team"] == "stats"
     assert m.pod["spec"]["securityContext"] == {"fsGroup": 100}
     # second spawn of the same server without postgres, as the hub runs it: no sidecar left over
