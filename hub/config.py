@@ -38,4 +38,8 @@ def configure(c: Any, *, sharing_scopes: bool = True, server_token_scopes: bool 
     configure_endpoint(c, server_token_scopes=server_token_scopes)
     if "credentials_provider" not in c.CredentialsMixin:
         c.CredentialsMixin.credentials_provider = session_credentials
+    if "projects_provider" not in c.CatalogOptionsMixin:
+        from .projects.settings import member_projects
+
+        c.CatalogOptionsMixin.projects_provider = member_projects
     configure_pages(c, sharing_scopes=sharing_scopes)

@@ -61,6 +61,7 @@ class LaunchPlan:
     tolerations: tuple[dict[str, Any], ...] = ()
     labels: dict[str, str] = field(default_factory=dict)
     user_options: dict[str, Any] = field(default_factory=dict)  # the validated, normalised options
+    project: str = ""  # a project session: the project's credentials and home only ("" = personal)
 
 
 # The secret document of a session (the credentials contract, jupyter_s3_ext.credentials.document).

@@ -26,6 +26,8 @@ from tornado import web
 
 from jupyter_s3_ext.credentials.document import CredentialsDocument
 
+from ..projects import session
+from ..projects.settings import get_projects
 from ..user_role import extend_user_role
 from .broker import get_broker
 from .errors import BrokerError
@@ -124,13 +126,22 @@ class CredentialsHandler(APIHandler):
             id_token = await fresh_id_token(self.authenticator, owner, self)
         except LoginRequired as e:
             return self._json(401, {"message": str(e)})
+        project = session.server_project(owner, token)  # a project server's own token: its project's only
         try:
-            document = await broker.credentials(owner.name, id_token, force=force)
+            if project:
+                projects = get_projects(self.settings.get("config"), self.log)
+                document, _ = await session.credentials(broker, projects, project, owner.name, id_token)
+            else:
+                document = await broker.credentials(owner.name, id_token, force=force)
         except BrokerError as e:
             self.log.warning("Credentials for %s unavailable: %s", owner.name, e)
             return self._json(503, {"message": str(e)})
         self.log.info(
-            "Credentials of %s given to %s%s", owner.name, who, " (forced renewal)" if force else ""
+            "Credentials of %s%s given to %s%s",
+            owner.name,
+            f" (project {project})" if project else "",
+            who,
+            " (forced renewal)" if force else "",
         )
         self._json(200, document.to_json())
 

@@ -14,7 +14,7 @@ import json
 from spawner.errors import SpawnException
 from spawner.plan import CREDENTIALS_FILE, SessionCredentials
 
-from ..projects import access
+from ..projects import access, session
 from ..projects.settings import Projects, get_projects
 from .broker import CredentialBroker, get_broker
 from .errors import BrokerError
@@ -40,6 +40,14 @@ async def session_credentials(
     try:
         if login_problem and "required" in (broker.s3_mode, broker.vault_mode):
             raise BrokerError("login", login_problem)
+        project = getattr(getattr(spawner, "plan", None), "project", "")
+        if project:  # the project's credentials only: nothing of the owner's
+            document, env = await session.credentials(broker, projects, project, username, id_token)
+            return SessionCredentials(
+                env=env,
+                secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
+                warnings=tuple(f"Credentials: {w}" for w in document.warnings),
+            )
         document = await broker.credentials(username, id_token)
     except BrokerError as e:
         raise SpawnException(f"Cannot start: {e}", reason="credentials", status_code=503) from None

@@ -83,6 +83,17 @@ def share_rows(orm_spawner) -> list[dict[str, str]]:
     return rows
 
 
+def project_group(config, project: str, user_groups: list[str]) -> str:
+    """The owner's IdP group that makes `project` (whose members a project server is for); '' if none."""
+    if not project:
+        return ""
+    from ..projects.model import resolve
+    from ..projects.settings import get_projects
+
+    mine, _ = resolve(get_projects(config).rules(), user_groups)
+    return next((p.group for p in mine if p.name == project), "")
+
+
 class ShareHandler(BaseHandler):
     """GET the share page of one of the current user's servers."""
 
@@ -97,6 +108,7 @@ class ShareHandler(BaseHandler):
             raise web.HTTPError(404, f"You have no server named {server_name!r}" if server_name else (
                 "You have no default server"))  # fmt: skip
         spawner = user.spawners[server_name]
+        project = str((spawner.user_options or {}).get("project") or "")
         api_url = url_path_join(
             self.hub.base_url, "api/shares", user.escaped_name, url_escape_path(server_name)
         )
@@ -105,6 +117,10 @@ class ShareHandler(BaseHandler):
             server_name=server_name,
             server_url=user.server_url(server_name),
             ready=bool(spawner.ready),
+            project=project,
+            project_group=project_group(
+                self.settings.get("config"), project, [g.name for g in user.orm_user.groups]
+            ),
             shares=share_rows(orm_spawner),
             shares_api=api_url + ("" if server_name else "/"),
             groups=sorted(g.name for g in self.db.query(orm.Group).order_by(orm.Group.name)),

@@ -115,3 +115,11 @@ def get_projects(config=None, log=None) -> Projects:
             kwargs["log"] = log
         _projects = Projects(**kwargs)
     return _projects
+
+
+def member_projects(spawner) -> list[str]:
+    """The projects a spawner's user may start a server in, from their JupyterHub groups (synced from the
+    IdP at login): the form's choices. The servers check membership again, from the id_token."""
+    projects = get_projects(spawner.config, spawner.log)
+    groups = [getattr(g, "name", g) for g in (getattr(spawner.user, "groups", None) or [])]
+    return [p.name for p in resolve(projects.rules(), groups)[0]] if projects.enabled else []

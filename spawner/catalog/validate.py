@@ -23,7 +23,7 @@ from .offer import Offer
 from .patterns import describe_pattern
 from .refs import git_url_problem, image_problem
 
-ALLOWED_KEYS = ("service", *OPTION_NAMES)
+ALLOWED_KEYS = ("service", *OPTION_NAMES, "project")
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?|\.[0-9]{1,12}", re.ASCII)
 _TRUE = {"true", "on", "yes", "1"}
 _FALSE = {"false", "off", "no", "0"}
@@ -59,9 +59,15 @@ def _absent(options: Mapping[str, Any], key: str) -> bool:
 
 
 def validate_options(
-    offers: Iterable[Offer], user_options: Mapping[str, Any] | None, *, username: str, server_name: str = ""
+    offers: Iterable[Offer],
+    user_options: Mapping[str, Any] | None,
+    *,
+    username: str,
+    server_name: str = "",
+    projects: Iterable[str] = (),
 ) -> LaunchPlan:
-    """Check `user_options` against what the user is offered; return the plan or raise OptionsError."""
+    """Check `user_options` against what the user is offered (services, and `projects`: the projects they
+    may start a server in); return the plan or raise OptionsError."""
     offers = list(offers)
     user_options = {} if user_options is None else user_options
     if not isinstance(user_options, Mapping):
@@ -86,6 +92,9 @@ def validate_options(
         "git_repository": git,
         "postgres": postgres,
     }
+    project = _project(user_options.get("project"), list(projects))
+    if project:
+        normalised["project"] = project
     sidecar = None
     if postgres:
         sidecar = PostgresSidecar(image=offer.postgres_image or "", storage_gib=o["postgres"].storage)
@@ -108,7 +117,24 @@ def validate_options(
         tolerations=tuple(dict(t) for t in offer.tolerations),
         labels={LABEL_SERVICE: offer.service, LABEL_PROFILE_LIST: offer.list_name},
         user_options=normalised,
+        project=project,
     )
+
+
+def _project(value: Any, projects: list[str]) -> str:
+    """'' for a personal server, else one of the user's projects; refused (403) for any other."""
+    if value is None or value == "":
+        return ""
+    if not isinstance(value, str):
+        raise OptionsError(f"project: expected a project name, got {_show(value)}", field="project")
+    if value not in projects:
+        yours = ", ".join(projects) if projects else "none"
+        raise OptionsError(
+            f"project {_show(value)}: you are not a member of it (your projects: {yours})",
+            field="project",
+            status=403,
+        )
+    return value
 
 
 def _pick_offer(offers: list[Offer], service: Any) -> Offer:

@@ -62,6 +62,16 @@ def _escape_braces(obj: Any) -> Any:
     return obj
 
 
+PROJECT_CLAIM = "--project-"
+
+
+def project_claim(claim: str, project: str) -> str:
+    """The home PVC of a spawn: the server's own (`claim`, as KubeSpawner named it), or for a server in a
+    project a claim of its own, so a visitor of a shared project server never mounts the owner's home."""
+    personal = claim.split(PROJECT_CLAIM)[0]
+    return f"{personal}{PROJECT_CLAIM}{project}" if project else personal
+
+
 class CatalogSpawner(CatalogMixin, KubeSpawner):
     """A KubeSpawner that offers the Datalab catalog and starts pods from validated launch plans."""
 
@@ -127,6 +137,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
         if self.plan is None:
             self.plan = self.validate()
         plan = self.plan
+        self.pvc_name = project_claim(self.pvc_name, plan.project)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         credentials = await self.session_credentials()
         for warning in credentials.warnings:

@@ -126,6 +126,13 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
 
     # -- account -----------------------------------------------------------------------------------
 
+    def account_user(self) -> str:
+        """Whose account the session runs as: the user's own, or for a server in a project their account of
+        that project (`<user>_<project>`: no user or project name holds '_'), with a home of its own, so a
+        visitor of a shared project server never reaches the owner's personal home or sessions."""
+        project = getattr(self.plan, "project", "") if self.plan is not None else ""
+        return f"{self.user.name}_{project}" if project else self.user.name
+
     async def get_account(self) -> Account:
         homes = Path(self.state_dir) / "homes"
         if not self.is_root:
@@ -136,12 +143,12 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
                     reason="single_user",
                     status_code=403,
                 )
-            account = Account.current(homes / self.user.name)
+            account = Account.current(homes / self.account_user())
             homes.mkdir(parents=True, exist_ok=True)
             ensure_home(account.home, account.uid, account.gid)
             return account
         try:
-            name = account_name(self.account_template, self.user.name)
+            name = account_name(self.account_template, self.account_user())
             return await ensure_account(name, homes / name)
         except AccountError as e:
             raise SpawnException(f"Cannot start: {e}", reason="account", status_code=500) from None

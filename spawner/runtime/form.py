@@ -202,6 +202,7 @@ def form_context(
     *,
     unavailable: Mapping[str, str] | None = None,
     refusal: Refusal | None = None,
+    projects: Iterable[str] = (),
 ) -> dict[str, Any]:
     """Cards for every offer. `previous` (validated, normalised options) preselects its service; a
     `refusal` preselects the refused service with every value as typed and its message at its field.
@@ -209,6 +210,7 @@ def form_context(
     offers = list(offers)
     unavailable = dict(unavailable or {})
     values = dict(refusal.options if refusal else previous or {})
+    project_value = values.get("project") or ""
     available = [o.service for o in offers if o.service not in unavailable]
     selected = values.get("service")
     if selected not in available:
@@ -224,14 +226,16 @@ def form_context(
                 refusal=refusal if mine else None,
             )
         )
+    project_error = refusal.message if refusal is not None and refusal.field == "project" else ""
     placed = refusal is not None and any(
         f["error"] for c in cards for s in c["sections"] for f in s["fields"]
     )
     return {
         "cards": cards,
         "selected": selected,
-        "form_error": refusal.message if refusal is not None and not placed else "",
+        "form_error": refusal.message if refusal is not None and not placed and not project_error else "",
         "refused": refusal is not None,
+        "project": {"choices": list(projects), "value": project_value, "error": project_error},
     }
 
 
@@ -250,10 +254,12 @@ def render_form(
     environment: Environment | None = None,
     unavailable: Mapping[str, str] | None = None,
     refusal: Refusal | None = None,
+    projects: Iterable[str] = (),
 ) -> str:
-    """The HTML put inside JupyterHub's spawn page (its <form> and Start button surround it)."""
+    """The HTML put inside JupyterHub's spawn page (its <form> and Start button surround it); `projects`
+    are the user's projects, offered as where to start the server."""
     env = environment or make_environment()
-    context = form_context(offers, previous, unavailable=unavailable, refusal=refusal)
+    context = form_context(offers, previous, unavailable=unavailable, refusal=refusal, projects=projects)
     return env.get_template("datalab_form.html").render(**context)
 
 

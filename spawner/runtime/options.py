@@ -14,7 +14,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from traitlets import Float, Unicode, default
+from traitlets import Callable, Float, Unicode, default
 from traitlets.config import Configurable
 
 from ..catalog import (
@@ -57,6 +57,13 @@ class CatalogOptionsMixin(Configurable):
         once, an invalid one is refused and shown to admins). 0 checks at every use.""",
     ).tag(config=True)
 
+    projects_provider = Callable(
+        None,
+        allow_none=True,
+        help="""Callable `provider(spawner) -> list[str]`: the projects the spawner's user may start a server
+        in (hub.configure sets the Projects settings' one). None: no project sessions.""",
+    ).tag(config=True)
+
     plan: LaunchPlan | None = None  # the plan of the current spawn (None between spawns)
     _offered_plan: LaunchPlan | None = None
 
@@ -88,6 +95,10 @@ class CatalogOptionsMixin(Configurable):
     def user_groups(self) -> list[str]:
         return sorted(getattr(g, "name", g) for g in (getattr(self.user, "groups", None) or []))
 
+    def user_projects(self) -> list[str]:
+        """The projects this server's user may start a server in (the form's `project` choices)."""
+        return list(self.projects_provider(self)) if self.projects_provider else []
+
     def offers(self) -> list[Offer]:
         """What this server's user is offered now (raises a 500 SpawnException if no catalog loads)."""
         return resolve(self.current_catalog(), self.user_groups(), self.now())
@@ -113,7 +124,12 @@ class CatalogOptionsMixin(Configurable):
         after a refused submission, with what was typed and the message at its field."""
         env = form.make_environment(self.form_template_paths())
         return self.form_notice(offers) + form.render_form(
-            offers, previous, environment=env, unavailable=self.form_unavailable(offers), refusal=refusal
+            offers,
+            previous,
+            environment=env,
+            unavailable=self.form_unavailable(offers),
+            refusal=refusal,
+            projects=self.user_projects(),
         )
 
     @default("options_form")
@@ -162,7 +178,13 @@ class CatalogOptionsMixin(Configurable):
         offers = self.offers() if offers is None else offers
         options = self.user_options if options is None else options
         try:
-            return validate_options(offers, options or {}, username=self.user.name, server_name=self.name)
+            return validate_options(
+                offers,
+                options or {},
+                username=self.user.name,
+                server_name=self.name,
+                projects=self.user_projects(),
+            )
         except OptionsError as e:
             reason = "forbidden_options" if e.status == 403 else "invalid_options"
             raise SpawnException(e.message, reason=reason, status_code=e.status, field=e.field) from None

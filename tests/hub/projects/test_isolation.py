@@ -204,3 +204,68 @@ async def test_leaving_the_group_ends_access_at_the_next_renewal(servers):
             assert refused(lambda v=vault: v.list_secrets(path=DEMO.vault_dir)) == "Forbidden"
     finally:
         idp.set_users(USERS)
+
+
+def projects_settings():
+    from traitlets.config import Config
+
+    from hub.projects.settings import Projects
+
+    c = Config()
+    c.Projects.group_prefix = seaweed.PROJECT_PREFIX
+    c.Projects.session_role_arn_template = seaweed.PROJECT_ROLE_TEMPLATE
+    c.Projects.vault_session_auth_mount = openbao.PROJECTS_JWT_MOUNT
+    c.Projects.vault_session_role_template = openbao.PROJECT_ROLE_TEMPLATE
+    return Projects(config=c)
+
+
+async def test_a_project_session_gets_the_projects_credentials_and_none_of_its_owners(servers):
+    from hub.projects import session
+
+    idp, sw, bao = servers
+    document, env = await session.credentials(
+        broker(sw, bao), projects_settings(), "demo", "bob", id_token(idp, "bob")
+    )
+    assert (env["DATALAB_S3_BUCKET"], env["VAULT_TOP_DIR"], env[session.ENV]) == (
+        "project-demo",
+        "projects/demo",
+        "demo",
+    )
+    assert (document.s3.bucket, document.vault.top_dir) == ("project-demo", "projects/demo")
+    s3 = s3_of(sw, document.s3)
+    s3.put_object(Bucket=DEMO.bucket, Key="from-session.txt", Body=b"x")
+    assert refused(lambda: s3.list_objects_v2(Bucket="user-bob")) == "AccessDenied"  # not the owner's bucket
+    vault = kv(document.vault.token.get_secret_value(), bao)
+    vault.create_or_update_secret(path=f"{DEMO.vault_dir}/s", secret={"a": "b"})
+    assert (
+        refused(lambda: vault.create_or_update_secret(path="users/bob/s", secret={"a": "b"})) == "Forbidden"
+    )
+
+
+async def test_a_non_member_gets_no_project_session(servers):
+    from hub.credentials.errors import BrokerError
+    from hub.projects import session
+
+    idp, sw, bao = servers
+    with pytest.raises(BrokerError, match="not a member of the project 'demo'"):
+        await session.credentials(
+            broker(sw, bao), projects_settings(), "demo", "carol", id_token(idp, "carol")
+        )
+
+
+def test_only_a_project_servers_own_token_is_answered_for_its_project():
+    from types import SimpleNamespace
+
+    from hub.projects.session import server_project
+
+    owner = SimpleNamespace(
+        base_url="/user/bob/",
+        spawners={
+            "": SimpleNamespace(user_options={"service": "py"}),
+            "team": SimpleNamespace(user_options={"service": "py", "project": "demo"}),
+        },
+    )
+    assert server_project(owner, SimpleNamespace(note="Server at /user/bob/team/")) == "demo"
+    assert server_project(owner, SimpleNamespace(note="Server at /user/bob/")) == ""  # his personal server
+    assert server_project(owner, SimpleNamespace(note="my laptop")) == ""
+    assert server_project(owner, None) == ""

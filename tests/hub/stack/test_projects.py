@@ -54,13 +54,14 @@ def lab():
         shutil.rmtree(top, ignore_errors=True)
 
 
-def start_server(lab, token: str, user: str) -> dict:
+def start_server(lab, token: str, user: str, name: str = "", **options) -> dict:
     h = {"Authorization": f"token {token}"}
-    r = requests.post(f"{lab.url}/hub/api/users/{user}/server", json={"service": "jupyter-python"}, headers=h)
+    url = f"{lab.url}/hub/api/users/{user}/" + (f"servers/{name}" if name else "server")
+    r = requests.post(url, json={"service": "jupyter-python", **options}, headers=h)
     assert r.status_code in (201, 202), r.text
     deadline = time.monotonic() + 150
     while not (
-        requests.get(f"{lab.url}/hub/api/users/{user}", headers=h).json()["servers"].get("") or {}
+        requests.get(f"{lab.url}/hub/api/users/{user}", headers=h).json()["servers"].get(name) or {}
     ).get("ready"):
         assert time.monotonic() < deadline, f"{user}'s server did not start:\n{lab.output()[-3000:]}"
         time.sleep(0.5)
@@ -101,3 +102,56 @@ def test_members_share_the_demo_project_and_carol_reaches_nothing_of_it(lab):
         hvac.Client(url=cv["addr"], token=cv["token"], timeout=10).secrets.kv.v2.read_secret_version(
             path="projects/demo/db", mount_point=cv["mount"], raise_on_deleted_version=True
         )
+
+
+RENEW = """
+import json, os, urllib.request
+req = urllib.request.Request(os.environ["JUPYTERHUB_API_URL"] + "/datalab/credentials",
+                             headers={"Authorization": "token " + os.environ["JUPYTERHUB_API_TOKEN"]})
+doc = json.load(urllib.request.urlopen(req))
+print(json.dumps({"doc": doc, "home": os.environ["HOME"]}))
+"""
+
+
+def test_a_project_server_holds_the_projects_credentials_only_even_for_whoever_reads_its_token(lab):
+    from types import SimpleNamespace
+
+    from tests.support.idp import login
+    from tests.support.kernel import run_code
+
+    bob = sign_in(lab.url, "bob", lab.passwords["bob"])
+    h = start_server(lab, bob, "bob", "team", project="demo")
+    listing = requests.get(f"{lab.url}/user/bob/team/api/contents/s3", headers=h, timeout=60)
+    assert [m["name"] for m in listing.json()["content"]] == ["project-demo"]  # not his own bucket
+    # What a visitor of the shared server can do: read the server's token and ask for credentials.
+    hub = SimpleNamespace(url=lab.url, admin_token=bob, session=requests.Session())
+    hub.get = lambda path, **kw: requests.get(lab.url + path, headers=h, timeout=30)
+    got = json.loads(run_code(hub, "bob", RENEW, server="team").strip().splitlines()[-1])
+    doc = got["doc"]
+    assert (doc["s3"]["bucket"], doc["vault"]["top_dir"]) == ("project-demo", "projects/demo")
+    s3 = s3_client(doc)
+    s3.put_object(Bucket="project-demo", Key="from-team.txt", Body=b"x")
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.list_objects_v2(Bucket="user-bob")
+    with pytest.raises(hvac.exceptions.Forbidden):
+        hvac.Client(
+            url=doc["vault"]["addr"], token=doc["vault"]["token"], timeout=10
+        ).secrets.kv.v2.list_secrets(path="users/bob", mount_point=doc["vault"]["mount"])
+    assert not got["home"].endswith("bob")  # a home of its own, not bob's personal one
+    # carol cannot start a server in a project she is not in
+    carol = sign_in(lab.url, "carol", lab.passwords["carol"])
+    r = requests.post(
+        f"{lab.url}/hub/api/users/carol/servers/x",
+        json={"service": "jupyter-python", "project": "demo"},
+        headers={"Authorization": f"token {carol}"},
+    )
+    assert r.status_code == 403 and "not a member" in r.text, r.text
+    # its share page says what it holds, and whom to share it with; the personal one says "act as you"
+    browser = requests.Session()
+    login(browser, "bob", lab.passwords["bob"], start_url=lab.url + "/hub/oauth_login?next=/hub/home")
+    page = browser.get(lab.url + "/hub/datalab/share/team", timeout=30)
+    assert page.status_code == 200, page.text[:300]
+    text = " ".join(re.sub(r"<[^>]+>", " ", page.text).split())
+    assert "runs in the project demo" in text and "none of yours" in text and "project-demo" in text
+    personal = browser.get(lab.url + "/hub/datalab/share", timeout=30).text
+    assert "act as you" in " ".join(re.sub(r"<[^>]+>", " ", personal).split())

@@ -299,3 +299,17 @@ def test_every_builtin_offer_accepts_its_defaults_and_its_bounds():
         )
         with pytest.raises(OptionsError, match=r"memory: .* is not allowed"):
             validate_options(offers, {**top, "memory": o["memory"].max + 1}, username="u")
+
+
+def test_a_project_is_one_of_the_users_projects_or_refused(offers):
+    plan = validate_options(offers, {"project": "demo"}, username="bob", projects=["demo", "x"])
+    assert plan.project == "demo" and plan.user_options["project"] == "demo"
+    personal = validate_options(offers, {"project": ""}, username="bob", projects=["demo"])
+    assert personal.project == "" and "project" not in personal.user_options
+    with pytest.raises(
+        OptionsError, match=r"project 'demo': you are not a member of it \(your projects: none\)"
+    ) as e:
+        validate_options(offers, {"project": "demo"}, username="carol")
+    assert (e.value.status, e.value.field) == (403, "project")
+    with pytest.raises(OptionsError, match="expected a project name"):
+        validate_options(offers, {"project": ["demo"]}, username="bob", projects=["demo"])

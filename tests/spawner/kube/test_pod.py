@@ -300,3 +300,11 @@ def test_postgres_needs_a_password():
 def test_postgres_without_an_image_is_a_clear_error():
     with pytest.raises(ValueError, match="no postgres image"):
         pod.build_pod_parts(make_plan(postgres=PostgresSidecar(image="")), NAMES)
+
+
+def test_a_project_server_has_a_home_claim_of_its_own():
+    from spawner.kube.spawner import project_claim
+
+    assert project_claim("claim-bob", "demo") == "claim-bob--project-demo"
+    assert project_claim("claim-bob--project-demo", "") == "claim-bob"  # back to the personal home
+    assert project_claim("claim-bob--project-demo", "x") == "claim-bob--project-x"

@@ -378,3 +378,17 @@ async def test_a_refused_submission_is_refused_before_starting_and_shown_once_wi
         assert 'id="jupyter-python--git_repository-error"' in html
         again = await spawner.get_options_form()  # a later visit: a fresh form
         assert 'class="datalab-error"' not in again
+
+
+def test_the_users_projects_are_offered_as_where_to_start():
+    import re
+
+    html = form.render_form(offers_for("datalab-users"), {"project": "demo"}, projects=["demo", "x<y"])
+    assert re.search(r'<select id="datalab-project" name="project"', html)
+    assert re.search(r'<option value="demo" selected>project demo</option>', html)
+    assert "x&lt;y" in html and "x<y" not in html
+    assert 'name="project"' not in form.render_form(offers_for("datalab-users"))  # no project: no field
+    refused = form.Refusal({"project": "other"}, "project", "project 'other': you are not a member of it")
+    page = form.render_form(offers_for("datalab-users"), refusal=refused, projects=["demo"])
+    assert 'id="datalab-project-error">project &#39;other&#39;: you are not a member' in page
+    assert form.options_from_form({"service": ["jupyter-python"], "project": ["demo"]})["project"] == "demo"
