@@ -137,3 +137,38 @@ def raw_client(sw, endpoint_url: str):
         aws_secret_access_key=sw.secret_key,
         config=Config(s3={"addressing_style": "path"}),
     )
+
+
+S3CONTENTS_VENV = Path("/tmp/s3eng/s3c")
+
+
+def s3contents_venv() -> tuple[Path | None, str]:
+    """(bin dir, version) of a throwaway venv holding s3contents, never ours; made with pip when missing.
+
+    s3contents pins its own jupyter-server and s3fs versions, so it lives apart from the project's venv.
+    Returns (None, reason) when it cannot be made (no Debian python3, pip failing).
+    """
+    bin_dir = S3CONTENTS_VENV / "bin"
+    if not (bin_dir / "jupyter-server").exists():
+        import subprocess
+
+        print(f"making the s3contents venv at {S3CONTENTS_VENV} (pip, once)", file=sys.stderr)
+        try:
+            subprocess.run(["/usr/bin/python3", "-m", "venv", str(S3CONTENTS_VENV)], check=True, timeout=300)
+            r = subprocess.run(
+                [str(bin_dir / "pip"), "install", "-q", "s3contents", "jupyter-server<3"],
+                capture_output=True,
+                text=True,
+                timeout=1800,
+            )
+        except (OSError, subprocess.SubprocessError) as e:
+            return None, f"could not make the s3contents venv: {type(e).__name__}: {e}"[:300]
+        if r.returncode:
+            return None, "pip could not install s3contents: " + (r.stderr.strip().splitlines() or ["?"])[-1][
+                :200
+            ]
+    from importlib.metadata import PathDistribution
+
+    found = list((S3CONTENTS_VENV / "lib").glob("python3*/site-packages/s3contents-*.dist-info"))
+    version = PathDistribution(found[0]).version if found else "unknown"
+    return bin_dir, version

@@ -69,7 +69,9 @@ class S3Client:
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
             retries={"max_attempts": max_attempts, "mode": "standard"},
-            s3={"addressing_style": "path"},
+            # Payloads are not hashed on the event loop to be signed: bodies carry a signed SHA-256
+            # checksum header computed in a thread instead (multipart.py), which S3 verifies.
+            s3={"addressing_style": "path", "payload_signing_enabled": False},
             max_pool_connections=20,
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",

@@ -104,7 +104,10 @@ class S3MountContentsManager(AsyncLargeFileManager):
     part_size_mb = Int(
         8,
         help="Multipart part size (MiB, at least 5) for uploads and home<->S3 moves: memory per upload stays "
-        "below about two parts plus a chunk; larger parts mean fewer S3 requests.",
+        "at about (upload_parts_in_flight + 1) parts; larger parts mean fewer S3 requests.",
+    ).tag(config=True)
+    upload_parts_in_flight = Int(
+        2, help="Parts of one upload sent to S3 at once while the next part fills (at least 1)."
     ).tag(config=True)
     upload_idle_timeout = Float(
         600.0,
@@ -190,7 +193,13 @@ class S3MountContentsManager(AsyncLargeFileManager):
             read_timeout=self.s3_read_timeout,
         )
         journal = UploadJournal(self.upload_journal or None)
-        uploads = Uploads(self.part_size_mb * 2**20, self.upload_idle_timeout, journal, self.log)
+        uploads = Uploads(
+            self.part_size_mb * 2**20,
+            self.upload_idle_timeout,
+            journal,
+            self.log,
+            self.upload_parts_in_flight,
+        )
         self.s3 = S3Side(
             folder=self.s3_folder.strip("/"),
             table=table,

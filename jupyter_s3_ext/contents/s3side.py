@@ -14,6 +14,7 @@ from tornado.web import HTTPError
 from . import checkpoints, models, store, transfer
 from .client import S3Client, isolated, s3_errors
 from .mounts import Mount, PathError, dir_prefix, key_of, split
+from .multipart import MultipartWriter, put_checked
 from .uploads import Uploads
 
 SHUTDOWN_TIMEOUT = 10.0  # seconds a clean stop may spend aborting uploads
@@ -200,7 +201,7 @@ class S3Side:
         mount, rest = self.target(rel, write=True)
         c = await self.client.get()
         async with s3_errors(self.api(rel)):
-            await isolated(c.put_object(Bucket=mount.bucket, Key=key_of(mount, rest), Body=data))
+            await isolated(put_checked(c, mount.bucket, key_of(mount, rest), data))
 
     async def make_dir(self, rel: str) -> None:
         mount, rest = self.target(rel, write=True)
@@ -214,10 +215,12 @@ class S3Side:
         async with s3_errors(self.api(rel)):
             return await self.uploads.chunk(self.api(rel), c, mount.bucket, key_of(mount, rest), data, chunk)
 
-    def writer(self, c, rel: str) -> store.MultipartWriter:
+    def writer(self, c, rel: str) -> MultipartWriter:
         mount, rest = self.target(rel, write=True)
         u = self.uploads
-        return store.MultipartWriter(c, mount.bucket, key_of(mount, rest), u.part_size, u.journal)
+        return MultipartWriter(
+            c, mount.bucket, key_of(mount, rest), u.part_size, u.journal, u.parts_in_flight
+        )
 
     # -- start and stop --------------------------------------------------------------------------------
     def start(self) -> None:

@@ -2,17 +2,13 @@
 
 Listing is ListObjectsV2 with Delimiter='/', 1,000 entries a request, never a HEAD per entry. Writes of
 whole objects are a single PutObject, so a failed save leaves the previous object intact; streamed
-writes go through `MultipartWriter`, which aborts on failure so nothing half-written becomes visible.
+writes go through `multipart.MultipartWriter`, which aborts on failure so nothing half-written becomes visible.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-
-MIN_PART = 5 * 1024 * 1024
 
 
 @dataclass
@@ -133,92 +129,3 @@ async def copy_prefix(client, bucket: str, src: str, dst_bucket: str, dst: str) 
             await copy(client, bucket, key, dst_bucket, dst + key[len(src) :])
         n += 1
     return n
-
-
-class MultipartWriter:
-    """Stream bytes into one object with bounded memory: parts of `part_size` (>= 5 MiB) as they fill.
-
-    One part uploads in the background while the next fills, so receiving and sending overlap; memory
-    stays below two parts plus one chunk. Small totals (one part or less) become a single PutObject at
-    close. abort() cancels and removes the upload, so a failed or interrupted transfer never leaves a
-    half-written object visible. A `journal` (journal.UploadJournal) records the open upload, so that a
-    server killed mid-upload has it aborted at its next start.
-    """
-
-    def __init__(self, client, bucket: str, key: str, part_size: int = 8 * 1024 * 1024, journal=None):
-        self.client, self.bucket, self.key = client, bucket, key
-        self.journal = journal
-        self.part_size = max(part_size, MIN_PART)
-        self.pending: list[bytes] = []
-        self.pending_size = 0
-        self.upload_id: str | None = None
-        self.parts: list[dict] = []
-        self.size = 0
-        self._inflight: asyncio.Task | None = None
-
-    async def write(self, data: bytes) -> None:
-        self.pending.append(bytes(data))
-        self.pending_size += len(data)
-        self.size += len(data)
-        if self.pending_size >= self.part_size:
-            await self._flush(background=True)
-
-    def _take(self) -> bytes:
-        body = b"".join(self.pending)
-        self.pending, self.pending_size = [], 0
-        return body
-
-    async def _wait_inflight(self) -> None:
-        if self._inflight is not None:
-            task, self._inflight = self._inflight, None
-            await task  # re-raises the part's failure
-
-    async def _flush(self, background: bool) -> None:
-        await self._wait_inflight()
-        if self.upload_id is None:
-            r = await self.client.create_multipart_upload(Bucket=self.bucket, Key=self.key)
-            self.upload_id = r["UploadId"]
-            await self._note("add", self.bucket, self.key, self.upload_id)
-        n = len(self.parts) + 1
-        self.parts.append({"PartNumber": n})
-        coro = self._upload_part(n, self._take())
-        if background:
-            self._inflight = asyncio.ensure_future(coro)
-        else:
-            await coro
-
-    async def _upload_part(self, n: int, body: bytes) -> None:
-        r = await self.client.upload_part(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=n, Body=body
-        )
-        self.parts[n - 1]["ETag"] = r["ETag"]
-        await self._note("touch", self.upload_id)
-
-    async def _note(self, change: str, *args) -> None:
-        if self.journal is not None:
-            await asyncio.to_thread(getattr(self.journal, change), *args)
-
-    async def close(self) -> None:
-        if self.upload_id is None:
-            await self.client.put_object(Bucket=self.bucket, Key=self.key, Body=self._take())
-            return
-        if self.pending:
-            await self._flush(background=False)
-        await self._wait_inflight()
-        await self.client.complete_multipart_upload(
-            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
-        )
-        upload_id, self.upload_id = self.upload_id, None
-        await self._note("remove", upload_id)
-
-    async def abort(self) -> None:
-        self.pending, self.pending_size = [], 0
-        if self._inflight is not None:
-            task, self._inflight = self._inflight, None
-            task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
-        if self.upload_id is not None:
-            upload_id, self.upload_id = self.upload_id, None
-            await self.client.abort_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=upload_id)
-            await self._note("remove", upload_id)  # kept when the abort failed: swept at the next start

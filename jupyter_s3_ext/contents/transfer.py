@@ -15,11 +15,12 @@ from tornado.web import HTTPError
 from . import store
 from .client import s3_errors
 from .mounts import dir_prefix, key_of
+from .multipart import MultipartWriter
 
 READ_SIZE = 1024 * 1024
 
 
-async def upload_file(writer: store.MultipartWriter, os_path: str) -> None:
+async def upload_file(writer: MultipartWriter, os_path: str) -> None:
     f = await asyncio.to_thread(open, os_path, "rb")
     try:
         while data := await asyncio.to_thread(f.read, READ_SIZE):

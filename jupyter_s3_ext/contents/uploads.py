@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from .client import MISSING, error_code, isolated
 from .journal import Entry, UploadJournal, due
-from .store import MultipartWriter
+from .multipart import MultipartWriter
 
 log = logging.getLogger(__name__)
 
@@ -25,8 +25,14 @@ SWEEP_RETRY = (30.0, 600.0)  # seconds: first retry of a failed sweep, longest w
 
 class Uploads:
     def __init__(
-        self, part_size: int, idle_timeout: float, journal: UploadJournal | None = None, logger=None
+        self,
+        part_size: int,
+        idle_timeout: float,
+        journal: UploadJournal | None = None,
+        logger=None,
+        parts_in_flight: int = 2,
     ):
+        self.parts_in_flight = parts_in_flight
         self.log = logger or log  # the server's log (module loggers have no handler in Jupyter)
         self.part_size = part_size
         self.idle_timeout = idle_timeout
@@ -71,7 +77,7 @@ class Uploads:
     async def _chunk(self, path: str, client, bucket: str, key: str, data: bytes, chunk: int) -> bool:
         if chunk == 1:
             await self.abort(path)
-            writer = MultipartWriter(client, bucket, key, self.part_size, self.journal)
+            writer = MultipartWriter(client, bucket, key, self.part_size, self.journal, self.parts_in_flight)
         else:
             writer = self._take(path)
             if writer is None:
