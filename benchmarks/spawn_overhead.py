@@ -3,14 +3,14 @@
 Two real hubs (JupyterHub + configurable-http-proxy) run side by side against one Kubernetes API emulator in
 fast mode (pods just become Running; a stub answers on each pod's address): a vanilla KubeSpawner with a static
 profile_list equivalent to the built-in catalog's default list (same images, resources, a 10Gi home PVC), and
-the CatalogSpawner with the built-in catalog. For each: N sequential spawn/stop cycles (interleaved between
-the two hubs, so load from elsewhere hits both alike) and bursts of C concurrent spawns on both hubs at the
-same moment (after one unmeasured burst). Wall percentiles are over all measured spawns, sequential and
-concurrent.
+the CatalogSpawner with the built-in catalog. Each round runs, for each burst size (50 and 200 by default), one
+burst of that many concurrent spawns on both hubs at the same moment (the side whose threads start first
+alternates between rounds), so load from elsewhere hits both alike; one unmeasured burst of each size first.
 
-Measured per spawn, from POST /users/NAME/server to the server being ready: the hub process's CPU time
-(sum over its threads, /proc/PID/task/*/schedstat, ns) and the wall time. Stops are not measured.
-Last line: one JSON object; targets: failures 0, ratio_cpu <= 1.25, ratio_wall_p95 <= 1.25.
+Measured per burst: the hub process's CPU time per spawn (sum over its threads, /proc/PID/task/*/schedstat)
+and the p95 of the wall times, each spawn from POST /users/NAME/server to the server being ready. Stops are
+not measured. Per burst size: the catalog/vanilla ratios of each round, their median and spread (min, max).
+Last line: one JSON object; targets: failures 0, median ratio_cpu and ratio_wall_p95 <= 1.25 at every size.
 """
 
 from __future__ import annotations
@@ -145,36 +145,6 @@ def pct(values: list[float], q: float) -> float:
 class Side:
     def __init__(self, name: str, hub: HubHandle):
         self.name, self.hub = name, hub
-        self.cpu_ms: list[float] = []
-        self.wall_ms: list[float] = []
-        self.burst_wall_ms: list[float] = []
-        self.burst_cpu_ms: list[float] = []
-        self.failures = 0
-
-    def sequential_once(self) -> None:
-        c0 = hub_cpu_ns(self.hub)
-        wall, ok = spawn(self.hub, "seq", OPTIONS[self.name])
-        c1 = hub_cpu_ns(self.hub)
-        if ok:
-            self.cpu_ms.append((c1 - c0) / 1e6)
-            self.wall_ms.append(wall * 1000)
-        else:
-            self.failures += 1
-        stop(self.hub, "seq")
-
-    def record_burst(self, results, cpu_ms: float, emulator_cpu_ms: float, measured: bool) -> None:
-        walls = sorted(w * 1000 for w, ok in results if ok)
-        self.failures += sum(1 for _, ok in results if not ok)
-        if measured:
-            self.burst_cpu_ms.append(cpu_ms)
-            self.burst_wall_ms += walls
-        if walls:
-            print(
-                f"{self.name}: burst of {len(results)}{'' if measured else ' (warm-up)'}: wall ms min {walls[0]:.0f}"
-                f" p50 {walls[len(walls) // 2]:.0f} max {walls[-1]:.0f}; hub CPU {cpu_ms:.1f} ms/spawn"
-                f" (API emulator, both hubs: {emulator_cpu_ms:.1f})",
-                flush=True,
-            )
 
 
 def run_threads(targets) -> None:
@@ -185,8 +155,8 @@ def run_threads(targets) -> None:
         t.join()
 
 
-def burst(sides: list[Side], users: list[str], emulator_pid: int, measured: bool = True) -> None:
-    """C concurrent spawns on each hub at the same moment, so both meet the same machine load."""
+def burst(sides: list[Side], users: list[str]) -> dict[str, tuple[float, float, int]]:
+    """Concurrent spawns of `users` on each hub at the same moment: {side: (CPU ms/spawn, p95 ms, failures)}."""
     results: dict[str, list] = {side.name: [] for side in sides}
     barrier = threading.Barrier(len(users) * len(sides))
 
@@ -195,21 +165,29 @@ def burst(sides: list[Side], users: list[str], emulator_pid: int, measured: bool
         results[side.name].append(spawn(side.hub, user, OPTIONS[side.name]))
 
     before = {side.name: hub_cpu_ns(side.hub) for side in sides}
-    e0 = cpu_ns(emulator_pid)
     run_threads([(one, (side, user)) for user in users for side in sides])
-    emulator_cpu = (cpu_ns(emulator_pid) - e0) / 1e6 / (len(users) * len(sides))
+    out = {}
     for side in sides:
         cpu = (hub_cpu_ns(side.hub) - before[side.name]) / 1e6 / len(users)
-        side.record_burst(results[side.name], cpu, emulator_cpu, measured)
+        walls = [w * 1000 for w, ok in results[side.name] if ok]
+        failures = sum(1 for _, ok in results[side.name] if not ok)
+        out[side.name] = (cpu, pct(walls, 0.95) if walls else float("inf"), failures)
     run_threads([(stop, (side.hub, user)) for user in users for side in sides])
+    return out
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    return {
+        "median": round(statistics.median(values), 3),
+        "min": round(min(values), 3),
+        "max": round(max(values), 3),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("-n", "--spawns", type=int, default=100, help="sequential spawns per spawner")
-    parser.add_argument("-c", "--concurrent", type=int, default=50, help="concurrent spawns in the burst")
-    parser.add_argument("--warmup", type=int, default=3, help="unmeasured spawns per spawner first")
-    parser.add_argument("--burst-rounds", type=int, default=2, help="measured bursts (both hubs at once)")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200], help="concurrent spawns per burst")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (one burst of each size)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="spawn-bench-") as tmp:
@@ -235,55 +213,42 @@ def main() -> None:
                 run_hub(tmp / "catalog", CATALOG, env=env) as ch,
             ):
                 sides = [Side("vanilla", vh), Side("catalog", ch)]
-                users = ["seq"] + [f"burst-{i}" for i in range(args.concurrent)]
+                users = [f"burst-{i}" for i in range(max(args.sizes))]
                 for side in sides:
                     for user in users:
                         side.hub.api("POST", f"/users/{user}")
                     side.hub.api("POST", "/groups/datalab-users", json={"users": users})
-                    for _ in range(args.warmup):
-                        wall, ok = spawn(side.hub, "seq", OPTIONS[side.name])
-                        if not ok:
-                            raise SystemExit(f"{side.name}: warm-up spawn failed:\n{side.hub.log()[-3000:]}")
-                        stop(side.hub, "seq")
-                for i in range(args.spawns):
-                    for side in sides if i % 2 == 0 else reversed(sides):
-                        side.sequential_once()
-                    if (i + 1) % 20 == 0:
-                        print(f"{i + 1}/{args.spawns} sequential spawns each", flush=True)
-                # Bursts on both hubs at once (one unmeasured first: first spawns of new users cost more).
-                burst(sides, users[1:], emu.pid, measured=False)
-                for _ in range(args.burst_rounds):
-                    burst(sides, users[1:], emu.pid)
+                for size in args.sizes:  # unmeasured: first spawns of new users cost more
+                    burst(sides, users[:size])
+                rounds: dict[int, list[dict]] = {size: [] for size in args.sizes}
+                for r in range(args.rounds):
+                    for size in args.sizes:
+                        order = sides if r % 2 == 0 else list(reversed(sides))
+                        measured = burst(order, users[:size])
+                        rounds[size].append(measured)
+                        (vc, vw, vf), (cc, cw, cf) = measured["vanilla"], measured["catalog"]
+                        print(
+                            f"round {r + 1} burst {size}: hub CPU ms/spawn vanilla {vc:.1f} catalog {cc:.1f};"
+                            f" p95 wall ms vanilla {vw:.0f} catalog {cw:.0f}; failures {vf + cf}",
+                            flush=True,
+                        )
 
-    vanilla, catalog = sides
-    result = {
-        "spawns": args.spawns,
-        "concurrent": args.concurrent,
-        "failures": vanilla.failures + catalog.failures,
-    }
-    for side in sides:
-        walls = side.wall_ms + side.burst_wall_ms
-        result.update(
-            {
-                f"{side.name}_cpu_ms_p50": round(statistics.median(side.cpu_ms), 2) if side.cpu_ms else None,
-                f"{side.name}_wall_ms_p50": round(statistics.median(walls), 1) if walls else None,
-                f"{side.name}_wall_ms_p95": round(pct(walls, 0.95), 1) if walls else None,
-                f"{side.name}_seq_wall_ms_p95": round(pct(side.wall_ms, 0.95), 1) if side.wall_ms else None,
-                f"{side.name}_burst_wall_ms_p95": round(pct(side.burst_wall_ms, 0.95), 1)
-                if side.burst_wall_ms
-                else None,
-                f"{side.name}_burst_cpu_ms_per_spawn": round(statistics.mean(side.burst_cpu_ms), 2),
-            }
-        )
-    if result["vanilla_cpu_ms_p50"] and result["catalog_cpu_ms_p50"]:
-        result["ratio_cpu"] = round(result["catalog_cpu_ms_p50"] / result["vanilla_cpu_ms_p50"], 3)
-    if result["vanilla_wall_ms_p95"] and result["catalog_wall_ms_p95"]:
-        result["ratio_wall_p95"] = round(result["catalog_wall_ms_p95"] / result["vanilla_wall_ms_p95"], 3)
-    result["targets_met"] = (
-        result["failures"] == 0
-        and result.get("ratio_cpu", 99) <= 1.25
-        and result.get("ratio_wall_p95", 99) <= 1.25
-    )
+    result: dict = {"rounds": args.rounds, "sizes": args.sizes, "failures": 0}
+    met = True
+    for size, measured in rounds.items():
+        cpu = [m["catalog"][0] / m["vanilla"][0] for m in measured]
+        wall = [m["catalog"][1] / m["vanilla"][1] for m in measured]
+        result["failures"] += sum(m[s][2] for m in measured for s in ("vanilla", "catalog"))
+        result[f"burst_{size}"] = {
+            "ratio_cpu": spread(cpu),
+            "ratio_wall_p95": spread(wall),
+            "vanilla_cpu_ms_per_spawn": round(statistics.median(m["vanilla"][0] for m in measured), 2),
+            "catalog_cpu_ms_per_spawn": round(statistics.median(m["catalog"][0] for m in measured), 2),
+            "vanilla_wall_ms_p95": round(statistics.median(m["vanilla"][1] for m in measured), 1),
+            "catalog_wall_ms_p95": round(statistics.median(m["catalog"][1] for m in measured), 1),
+        }
+        met = met and statistics.median(cpu) <= 1.25 and statistics.median(wall) <= 1.25
+    result["targets_met"] = met and result["failures"] == 0
     print(json.dumps(result))
 
 
