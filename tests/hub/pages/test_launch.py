@@ -109,3 +109,38 @@ def test_a_tampered_link_is_refused_with_the_reason_the_api_gives(hub, case, aut
     assert '<form enctype="multipart/form-data"' in page.text  # the form is still there, with defaults
     assert hub.server("ann") is None
     assert not hub.emu.objects("pods", label_selector="hub.jupyter.org/username=ann")
+
+
+def test_named_server_names_follow_the_running_jupyterhub(hub):
+    """JupyterHub 6 accepts new named servers only with 'safe slug' names (1-30 of a-z, 0-9, '-', starting with
+    a letter); 5.5 (the chart's) takes more. Launch links and the REST API follow the version that runs."""
+    import jupyterhub
+
+    browser = hub.login("abe")
+    ok = browser.get(
+        hub.url + "/hub/datalab/launch/team-2?service=rstudio&autostart=1", allow_redirects=False
+    )
+    assert ok.status_code == 302, ok.text[:500]
+    hub.wait_server("abe", "team-2")
+    assert hub.api("DELETE", "/users/abe/servers/team-2").status_code in (202, 204)
+    hub.wait_server("abe", "team-2", ready=False)
+    assert hub.api("DELETE", "/users/abe/servers/team-2", json={"remove": True}).status_code in (202, 204)
+
+    slug_only = int(jupyterhub.__version__.split(".")[0]) >= 6
+    page = browser.get(
+        hub.url + "/hub/datalab/launch/Team_2?service=rstudio&autostart=1", allow_redirects=False
+    )
+    api = hub.spawn("abe", {"service": "rstudio"}, name="Team_3")
+    if slug_only:
+        assert page.status_code == 400 and "Invalid server_name" in page.text, page.text[:500]
+        assert api.status_code == 400 and "Invalid server_name" in api.json()["message"]
+        assert hub.server("abe", "Team_2") is None and hub.server("abe", "Team_3") is None
+    else:
+        assert page.status_code == 302 and api.status_code in (201, 202), (page.text[:300], api.text)
+        for name in ("Team_2", "Team_3"):
+            hub.wait_server("abe", name)
+            assert hub.api("DELETE", f"/users/abe/servers/{name}", json={"remove": True}).status_code in (
+                202,
+                204,
+            )
+            hub.wait_server("abe", name, ready=False)
