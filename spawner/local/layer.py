@@ -3,7 +3,8 @@
 Environments are shared and keyed by their definition only, so the project's session side is not
 installed into them: the layer puts it beside them (a directory named by the code's location):
 - `python/jupyter_s3_ext`, a link to the session extension's package (on PYTHONPATH);
-- `bin/datalab-credentials`, the command the AWS config's `credential_process` runs;
+- `bin/datalab-credentials`, the command the AWS config's `credential_process` runs, and `bin/vault`
+  (OpenBao's `bao` under the name the Vault docs use);
 - `etc/jupyter`, which enables the extension and opens terminals as interactive, non-login shells (a
   login shell's /etc/profile would put the system PATH back ahead of the session's environment).
 """
@@ -25,12 +26,14 @@ from jupyter_s3_ext.credentials.cli import main
 sys.exit(main())
 """
 
-SERVER_CONFIG = {
-    "ServerApp": {
-        "jpserver_extensions": {"jupyter_s3_ext": True},
-        "terminado_settings": {"shell_command": ["/bin/bash", "-i"]},
-    }
-}
+VAULT_SCRIPT = """#!/bin/sh
+# `vault` is OpenBao's `bao` in Datalab sessions (the same API and commands).
+exec bao "$@"
+"""
+
+EXTENSIONS = {"ServerApp": {"jpserver_extensions": {"jupyter_s3_ext": True}}}
+# A plain config file: Jupyter Server reads extension switches from the `.d` folder, other settings not.
+SERVER_CONFIG = {"ServerApp": {"terminado_settings": {"shell_command": ["/bin/bash", "-i"]}}}
 
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
@@ -61,8 +64,11 @@ def ensure_layer(cache: Path) -> Path:
             tmp.symlink_to(package)
             tmp.replace(link)
         _write(root / "bin" / "datalab-credentials", CREDENTIALS_SCRIPT, 0o755)
-        conf = json.dumps(SERVER_CONFIG, indent=2) + "\n"
-        _write(root / "etc" / "jupyter" / "jupyter_server_config.d" / "datalab_session.json", conf)
+        _write(root / "bin" / "vault", VAULT_SCRIPT, 0o755)
+        etc = root / "etc" / "jupyter"
+        _write(etc / "jupyter_server_config.d" / "jupyter_s3_ext.json", json.dumps(EXTENSIONS, indent=2) + "\n")
+        _write(etc / "jupyter_server_config.json", json.dumps(SERVER_CONFIG, indent=2) + "\n")
+        (etc / "jupyter_server_config.d" / "datalab_session.json").unlink(missing_ok=True)
     finally:
         os.umask(old)
     return root

@@ -9,14 +9,16 @@ import uuid
 import websocket
 
 
-def run_code(hub, user: str, code: str, server: str = "", timeout: float = 60) -> str:
-    """Execute `code` in a new python3 kernel of the user's server; its stdout (raises on an error)."""
+def run_code(
+    hub, user: str, code: str, server: str = "", timeout: float = 60, kernel_name: str = "python3"
+) -> str:
+    """Execute `code` in a new kernel (python3 unless `kernel_name` says another) of the user's server; its stdout (raises on an error)."""
     base = f"/user/{user}/{server + '/' if server else ''}"
     r = hub.get(base + "api/status")
     assert r.status_code == 200, r.text
     headers = {"Authorization": f"token {hub.admin_token}"}
     r = hub.session.post(
-        hub.url + base + "api/kernels", json={"name": "python3"}, headers=headers, timeout=60
+        hub.url + base + "api/kernels", json={"name": kernel_name}, headers=headers, timeout=60
     )
     assert r.status_code == 201, r.text
     kernel = r.json()["id"]

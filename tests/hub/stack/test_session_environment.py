@@ -1,0 +1,218 @@
+"""Sessions on the real one-machine datalab are a place to work (issue 12): every library the cards
+promise in a kernel, Parquet into the user's bucket; terminals with the session's python, pip, aws, bao
+and psql and the same credentials; `pip install --user` kept across a restart; R reading S3 and the
+session's PostgreSQL. Everything real: `datalab up` (IdP, SeaweedFS, OpenBao, hub, proxy), the built
+session environment, kernels and terminals through the proxy.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import textwrap
+import time
+import zipfile
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.support.datalab import Datalab, credentials, free_ports, remove_accounts, s3_client, sign_in
+from tests.support.idp import node_available
+from tests.support.kernel import run_code
+from tests.support.procs import free_port
+from tests.support.terminal import run_in_terminal
+
+PROMISED = [
+    "pandas",
+    "pyarrow",
+    "sklearn",
+    "duckdb",
+    "polars",
+    "matplotlib",
+    "boto3",
+    "s3fs",
+    "hvac",
+    "psycopg",
+]
+R_READY = shutil.which("R") is not None and Path("/usr/share/jupyter/kernels/ir/kernel.json").exists()
+
+
+class User:
+    """A signed-in datalab user: API token, servers, code in kernels and terminals."""
+
+    def __init__(self, lab, name: str, password: str):
+        self.name, self.url = name, lab.url
+        self.admin_token = sign_in(lab.url, name, password)  # the name run_code() expects
+        self.headers = {"Authorization": f"token {self.admin_token}"}
+        self.session = requests.Session()
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url + path, headers=self.headers, timeout=60, **kwargs)
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=self.headers, timeout=60, **kwargs
+        )
+
+    def server(self, name: str = "") -> dict:
+        return self.api("GET", f"/users/{self.name}").json()["servers"].get(name) or {}
+
+    def start(self, options: dict, server: str = "") -> None:
+        path = f"/users/{self.name}/" + (f"servers/{server}" if server else "server")
+        r = self.api("POST", path, json=options)
+        assert r.status_code in (201, 202), r.text
+        deadline = time.monotonic() + 180
+        while not self.server(server).get("ready"):
+            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not start"
+            time.sleep(0.5)
+
+    def stop(self, server: str = "") -> None:
+        path = f"/users/{self.name}/" + (f"servers/{server}" if server else "server")
+        assert self.api("DELETE", path).status_code in (202, 204)
+        deadline = time.monotonic() + 60
+        while self.server(server):
+            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not stop"
+            time.sleep(0.5)
+
+    def run(self, code: str, server: str = "", kernel: str = "python3", timeout: float = 120) -> str:
+        return run_code(
+            self, self.name, textwrap.dedent(code), server=server, timeout=timeout, kernel_name=kernel
+        )
+
+    def shell(self, command: str, server: str = "") -> str:
+        return run_in_terminal(self, self.name, command, server=server)
+
+
+@pytest.fixture(scope="module")
+def lab():
+    if not node_available():
+        pytest.skip("the IdP's npm packages are not installed")
+    top = Path(tempfile.mkdtemp(prefix="datalab-envs-", dir="/tmp"))
+    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
+    state = top / "state"
+    state.mkdir()
+    (state / "ports.json").write_text(json.dumps(free_ports()))
+    run = Datalab(state, free_port(), top / "up.log")
+    try:
+        run.wait_up()
+        passwords = dict(re.findall(r"^\s+(\w+)\s+password (\S+)", run.output(), re.M))
+        name = "alice" if "alice" in passwords else next(iter(passwords))
+        run.top, run.user = top, User(run, name, passwords[name])
+        run.user.start({"service": "jupyter-python"})
+        yield run
+    finally:
+        run.proc.stop(timeout=20)
+        remove_accounts(run.accounts)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+def environment_bin(lab) -> str:
+    return lab.user.run("import sys, os; print(os.path.dirname(sys.executable))").strip()
+
+
+def test_a_kernel_has_every_promised_library_and_writes_parquet_to_the_bucket(lab):
+    out = lab.user.run(f"""
+        import importlib, os
+        for name in {PROMISED!r}:
+            importlib.import_module(name)
+        import pandas as pd
+        url = f"s3://{{os.environ['DATALAB_S3_BUCKET']}}/environment-test/numbers.parquet"
+        pd.DataFrame({{"x": [1, 2, 39]}}).to_parquet(url)
+        print(int(pd.read_parquet(url).x.sum()))
+    """)
+    assert out.strip() == "42"
+    s3 = s3_client(credentials(lab.url, lab.user.admin_token))
+    bucket = credentials(lab.url, lab.user.admin_token)["s3"]["bucket"]
+    head = s3.get_object(Bucket=bucket, Key="environment-test/numbers.parquet")["Body"].read(4)
+    assert head == b"PAR1", "a real Parquet file in the user's bucket"
+
+
+def test_a_terminal_has_the_sessions_tools_and_credentials(lab):
+    env_bin = environment_bin(lab)
+    out = lab.user.shell(
+        "for t in python pip jupyter aws bao vault psql; do command -v $t; done; "
+        "python -c 'import pandas; print(\"pandas\", pandas.__version__)'; "
+        "echo from-a-terminal | aws s3 cp - s3://$DATALAB_S3_BUCKET/terminal.txt && "
+        "aws s3 ls s3://$DATALAB_S3_BUCKET/; "
+        'bao token lookup -format=json | python -c \'import json,sys; print("vault ok", bool(json.load(sys.stdin)["data"]["id"]))\''
+    )
+    lines = out.splitlines()
+    found = dict(zip(["python", "pip", "jupyter", "aws", "bao"], lines[:5], strict=True))
+    for tool, path in found.items():
+        assert path == f"{env_bin}/{tool}", out
+    assert lines[5].endswith("/vault") and lines[6].endswith("/psql"), out
+    assert re.search(r"^pandas \d", out, re.M), out
+    assert "terminal.txt" in out and "environment-test/" in out, out
+    assert "vault ok True" in out, out
+
+
+def probe_wheel(directory: Path) -> Path:
+    """A tiny pure-Python wheel, made here (sessions reach no package index)."""
+    files = {
+        "datalab_probe/__init__.py": b"ANSWER = 42\n",
+        "datalab_probe-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: datalab-probe\nVersion: 1.0\n",
+        "datalab_probe-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = []
+    for name, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{name},sha256={digest},{len(data)}")
+    record.append("datalab_probe-1.0.dist-info/RECORD,,")
+    path = directory / "datalab_probe-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+        z.writestr("datalab_probe-1.0.dist-info/RECORD", "\n".join(record) + "\n")
+    path.chmod(0o644)
+    return path
+
+
+def test_a_user_install_survives_a_restart_and_can_be_removed(lab):
+    wheels = lab.top / "wheels"
+    wheels.mkdir(mode=0o755, exist_ok=True)
+    wheel = probe_wheel(wheels)
+    out = lab.user.shell(f"pip install --user --no-index --no-deps {wheel} 2>&1 | tail -n 1")
+    assert "Successfully installed datalab-probe-1.0" in out, out
+    lab.user.stop()
+    lab.user.start({"service": "jupyter-python"})
+    out = lab.user.run("import datalab_probe, os; print(datalab_probe.ANSWER, datalab_probe.__file__)")
+    answer, where = out.split()
+    assert answer == "42" and "/.local/lib/python3" in where
+    # The documented reset (docs/sessions.md): the user's own packages go, the shared environment stays.
+    lab.user.shell('rm -rf "$(python -m site --user-site)"')
+    with pytest.raises(AssertionError, match="ModuleNotFoundError"):
+        lab.user.run("import datalab_probe")
+    assert lab.user.run("import pandas; print('ok')").strip() == "ok"
+
+
+@pytest.mark.skipif(
+    not R_READY, reason="Debian's R and IRkernel are not installed (bootstrap installs them as root)"
+)
+def test_r_reads_a_csv_from_the_bucket_and_a_row_from_postgresql(lab):
+    creds = credentials(lab.url, lab.user.admin_token)
+    csv = "speed,dist\n4,2\n7,4\n8,16\n"
+    s3_client(creds).put_object(Bucket=creds["s3"]["bucket"], Key="r-test/cars.csv", Body=csv.encode())
+    lab.user.start({"service": "jupyter-r", "postgres": True}, server="r")
+    out = lab.user.run(
+        """
+        library(reticulate)
+        boto3 <- import("boto3", convert = FALSE)
+        resp <- boto3$client("s3")$get_object(Bucket = Sys.getenv("DATALAB_S3_BUCKET"), Key = "r-test/cars.csv")
+        text <- py_to_r(resp$get("Body")$read()$decode("utf-8"))
+        df <- readr::read_csv(I(text), show_col_types = FALSE)
+        cat("rows", nrow(df), "speed", sum(df$speed), "\\n")
+        con <- DBI::dbConnect(RPostgreSQL::PostgreSQL())
+        cat("pg", DBI::dbGetQuery(con, "select 40 + 2 as answer")$answer, "\\n")
+        DBI::dbDisconnect(con)
+        """,
+        server="r",
+        kernel="ir",
+    )
+    assert "rows 3 speed 19" in out and "pg 42" in out, out
+    lab.user.stop("r")
