@@ -24,7 +24,10 @@ if [ "$what" = z2jh ]; then
 fi
 
 # nftables: as root, `datalab up` confines each session's account with a packet filter (hub/stack/isolation.py).
+# R for JupyterLab · R: Debian's R and R packages, the list the R image installs too (images/r).
 debs=(chromium chromium-driver postgresql git kubectl ripgrep libkrb5-dev nftables)
+mapfile -t r_debs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' images/r/debian-packages.txt)
+debs+=("${r_debs[@]}")
 missing=()
 for d in "${debs[@]}"; do
   dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")

@@ -19,6 +19,11 @@ from .layer import ensure_layer
 from .offers import Machine, local_offer
 from .session import jupyter_data_dirs, missing_requirement
 
+HINTS = {
+    "kernel:ir": " (as root, `make up` installs Debian's R and IRkernel, images/r/debian-packages.txt)",
+    "rserver": " (no registry reachable here has RStudio Server)",
+}
+
 
 class MachineMixin(Configurable):
     """Environments, tools and resources of this machine, for the catalog's offers and plans."""
@@ -118,9 +123,12 @@ class MachineMixin(Configurable):
         environment, missing = self.environment_of(image)
         if environment is not None:
             needs = self.requirements.get(what.service, self.requirements.get(what.kind, []))
-            missing = missing_requirement(
-                list(needs), self.session_path(environment), jupyter_data_dirs(str(environment))
-            )
+            path, kernels = self.session_path(environment), jupyter_data_dirs(str(environment))
+            for need in needs:
+                missing = missing_requirement([need], path, kernels)
+                if missing:
+                    missing += HINTS.get(need, "")
+                    break
         if missing is None:
             return None
         return f"{name} is not available on this machine: {missing}"
