@@ -66,7 +66,9 @@ def ensure_layer(cache: Path) -> Path:
         _write(root / "bin" / "datalab-credentials", CREDENTIALS_SCRIPT, 0o755)
         _write(root / "bin" / "vault", VAULT_SCRIPT, 0o755)
         etc = root / "etc" / "jupyter"
-        _write(etc / "jupyter_server_config.d" / "jupyter_s3_ext.json", json.dumps(EXTENSIONS, indent=2) + "\n")
+        _write(
+            etc / "jupyter_server_config.d" / "jupyter_s3_ext.json", json.dumps(EXTENSIONS, indent=2) + "\n"
+        )
         _write(etc / "jupyter_server_config.json", json.dumps(SERVER_CONFIG, indent=2) + "\n")
         (etc / "jupyter_server_config.d" / "datalab_session.json").unlink(missing_ok=True)
     finally:
