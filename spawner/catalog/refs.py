@@ -6,7 +6,10 @@ on the catalog's own values (at load) and on what users submit (at spawn).
 
 from __future__ import annotations
 
+import ipaddress
 import re
+import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 # A container image reference (registry host[:port]/path:tag@digest), after the distribution spec.
@@ -80,4 +83,83 @@ def git_url_problem(url: str) -> str | None:
         return "a repository URL needs a path like https://host/owner/repo.git"
     if any(seg == ".." for seg in parts.path.split("/")):
         return "a repository URL must not contain '..' segments"
+    return None
+
+
+def _literal_address(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address a host written as a number means, including the short and decimal forms git's resolver
+    accepts (`127.1`, `2130706433`, `0x7f.1`); None for a name."""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    if re.fullmatch(r"[0-9a-fA-FxX.]+", host) and not re.search(r"[g-wyzG-WYZ]", host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))  # pure: parses, never resolves
+        except OSError:
+            return None
+    return None
+
+
+def _host_allowed(host: str, address, allowed: Iterable[str]) -> bool:
+    for rule in allowed:
+        rule = rule.strip().lower().rstrip(".")
+        if not rule:
+            continue
+        if "/" in rule or _literal_address(rule) is not None:
+            if address is None:
+                continue
+            try:
+                if address in ipaddress.ip_network(rule, strict=False):
+                    return True
+            except ValueError:
+                continue
+        elif rule.startswith("*."):
+            if host.endswith(rule[1:]):
+                return True
+        elif host == rule:
+            return True
+    return False
+
+
+def git_host_problem(host: str, addresses: Iterable[str] = (), *, allowed: Iterable[str] = ()) -> str | None:
+    """Why a repository on `host` may not be cloned (None when it may), given the addresses its name
+    resolved to (none: not resolved, or not known yet).
+
+    Clones run inside the session's network: a repository URL naming a loopback, private, link-local or
+    otherwise non-public address would make the session (or the git init container) knock on services of
+    the machine or the cluster. Only public addresses are accepted, except hosts the operator lists in
+    `allowed` (names, `*.suffix` wildcards, addresses or networks such as `10.1.0.0/16`).
+    """
+    host = host.lower().rstrip(".")
+    allowed = list(allowed)
+    literal = _literal_address(host)
+    if literal is None and _host_allowed(host, None, allowed):
+        return None
+    if literal is None and (host == "localhost" or host.endswith(".localhost")):
+        return f"{host} is this machine: repositories are cloned from public hosts only"
+    candidates = [literal] if literal is not None else []
+    for text in addresses:
+        try:
+            candidates.append(ipaddress.ip_address(text.split("%", 1)[0]))
+        except ValueError:
+            continue
+    for address in candidates:
+        mapped = getattr(address, "ipv4_mapped", None)
+        address = mapped or address
+        if address.is_global or _host_allowed(host, address, allowed):
+            continue
+        kind = (
+            "a loopback address"
+            if address.is_loopback
+            else "the unspecified address (this machine)"
+            if address.is_unspecified
+            else "a link-local address"
+            if address.is_link_local
+            else "a private address"
+            if address.is_private
+            else "not a public address"
+        )
+        shown = host if literal is not None else f"{host} ({address})"
+        return f"{shown} is {kind}: repositories are cloned from public hosts only"
     return None

@@ -7,6 +7,9 @@ Accepted values (documented in profiles/README.md):
 - postgres: a boolean, or one of the strings true/false, on/off, yes/no, 1/0 (any case).
 - a missing key, null or "" means the offer's default, except for git_repository, where null or ""
   means "no repository" (a missing key still means the default).
+- git_repository: an https:// URL on a public host; loopback, private and link-local hosts (written as
+  addresses or as localhost) are refused unless the operator allows them (`git_allowed_hosts`). Names are
+  resolved at spawn by the backend, and checked by refs.git_host_problem with the addresses found.
 """
 
 from __future__ import annotations
@@ -15,13 +18,14 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..plan import DEFAULT_URLS, LABEL_PROFILE_LIST, LABEL_SERVICE, OPTION_NAMES, LaunchPlan, PostgresSidecar
 from .checks import INTEGER_OPTIONS, ImageBounds, describe_range, fmt
 from .model import GitOption, NumberOption, PostgresOption
 from .offer import Offer
 from .patterns import describe_pattern
-from .refs import git_url_problem, image_problem
+from .refs import git_host_problem, git_url_problem, image_problem
 
 ALLOWED_KEYS = ("service", *OPTION_NAMES, "project")
 _DECIMAL = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,12})?|\.[0-9]{1,12}", re.ASCII)
@@ -65,9 +69,11 @@ def validate_options(
     username: str,
     server_name: str = "",
     projects: Iterable[str] = (),
+    git_allowed_hosts: Iterable[str] = (),
 ) -> LaunchPlan:
     """Check `user_options` against what the user is offered (services, and `projects`: the projects they
-    may start a server in); return the plan or raise OptionsError."""
+    may start a server in); return the plan or raise OptionsError. `git_allowed_hosts`: repository hosts
+    accepted although not public (refs.git_host_problem)."""
     offers = list(offers)
     user_options = {} if user_options is None else user_options
     if not isinstance(user_options, Mapping):
@@ -82,7 +88,7 @@ def validate_options(
     o = offer.options
     image = _image(o["image"], user_options)
     numbers = {name: _number(name, o[name], user_options) for name in ("cpu", "memory", "storage", "gpu")}
-    git = _git(o["git_repository"], user_options)
+    git = _git(o["git_repository"], user_options, tuple(git_allowed_hosts))
     postgres = _postgres(o["postgres"], user_options)
     normalised = {
         "service": offer.service,
@@ -208,9 +214,24 @@ def _number(name: str, spec: NumberOption, options: Mapping[str, Any]) -> float:
     return x
 
 
-def _git(spec: GitOption, options: Mapping[str, Any]) -> str | None:
+def git_repository_problem(
+    url: str, addresses: Iterable[str] = (), allowed: Iterable[str] = ()
+) -> str | None:
+    """Why the repository `url` is refused, as a message naming it (None when accepted); `addresses`: what
+    its host resolved to, when known."""
+    why = git_url_problem(url) or git_host_problem(urlsplit(url).hostname or "", addresses, allowed=allowed)
+    if why is None:
+        return None
+    hint = " (the operator can allow a host: git_allowed_hosts)" if "public hosts only" in why else ""
+    return f"git_repository {_show(_redact_url(url))}: {why}{hint}"
+
+
+def _git(spec: GitOption, options: Mapping[str, Any], allowed: tuple[str, ...]) -> str | None:
     if "git_repository" not in options:
-        return spec.default
+        value = spec.default
+        if value is not None and (why := git_repository_problem(value, allowed=allowed)):
+            raise OptionsError(why, field="git_repository")
+        return value
     value = options["git_repository"]
     if value == "":
         value = None
@@ -223,8 +244,8 @@ def _git(spec: GitOption, options: Mapping[str, Any]) -> str | None:
         raise OptionsError(
             f"git_repository: this offer does not let you choose it (fixed: {fixed})", field="git_repository"
         )
-    if value is not None and (why := git_url_problem(value)):
-        raise OptionsError(f"git_repository {_show(_redact_url(value))}: {why}", field="git_repository")
+    if value is not None and (why := git_repository_problem(value, allowed=allowed)):
+        raise OptionsError(why, field="git_repository")
     return value
 
 

@@ -138,6 +138,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
             self.plan = self.validate()
         plan = self.plan
         self.pvc_name = project_claim(self.pvc_name, plan.project)
+        await self.check_git_repository(plan)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         credentials = await self.session_credentials()
         for warning in credentials.warnings:

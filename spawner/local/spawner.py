@@ -205,6 +205,7 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         reason = self.unavailable_reason(plan)
         if reason:
             raise SpawnException(reason, reason="unavailable_here", status_code=400)
+        await self.check_git_repository(plan)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         self.account = await self.get_account()
         await self.confine(self.account)

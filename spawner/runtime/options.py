@@ -10,11 +10,14 @@ the two cannot make them disagree. A launch link validates the options first and
 
 from __future__ import annotations
 
+import asyncio
+import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
-from traitlets import Callable, Float, Unicode, default
+from traitlets import Callable, Float, List, Unicode, default
 from traitlets.config import Configurable
 
 from ..catalog import (
@@ -26,6 +29,7 @@ from ..catalog import (
     resolve,
     validate_options,
 )
+from ..catalog.validate import git_repository_problem
 from ..errors import SpawnException
 from ..plan import LaunchPlan
 from . import form
@@ -62,6 +66,21 @@ class CatalogOptionsMixin(Configurable):
         allow_none=True,
         help="""Callable `provider(spawner) -> list[str]`: the projects the spawner's user may start a server
         in (hub.configure sets the Projects settings' one). None: no project sessions.""",
+    ).tag(config=True)
+
+    git_allowed_hosts = List(
+        Unicode(),
+        help="""Repository hosts users may clone from although they are not public: host names, `*.suffix`
+        wildcards, addresses or networks (`10.1.0.0/16`). By default a git_repository on a loopback,
+        private or link-local host is refused, whether the URL writes it as an address, as localhost, or
+        as a name that resolves to one (resolved by the hub at spawn). Applies to the catalog's own
+        defaults too.""",
+    ).tag(config=True)
+
+    git_resolve_timeout = Float(
+        5.0,
+        help="""Seconds allowed to resolve a repository's host at spawn. A name that does not resolve from
+        the hub is not refused for that (the clone then says what failed).""",
     ).tag(config=True)
 
     plan: LaunchPlan | None = None  # the plan of the current spawn (None between spawns)
@@ -184,10 +203,29 @@ class CatalogOptionsMixin(Configurable):
                 username=self.user.name,
                 server_name=self.name,
                 projects=self.user_projects(),
+                git_allowed_hosts=self.git_allowed_hosts,
             )
         except OptionsError as e:
             reason = "forbidden_options" if e.status == 403 else "invalid_options"
             raise SpawnException(e.message, reason=reason, status_code=e.status, field=e.field) from None
+
+    async def check_git_repository(self, plan: LaunchPlan) -> None:
+        """Refuse the plan's repository when its host name resolves to a non-public address (validation
+        already refused hosts written as such). Both backends call it before anything is created."""
+        url = plan.git_repository
+        if not url:
+            return
+        host = urlsplit(url).hostname or ""
+        try:
+            found = await asyncio.wait_for(
+                asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM),
+                self.git_resolve_timeout,
+            )
+            addresses = [info[4][0] for info in found]
+        except (OSError, TimeoutError):
+            addresses = []  # not resolvable from here: nothing says it is private
+        if why := git_repository_problem(url, addresses, self.git_allowed_hosts):
+            raise SpawnException(why, reason="invalid_options", status_code=400, field="git_repository")
 
     def offer_plan(self, plan: LaunchPlan) -> None:
         """A plan validated just before a spawn (a launch link): used if the spawn has its options."""

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from spawner.catalog import OptionsError, load_catalog, resolve, validate_options
+from spawner.catalog.validate import git_repository_problem
 from spawner.plan import LaunchPlan, PostgresSidecar
 from tests.support.catalog import MAIN_LIST, write_catalog
 
@@ -313,3 +314,50 @@ def test_a_project_is_one_of_the_users_projects_or_refused(offers):
     assert (e.value.status, e.value.field) == (403, "project")
     with pytest.raises(OptionsError, match="expected a project name"):
         validate_options(offers, {"project": ["demo"]}, username="bob", projects=["demo"])
+
+
+NOT_PUBLIC = {
+    "loopback": ("https://127.0.0.1:1/x.git", "127.0.0.1 is a loopback address"),
+    "loopback-short": ("https://127.1/x.git", "127.1 is a loopback address"),
+    "loopback-decimal": ("https://2130706433/x.git", "2130706433 is a loopback address"),
+    "loopback-hex": ("https://0x7f.1/x.git", "0x7f.1 is a loopback address"),
+    "localhost": ("https://localhost/x.git", "localhost is this machine"),
+    "sub-localhost": ("https://git.localhost/x.git", "git.localhost is this machine"),
+    "private": ("https://10.0.0.5/x.git", "10.0.0.5 is a private address"),
+    "private-192": ("https://192.168.1.2/x.git", "is a private address"),
+    "metadata": ("https://169.254.169.254/latest/x.git", "169.254.169.254 is a link-local address"),
+    "unspecified": ("https://0.0.0.0/x.git", "0.0.0.0 is the unspecified address (this machine)"),
+    "shared": ("https://100.64.0.1/x.git", "is not a public address"),
+}
+
+
+@pytest.mark.parametrize(("url", "message"), NOT_PUBLIC.values(), ids=NOT_PUBLIC.keys())
+def test_repositories_on_hosts_that_are_not_public_are_refused(offers, url, message):
+    with pytest.raises(OptionsError) as e:
+        validate_options(offers, {"git_repository": url}, username="a")
+    assert e.value.field == "git_repository" and e.value.status == 400
+    assert message in e.value.message and "git_allowed_hosts" in e.value.message
+
+
+def test_names_are_checked_with_what_they_resolve_to():
+    assert git_repository_problem("https://git.example.org/x.git", ["93.184.215.14"]) is None
+    why = git_repository_problem("https://git.example.org/x.git", ["93.184.215.14", "10.1.2.3"])
+    assert "git.example.org (10.1.2.3) is a private address" in why
+    why = git_repository_problem("https://intranet.example/x.git", ["::ffff:127.0.0.1"])
+    assert "intranet.example (127.0.0.1) is a loopback address" in why
+    assert "loopback" in git_repository_problem("https://v6.example/x.git", ["::1"])
+
+
+def test_the_operator_allows_hosts_by_name_wildcard_or_network(offers):
+    allowed = ["localhost", "*.corp.example", "10.1.0.0/16"]
+    for url, addresses in (
+        ("https://localhost:8443/x.git", ["127.0.0.1"]),
+        ("https://git.corp.example/x.git", ["10.9.9.9"]),
+        ("https://10.1.2.3/x.git", []),
+        ("https://git.other.example/x.git", ["10.1.5.5"]),
+    ):
+        assert git_repository_problem(url, addresses, allowed) is None, url
+        plan = validate_options(offers, {"git_repository": url}, username="a", git_allowed_hosts=allowed)
+        assert plan.git_repository == url
+    assert "private" in git_repository_problem("https://10.2.0.1/x.git", [], allowed)
+    assert "private" in git_repository_problem("https://git.other.example/x.git", ["10.2.0.1"], allowed)

@@ -95,6 +95,7 @@ c.JupyterHub.allow_named_servers = True
 c.LocalCatalogSpawner.state_dir = {state!r}
 c.LocalCatalogSpawner.account_template = {template!r}
 c.LocalCatalogSpawner.git_env = {{"GIT_SSL_CAINFO": {ca!r}}}
+c.LocalCatalogSpawner.git_allowed_hosts = ["localhost"]  # the test's repository is on this machine
 c.LocalCatalogSpawner.single_user = "alice"
 c.LocalCatalogSpawner.cmd = ["jupyterhub-singleuser"]  # the session environment's, not the test venv's
 c.LocalProcessSpawner.interrupt_timeout = 3

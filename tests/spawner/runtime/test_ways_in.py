@@ -9,8 +9,10 @@ running a session); the local backend starts real sessions (as system accounts w
 from __future__ import annotations
 
 import html
+import ipaddress
 import os
 import shutil
+import socket
 import tempfile
 import uuid
 from pathlib import Path
@@ -54,6 +56,18 @@ REFUSED = [
     ({"service": "jupyter-python", "bogus": "x"}, 400, "unknown option 'bogus'"),
     ({"service": "jupyter-python-gpu"}, 403, "service 'jupyter-python-gpu' is not offered to you"),
     ({"service": "jupyter-python", "git_repository": "file:///etc"}, 400, "only https:// repository URLs"),
+    # The session would knock on this machine's (or the cluster's) own services.
+    (
+        {"service": "jupyter-python", "git_repository": "https://127.0.0.1:1/x.git"},
+        400,
+        "is a loopback address",
+    ),
+    (
+        {"service": "jupyter-python", "git_repository": "https://2130706433/x.git"},
+        400,
+        "is a loopback address",
+    ),
+    ({"service": "jupyter-python", "git_repository": "https://169.254.169.254/x.git"}, 400, "link-local"),
 ]
 WAYS = ["rest", "form", "query", "launch"]
 
@@ -137,3 +151,20 @@ def test_valid_options_start_through_every_way(hub, way):
     assert float(model["user_options"]["cpu"]) == 1.0
     assert hub.api("DELETE", f"/users/{USER}/server").status_code in (202, 204)
     wait_until(lambda: not hub.server(USER), timeout=60, what="the server to stop")
+
+
+def test_a_repository_host_resolving_to_this_machine_is_refused(hub):
+    """Names are resolved too (at spawn, off the event loop): the machine's own name is loopback here."""
+    name = socket.gethostname()
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)}
+    except OSError:
+        found = set()
+    if not found or not all(ipaddress.ip_address(a).is_loopback for a in found):
+        pytest.skip(f"this machine's name {name!r} does not resolve to loopback only")
+    options = {"service": "jupyter-python", "git_repository": f"https://{name}:1/x.git"}
+    got, text = attempt(hub, "rest", options)
+    assert got == 400 and f"{name} (" in text and "is a loopback address" in text, (got, text)
+    assert "git_allowed_hosts" in text
+    server = hub.server(USER)
+    assert not server or not (server.get("ready") or server.get("pending")), server
