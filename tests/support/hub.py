@@ -15,6 +15,7 @@ from pathlib import Path
 
 import requests
 
+from tests.support.log_secrets import register_secret
 from tests.support.procs import (
     NODE_BIN,
     VENV_BIN,
@@ -134,13 +135,16 @@ class HubHandle:
             self.session.close()
 
 
-def _proxy(workdir: Path, public_port: int, api_port: int, hub_port: int, token: str) -> ManagedProcess:
+def _proxy(
+    workdir: Path, public_port: int, api_port: int, hub_port: int, token: str, host_routing: bool = False
+) -> ManagedProcess:
     argv = [
         NODE_BIN / "configurable-http-proxy",
         "--ip", "127.0.0.1", "--port", public_port,
         "--api-ip", "127.0.0.1", "--api-port", api_port,
         "--error-target", f"http://127.0.0.1:{hub_port}/hub/error",
         "--log-level", "warn",
+        *(["--host-routing"] if host_routing else []),
     ]  # fmt: skip
     proc = ManagedProcess(
         argv, log_path=workdir / "proxy.log", env=tool_env({"CONFIGPROXY_AUTH_TOKEN": token})
@@ -148,12 +152,18 @@ def _proxy(workdir: Path, public_port: int, api_port: int, hub_port: int, token:
     return proc
 
 
-def start_hub(workdir: Path, config: str, *, env: dict | None = None, timeout: float = 60.0) -> HubHandle:
-    """Start proxy then hub; return once /hub/health answers through the proxy."""
+def start_hub(
+    workdir: Path, config: str, *, env: dict | None = None, timeout: float = 60.0, host_routing: bool = False
+) -> HubHandle:
+    """Start proxy then hub; return once /hub/health answers through the proxy.
+
+    `host_routing`: the proxy routes by host too, as JupyterHub's own proxy does with `subdomain_host`
+    (which the config then sets)."""
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     public_port, api_port, hub_port = free_port(), free_port(), free_port()
     admin_token, proxy_token = secrets.token_hex(32), secrets.token_hex(32)
+    register_secret(admin_token, proxy_token)
     public_url, hub_url = f"http://127.0.0.1:{public_port}", f"http://127.0.0.1:{hub_port}"
     base = BASE_CONFIG.format(
         public_url=public_url + "/",
@@ -170,7 +180,7 @@ def start_hub(workdir: Path, config: str, *, env: dict | None = None, timeout: f
     )
     config_file = workdir / "jupyterhub_config.py"
     config_file.write_text(base + "\n" + config)
-    proxy = _proxy(workdir, public_port, api_port, hub_port, proxy_token)
+    proxy = _proxy(workdir, public_port, api_port, hub_port, proxy_token, host_routing)
     hub = None
     try:
         wait_for_port("127.0.0.1", api_port, timeout=timeout, proc=proxy)
@@ -191,9 +201,11 @@ def start_hub(workdir: Path, config: str, *, env: dict | None = None, timeout: f
 
 
 @contextmanager
-def run_hub(workdir: Path, config: str, *, env: dict | None = None, timeout: float = 60.0):
+def run_hub(
+    workdir: Path, config: str, *, env: dict | None = None, timeout: float = 60.0, host_routing: bool = False
+):
     """Context manager around start_hub(): yields a HubHandle, stops hub and proxy on exit."""
-    handle = start_hub(workdir, config, env=env, timeout=timeout)
+    handle = start_hub(workdir, config, env=env, timeout=timeout, host_routing=host_routing)
     try:
         yield handle
     finally:
