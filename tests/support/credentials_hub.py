@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import secrets
 
+from tests.support.log_secrets import register_secret
 from tests.support.procs import REPO, VENV_BIN
 
 HUB_CLIENT_ID = "datalab-hub"
@@ -86,7 +87,9 @@ def hub_client(secret: str) -> dict:
 
 
 def new_secret() -> str:
-    return secrets.token_urlsafe(24)
+    value = secrets.token_urlsafe(24)
+    register_secret(value)
+    return value
 
 
 ROLE = "arn:aws:iam::role/datalab-user"
@@ -158,4 +161,5 @@ def own_token(url: str, browser, user: str, scopes: list[str] | None = None, not
         timeout=30,
     )
     assert r.status_code == 201, r.text
+    register_secret(r.json()["token"])
     return r.json()["token"]

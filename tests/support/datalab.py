@@ -19,6 +19,7 @@ from botocore.config import Config
 from hub.stack.layout import DEFAULT_PORTS
 from tests.support.environments import ensure_session_environments
 from tests.support.idp import login
+from tests.support.log_secrets import register_credentials, register_log, register_secret
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env
 
 
@@ -61,6 +62,7 @@ class Datalab:
         self.env = env
         ensure_session_environments()  # built once for the whole run, not inside `datalab up`'s start timeout
         self.proc = ManagedProcess([VENV_BIN / "datalab", "up"], log_path=log, env=env, name="datalab")
+        register_log(state / "logs")  # the logs of the services it runs
 
     def output(self) -> str:
         return self.proc.log()
@@ -112,6 +114,7 @@ def sign_in(url: str, user: str, password: str) -> str:
         headers={"X-XSRFToken": s.cookies.get("_xsrf") or ""},
     )
     assert r.status_code == 201, r.text
+    register_secret(r.json()["token"])
     return r.json()["token"]
 
 
@@ -129,4 +132,5 @@ def credentials(url: str, token: str) -> dict:
         f"{url}/hub/api/datalab/credentials", headers={"Authorization": f"token {token}"}, timeout=60
     )
     assert r.status_code == 200, r.text
+    register_credentials(r.json())
     return r.json()

@@ -31,6 +31,7 @@ from urllib.parse import parse_qs, urljoin, urlparse
 import requests
 import yaml
 
+from tests.support.log_secrets import register_secret
 from tests.support.procs import REPO, ManagedProcess, free_port, start_when_ready, tool_env, wait_until
 
 IDP_DIR = REPO / "hub" / "idp"
@@ -59,6 +60,7 @@ class IdP:
         self.state_dir = self.workdir / "state"
         self.test_client_id = TEST_CLIENT_ID
         self.test_client_secret = secrets.token_urlsafe(24)
+        register_secret(self.test_client_secret, *(c.get("client_secret") for c in clients or ()))
         self.ttl = dict(ttl or {})
         self.set_users(users)
         all_clients = list(clients) + [

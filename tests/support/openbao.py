@@ -17,6 +17,7 @@ from pathlib import Path
 
 import hvac
 
+from tests.support.log_secrets import register_secret
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, start_when_ready, tool_env
 
 USER_POLICY = "datalab-user"
@@ -40,24 +41,38 @@ class OpenBao:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.addr = f"http://127.0.0.1:{self.port}"
-        self.root_token = "root-" + secrets.token_hex(12)
+        self.root_token = ""
         self.proc: ManagedProcess | None = None
         if start:  # start=False: the address is known first, the server starts later ("Vault down")
             self.start()
 
     def start(self) -> None:
+        """Dev mode prints its first root token in its log: that one only makes the working root token
+        (`root_token`), then is revoked, so no live secret is in the log (and none on a command line)."""
+        boot = "boot-" + secrets.token_hex(12)
         argv = [
             VENV_BIN / "bao",
             "server",
             "-dev",
             f"-dev-listen-address=127.0.0.1:{self.port}",
-            f"-dev-root-token-id={self.root_token}",
             "-dev-no-store-token",
         ]
-        env = tool_env({"HOME": str(self.workdir), "BAO_ADDR": self.addr, "VAULT_ADDR": self.addr})
+        env = tool_env(
+            {
+                "HOME": str(self.workdir),
+                "BAO_ADDR": self.addr,
+                "VAULT_ADDR": self.addr,
+                "BAO_DEV_ROOT_TOKEN_ID": boot,
+            }
+        )
         self.proc = start_when_ready(
             argv, f"{self.addr}/v1/sys/health", log_path=self.workdir / "openbao.log", env=env, name="openbao"
         )
+        first = hvac.Client(url=self.addr, token=boot, timeout=10)
+        made = first.auth.token.create(policies=["root"], no_parent=True, meta={"purpose": "tests"})
+        self.root_token = made["auth"]["client_token"]
+        register_secret(self.root_token)
+        first.auth.token.revoke_self()
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -17,6 +17,8 @@ import urllib.request
 from contextlib import closing
 from pathlib import Path
 
+from tests.support.log_secrets import register_log
+
 REPO = Path(__file__).resolve().parents[2]
 # The environment running the tests (.venv, or .venv-z2jh for `make test-z2jh`): its hub, its servers.
 VENV_BIN = Path(sys.executable).parent
@@ -50,6 +52,7 @@ class ManagedProcess:
         self.name = name or Path(self.argv[0]).name
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # closed in stop()
+        register_log(self.log_path)  # scanned for secrets at the end of the run (log_secrets.py)
         self.proc = subprocess.Popen(
             self.argv,
             stdout=self._log,

@@ -27,6 +27,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
+from tests.support.log_secrets import register_secret
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env, wait_for_http, wait_for_port
 
 REGION = "us-east-1"
@@ -78,6 +79,7 @@ class SeaweedFS:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.access_key = "admin" + secrets.token_hex(6)
         self.secret_key = secrets.token_hex(20)
+        register_secret(self.secret_key)
         self.region = REGION
         self.identities = [identity("admin", self.access_key, self.secret_key, ADMIN_ACTIONS)]
         self.identities += list(identities or [])

@@ -20,6 +20,7 @@ import requests
 from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret, own_token
 from tests.support.hub import run_hub
 from tests.support.idp import LoginFailed, login, node_available, run_idp
+from tests.support.log_secrets import register_secret
 from tests.support.openbao import run_openbao
 from tests.support.seaweedfs import run_seaweedfs
 
@@ -320,6 +321,7 @@ def test_vault_unreachable_gives_clear_errors_and_the_hub_stays_up(stack):
 def test_no_secret_value_in_the_hub_log(stack):
     for user in ("alice", "bob", "carol"):
         stack.auth_state(user)
+    register_secret(*stack.secrets_seen)  # and every other log of the run (tests/conftest.py)
     log = stack.hub.log() + stack.idp.log()
     assert len(stack.secrets_seen) >= 12
     leaked = [v[:6] + "..." for v in stack.secrets_seen if v in log]

@@ -20,6 +20,7 @@ from spawner.local import postgres
 from spawner.local.accounts import Account, ensure_account
 from spawner.local.session import make_session_dir, postgres_bin_dir, run_as
 from spawner.plan import PostgresSidecar
+from tests.support.log_secrets import register_secret
 from tests.support.procs import free_port
 
 BIN = postgres_bin_dir()
@@ -146,6 +147,7 @@ def test_an_old_cluster_is_migrated_and_the_session_role_cannot_run_programs(pg_
         pg_env, sdir = start(account, top, data)
         try:
             password = Path(pg_env["PGPASSFILE"]).read_text().splitlines()[0].rsplit(":", 1)[1]
+            register_secret(password)
             assert not [a for a, _ in recorded if any(password in part for part in a)], attempt
             assert not [s for _, s in recorded if password in s]  # only its SCRAM verifier went to psql
             assert oct(Path(pg_env["PGPASSFILE"]).stat().st_mode & 0o777) == "0o600"
