@@ -64,6 +64,9 @@ def _chart_hub(root, issuer, callback, hub_port, api_port, public_port):
                 "JupyterHub": {
                     "hub_bind_url": hub_url,
                     "hub_connect_url": hub_url,
+                    # The values put users' servers on their own hosts under datalab.example.org
+                    # (tests/hub/credentials/test_shared_page.py runs that); here all is on 127.0.0.1.
+                    "subdomain_host": "",
                 },
                 "DatalabOAuthenticator": {"oidc_issuer": issuer, "oauth_callback_url": callback},
                 "ConfigurableHTTPProxy": {"api_url": f"http://127.0.0.1:{api_port}"},
