@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
-.PHONY: up test test-z2jh lint bootstrap clean
+.PHONY: up test test-z2jh test-labextension labextension lint bootstrap clean
 
 up:
 	@scripts/bootstrap.sh up
@@ -12,6 +12,7 @@ up:
 test:
 	@scripts/bootstrap.sh test
 	@$(MAKE) --no-print-directory lint
+	@$(MAKE) --no-print-directory test-labextension
 	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-z2jh
 
@@ -23,9 +24,18 @@ test-z2jh:
 		tests/helm tests/spawner tests/hub --ignore=tests/spawner/local --ignore=tests/hub/stack \
 		$(Z2JH_PYTEST_ARGS)
 
+# The JupyterLab extension's own unit tests (node:test on its pure model); bootstrap built it already.
+test-labextension:
+	@cd labextension && npm test --silent
+
+# The .venv, npm packages and the built JupyterLab extension only (what a wheel with the extension needs).
+labextension:
+	@scripts/bootstrap.sh labextension
+
 lint:
 	@$(VENV)/bin/ruff check hub spawner jupyter_s3_ext tests benchmarks
 	@$(VENV)/bin/ruff format --check hub spawner jupyter_s3_ext tests benchmarks
 
 clean:
-	rm -rf $(VENV) node_modules hub/idp/node_modules
+	rm -rf $(VENV) node_modules hub/idp/node_modules labextension/node_modules labextension/lib \
+		labextension/build-test jupyter_s3_ext/labextension

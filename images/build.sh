@@ -45,6 +45,8 @@ build() {  # build NAME:TAG DOCKERFILE [build args...]
   images+=("$ref")
 }
 
+# The single-user images' wheel carries the JupyterLab extension, built from labextension/ first.
+run scripts/bootstrap.sh labextension
 build "datalab-hub:$version" Dockerfile
 build "datalab-python:$TAG" images/python/Dockerfile
 build "datalab-python:$TAG-gpu" images/python/Dockerfile --build-arg "BASE_IMAGE=$GPU_BASE_IMAGE"

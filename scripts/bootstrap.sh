@@ -3,7 +3,7 @@
 # Idempotent: each step is skipped when its result is already there and up to date.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-what="${1:-test}"   # test | up | z2jh
+what="${1:-test}"   # test | up | z2jh | labextension (the .venv, npm packages and the JupyterLab extension only)
 
 # z2jh: the second test environment, .venv-z2jh, with the versions the chart 4.4.0 hub image ships
 # (helm-values/z2jh-4.4.0-constraints.txt: JupyterHub 5.5, KubeSpawner 7.0, OAuthenticator 17.4), for
@@ -28,8 +28,9 @@ fi
 debs=(chromium chromium-driver postgresql git kubectl ripgrep libkrb5-dev nftables)
 mapfile -t r_debs < <(sed -e 's/#.*//' -e '/^[[:space:]]*$/d' images/r/debian-packages.txt)
 debs+=("${r_debs[@]}")
+[ "$what" = labextension ] && debs=()
 missing=()
-for d in "${debs[@]}"; do
+for d in "${debs[@]+"${debs[@]}"}"; do
   dpkg -s "$d" >/dev/null 2>&1 || missing+=("$d")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
@@ -61,8 +62,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   touch "$stamp"
 fi
 
-# npm packages: the proxy at the root, the development IdP in hub/idp.
-for dir in . hub/idp; do
+# npm packages: the proxy at the root, the development IdP in hub/idp, the JupyterLab extension's tooling.
+for dir in . hub/idp labextension; do
   if [ -f "$dir/package.json" ]; then
     if [ ! -d "$dir/node_modules" ] || [ "$dir/package.json" -nt "$dir/node_modules" ]; then
       echo "bootstrap: npm install in $dir"
@@ -71,6 +72,30 @@ for dir in . hub/idp; do
     fi
   fi
 done
+
+# The JupyterLab extension (labextension/, built into jupyter_s3_ext/labextension/ which the wheel ships in
+# share/jupyter/labextensions): rebuilt only when its sources change (their hash is kept with the build).
+ext_out=jupyter_s3_ext/labextension
+ext_hash="$( (cd labextension && find src style -type f | sort && cat package.json package-lock.json tsconfig.json \
+  install.json && find src style -type f | sort | xargs cat) | sha256sum | cut -d' ' -f1)"
+if [ "$(cat "$ext_out/.source-hash" 2>/dev/null)" != "$ext_hash" ]; then
+  echo "bootstrap: building the JupyterLab extension into $ext_out"
+  rm -rf "$ext_out" labextension/lib labextension/tsconfig.tsbuildinfo
+  if ! (cd labextension && PATH="$PWD/../.venv/bin:$PATH" npm run --silent build >build.log 2>&1); then
+    cat labextension/build.log >&2
+    echo "bootstrap: the JupyterLab extension did not build (labextension/build.log)" >&2
+    exit 1
+  fi
+  cp labextension/install.json "$ext_out/"
+  echo "$ext_hash" >"$ext_out/.source-hash"
+fi
+# An editable install leaves data files out: JupyterLab finds the build through a link, as after
+# `jupyter labextension develop`.
+ext_link=.venv/share/jupyter/labextensions/jupyterlab-datalab
+if [ ! -e "$ext_link" ]; then
+  mkdir -p "$(dirname "$ext_link")" && ln -sfn "$PWD/$ext_out" "$ext_link"
+fi
+[ "$what" = labextension ] && exit 0
 
 # code-server for the vscode-python service on one machine, in .datalab-tools/ (RECIPES: 4.100.3 is the
 # newest on Node 20; root needs --unsafe-perm; node-pty runs `npx node-gyp`; @vscode/ripgrep would download

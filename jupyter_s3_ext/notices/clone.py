@@ -43,6 +43,8 @@ class CloneFailure:
             "message": f"Datalab could not clone {self.repository} into ~/{self.folder} when this "
             "session started. The session works without it.",
             "detail": self.output,
+            "repository": self.repository,
+            "folder": self.folder,
             "path": path,
         }
 
