@@ -34,11 +34,18 @@ def test_the_build_is_a_jupyterlab_4_federated_extension():
 def test_the_wheel_carries_the_built_extension_once(tmp_path: Path):
     # Built from a copy of the packaged sources (setuptools leaves a build/ folder behind where it builds).
     src = tmp_path / "src"
-    src.mkdir()
-    for name in ("pyproject.toml", "README.md"):
-        shutil.copy(REPO / name, src / name)
-    for name in ("hub", "spawner", "jupyter_s3_ext", "jupyter-config", "profiles"):
-        shutil.copytree(REPO / name, src / name, ignore=shutil.ignore_patterns("node_modules", "__pycache__"))
+    skip = (
+        ".git",
+        ".venv*",
+        "node_modules",
+        ".datalab*",
+        "build",
+        "dist",
+        "*.egg-info",
+        "__pycache__",
+        ".*_cache",
+    )
+    shutil.copytree(REPO, src, ignore=shutil.ignore_patterns(*skip, "test-artifacts"))
     subprocess.run(
         [VENV_BIN / "pip", "wheel", "-q", "--no-deps", "--wheel-dir", tmp_path, src],
         check=True, capture_output=True, timeout=300,
