@@ -295,6 +295,11 @@ class DatalabExtensionApp(ExtensionApp):
 
     def initialize_handlers(self) -> None:
         self.handlers.append((r"/datalab/credentials/status", CredentialsStatusHandler))
+        contents = self._s3_contents()
+        if contents is not None and contents.s3 is not None:  # big S3 folders and files, streamed
+            from .contents.handlers import S3ContentsHandler, contents_route
+
+            self.handlers.append((contents_route(contents.s3.folder), S3ContentsHandler))
         self.handlers.append((r"/datalab/connection", ConnectionHandler))
         self.handlers.append((r"/datalab/notices", NoticesHandler))
 

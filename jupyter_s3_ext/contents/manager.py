@@ -405,6 +405,19 @@ class S3MountContentsManager(AsyncLargeFileManager):
                 return False
             raise
 
+    async def open_stream(self, path, *, type=None, format=None, require_hash=False):
+        """A streamed GET answer (handlers.S3ContentsHandler) for an S3 folder's listing or a file asked
+        as base64; None when this request is answered the usual way."""
+        rel = self._rel(path)
+        if rel is None or self.s3 is None:
+            return None
+        return await self.s3.open_stream(rel, type=type, format=format, require_hash=require_hash)
+
+    def is_hidden_path(self, path) -> bool:
+        """Hidden S3 paths are answered the usual way (404 unless allow_hidden)."""
+        rel = self._rel(path)
+        return rel is None or (not self.allow_hidden and any(p.startswith(".") for p in rel.split("/")))
+
     async def is_hidden(self, path):
         rel = self._rel(path)
         if rel is None:

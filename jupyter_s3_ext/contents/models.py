@@ -42,6 +42,35 @@ def dir_model(path: str, *, writable: bool, children: list[dict] | None = None) 
     return m
 
 
+def child_models(base: str, entries, writable: bool) -> list[dict]:
+    """Models (no content) of a folder's entries (store.Entry), hidden names left out, as the file manager does."""
+    kids = []
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        path = f"{base}/{e.name}"
+        if e.is_dir:
+            kids.append(dir_model(path, writable=writable))
+            continue
+        m = base_model(
+            path, file_type_of(e.name, None), writable=writable, last_modified=e.last_modified, size=e.size
+        )
+        m["mimetype"] = None if m["type"] == "notebook" else mimetypes.guess_type(e.name)[0]
+        kids.append(m)
+    return kids
+
+
+def looks_like_file(name: str) -> bool:
+    """Whether a path of unknown type is probably a file (`data.csv`) rather than a folder (`data`).
+
+    Only orders the probes (HEAD first, or listing first): a wrong guess costs one request, never a
+    wrong answer. Folders are guessed listing first, so opening one costs exactly its pages.
+    """
+    last = name.rsplit("/", 1)[-1]
+    stem, dot, ext = last.rpartition(".")
+    return bool(dot and stem and ext and len(ext) <= 8)
+
+
 def file_type_of(name: str, requested: str | None) -> str:
     if requested in ("file", "notebook"):
         return requested

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from tornado.web import HTTPError
 
-from . import checkpoints, models, store, transfer
+from . import checkpoints, models, store, streaming, transfer
 from .client import S3Client, isolated, s3_errors
 from .mounts import Mount, PathError, dir_prefix, key_of, split
 from .multipart import MultipartWriter, put_checked
@@ -102,14 +102,34 @@ class S3Side:
         if mount is None:
             return self._root(content)
         if type is None and rest:
-            # One HEAD: a file, or else try it as a folder (its listing says whether it exists).
+            # Probed in the likelier order (models.looks_like_file): one HEAD or one small listing first.
             c = await self.client.get()
             async with s3_errors(self.api(rel)):
-                is_file = await store.head(c, mount.bucket, key_of(mount, rest)) is not None
+                if models.looks_like_file(rest):
+                    is_file = await store.head(c, mount.bucket, key_of(mount, rest)) is not None
+                else:
+                    is_file = not await store.prefix_exists(c, mount.bucket, dir_prefix(mount, rest))
             type = None if is_file else "directory"
         if type == "directory" or not rest:
             return await self._dir(rel, mount, rest, content)
         return await self._file(rel, mount, rest, content, type, format, require_hash)
+
+    async def open_stream(self, rel, *, type=None, format=None, require_hash=False):
+        """Streamed folder listings (at the request floor: folder-looking names are listed first) and
+        base64 files; None for what is answered unstreamed."""
+        mount, rest = self.locate(rel)
+        if mount is None:
+            return None
+        if type == "directory" or not rest or (type is None and not models.looks_like_file(rest)):
+            if require_hash:
+                return None
+            stream = await streaming.open_dir(self, rel, mount, rest)
+            if stream is None and (type == "directory" or not rest):
+                raise HTTPError(404, f"No such directory: {self.api(rel)}")
+            return stream  # None: not a folder, maybe a file: answered unstreamed
+        if type == "file" and format == "base64":
+            return await streaming.open_file(self, rel, mount, rest, require_hash)
+        return None
 
     async def _guess(self, rel: str) -> str:
         kind = await self.kind(rel)
@@ -127,30 +147,21 @@ class S3Side:
         c = await self.client.get()
         prefix = dir_prefix(mount, rest)
         async with s3_errors(self.api(rel)):
-            entries, found = await store.list_dir(c, mount.bucket, prefix)
+            if content:
+                entries, found = await store.list_dir(c, mount.bucket, prefix)
+            else:  # existence only: one small listing
+                entries, found = (
+                    [],
+                    await store.prefix_exists(c, mount.bucket, prefix),
+                )  # a missing bucket: 404
         if rest and not found:
             raise HTTPError(404, f"No such directory: {self.api(rel)}")
         if not content:
             return models.dir_model(self.api(rel), writable=mount.writable)
-        kids = []
         base = self.api(rel)
-        for e in entries:
-            if e.name.startswith("."):
-                continue
-            path = f"{base}/{e.name}"
-            if e.is_dir:
-                kids.append(models.dir_model(path, writable=mount.writable))
-            else:
-                m = models.base_model(
-                    path,
-                    models.file_type_of(e.name, None),
-                    writable=mount.writable,
-                    last_modified=e.last_modified,
-                    size=e.size,
-                )
-                m["mimetype"] = None if m["type"] == "notebook" else models.mimetypes.guess_type(e.name)[0]
-                kids.append(m)
-        return models.dir_model(base, writable=mount.writable, children=kids)
+        return models.dir_model(
+            base, writable=mount.writable, children=models.child_models(base, entries, mount.writable)
+        )
 
     async def _file(self, rel, mount, rest, content, type, format, require_hash) -> dict:
         c = await self.client.get()

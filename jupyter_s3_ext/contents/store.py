@@ -19,29 +19,42 @@ class Entry:
     last_modified: datetime | None = None
 
 
-async def list_dir(client, bucket: str, prefix: str) -> tuple[list[Entry], bool]:
-    """Entries directly under `prefix`, and whether anything (even only a marker) exists there."""
+@dataclass
+class Page:
+    entries: list[Entry]
+    found: bool  # anything under the prefix, even only the folder's marker
+    token: str | None  # the next page's continuation token (None: last page)
+
+
+async def list_page(client, bucket: str, prefix: str, token: str | None = None) -> Page:
+    """One page (up to 1,000 entries) of what is directly under `prefix`."""
+    kwargs = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": 1000}
+    if token:
+        kwargs["ContinuationToken"] = token
+    page = await client.list_objects_v2(**kwargs)
     entries: list[Entry] = []
     found = False
-    token = None
-    while True:
-        kwargs = {"Bucket": bucket, "Prefix": prefix, "Delimiter": "/", "MaxKeys": 1000}
-        if token:
-            kwargs["ContinuationToken"] = token
-        page = await client.list_objects_v2(**kwargs)
-        for cp in page.get("CommonPrefixes", ()):
-            found = True
-            name = cp["Prefix"][len(prefix) :].rstrip("/")
-            if name:
-                entries.append(Entry(name, True))
-        for obj in page.get("Contents", ()):
-            found = True
-            name = obj["Key"][len(prefix) :]
-            if name and "/" not in name:  # the folder's own marker has name ''
-                entries.append(Entry(name, False, obj["Size"], obj["LastModified"]))
-        if not page.get("IsTruncated"):
-            return entries, found
-        token = page["NextContinuationToken"]
+    for cp in page.get("CommonPrefixes", ()):
+        found = True
+        name = cp["Prefix"][len(prefix) :].rstrip("/")
+        if name:
+            entries.append(Entry(name, True))
+    for obj in page.get("Contents", ()):
+        found = True
+        name = obj["Key"][len(prefix) :]
+        if name and "/" not in name:  # the folder's own marker has name ''
+            entries.append(Entry(name, False, obj["Size"], obj["LastModified"]))
+    return Page(entries, found, page["NextContinuationToken"] if page.get("IsTruncated") else None)
+
+
+async def list_dir(client, bucket: str, prefix: str) -> tuple[list[Entry], bool]:
+    """Every entry directly under `prefix`, and whether anything (even only a marker) exists there."""
+    page = await list_page(client, bucket, prefix)
+    entries, found = page.entries, page.found
+    while page.token:
+        page = await list_page(client, bucket, prefix, page.token)
+        entries += page.entries
+    return entries, found
 
 
 async def prefix_exists(client, bucket: str, prefix: str) -> bool:
