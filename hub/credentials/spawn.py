@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 
+from spawner.catalog.resolve import datasets_for
 from spawner.errors import SpawnException
 from spawner.plan import CREDENTIALS_FILE, SessionCredentials
 
@@ -56,8 +57,19 @@ async def session_credentials(
     for problem in refused + problems:
         spawner.log.warning("Projects of %s: %s", username, problem)
     return SessionCredentials(
-        env={**broker.session_env(username), **access.session_env(reached)},
+        env={**broker.session_env(username), **access.session_env(reached), **datasets_env(spawner)},
         secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
         warnings=tuple(f"Credentials: {w}" for w in document.warnings)
         + tuple(f"Projects: {w}" for w in refused + problems),
     )
+
+
+DATASETS_ENV = "DATALAB_DATASETS"  # the session's event datasets: JSON [{name, bucket, prefix, read_only}]
+
+
+def datasets_env(spawner) -> dict[str, str]:
+    """The datasets of the open lists the user takes part in (read-only) or organises (writable)."""
+    if not hasattr(spawner, "current_catalog"):
+        return {}
+    found = datasets_for(spawner.current_catalog(), spawner.user_groups(), spawner.now())
+    return {DATASETS_ENV: json.dumps(found)} if found else {}

@@ -84,3 +84,44 @@ def vault_policy(project: Project, kv_mount: str) -> str:
         f'path "{meta}/*" {{ capabilities = ["read", "list", "delete"] }}\n'
         f'path "{meta}" {{ capabilities = ["read", "list"] }}\n'
     )
+
+
+def dataset_statements(bucket: str, prefix: str, *, readers: list[str], writers: list[str]) -> list[dict]:
+    """An event dataset on the personal role: read and list for `readers` (the list's participants and
+    organisers), every object action for `writers` (its organisers), by the token's groups (`jwt:groups`).
+
+    The event's window is the hub's to keep (the dataset is mounted only while the list is open): SeaweedFS
+    4.48 gives role policies no `aws:CurrentTime`, so a `DateLessThan` condition there denies always. On
+    AWS S3 and MinIO, add `"DateLessThan": {"aws:CurrentTime": "<end>"}` to the read statement."""
+    prefix = prefix.strip("/") + "/" if prefix.strip("/") else ""
+    arn = f"arn:aws:s3:::{bucket}"
+    keys = f"{arn}/{prefix}*"
+
+    def groups(names: list[str]) -> dict:
+        return {"ForAnyValue:StringEquals": {"jwt:groups": sorted(set(names))}}
+
+    listing = {"StringLike": {"s3:prefix": [prefix + "*"]}} if prefix else {}
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [arn],
+            "Condition": {**listing, **groups(readers)},
+        },
+        {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": [keys], "Condition": groups(readers)},
+    ]
+    if writers:
+        statements.append(
+            {
+                "Effect": "Allow",
+                "Action": [
+                    "s3:PutObject",
+                    "s3:DeleteObject",
+                    "s3:AbortMultipartUpload",
+                    "s3:ListMultipartUploadParts",
+                ],
+                "Resource": [keys],
+                "Condition": groups(writers),
+            }
+        )
+    return statements

@@ -51,8 +51,9 @@ def s3_config(access_key: str, secret_key: str) -> dict:
     }
 
 
-def user_policy(projects: list[Project] = ()) -> dict:
-    """The caller's own bucket, and each project's data if their token's groups hold its group."""
+def user_policy(projects: list[Project] = (), datasets: list[dict] = ()) -> dict:
+    """The caller's own bucket, each project's data if their token's groups hold its group, and the event
+    datasets (`{bucket, prefix, readers, writers}`: hub/stack/projects.py reads them from the catalog)."""
     own = "arn:aws:s3:::" + bucket_of("${jwt:preferred_username}")
     statements = [
         {"Effect": "Allow", "Action": ["s3:*"], "Resource": [own, own + "/*"]},
@@ -60,6 +61,10 @@ def user_policy(projects: list[Project] = ()) -> dict:
     ]
     for p in projects:
         statements += policies.s3_statements(p, condition_key="jwt:groups")
+    for d in datasets:
+        statements += policies.dataset_statements(
+            d["bucket"], d["prefix"], readers=d["readers"], writers=d["writers"]
+        )
     return {"Version": "2012-10-17", "Statement": statements}
 
 
@@ -70,6 +75,7 @@ def iam_config(
     signing_key: str,
     token_duration: str = "12h",
     projects: list[Project] = (),
+    datasets: list[dict] = (),
 ) -> dict:
     """STS trusting the IdP's id_tokens (audience = the hub's client) for the per-user role, and one role
     per project for project sessions (members only)."""
@@ -113,7 +119,7 @@ def iam_config(
                 "description": "A datalab user: their own bucket only",
             }
         ],
-        "policies": [{"name": POLICY_NAME, "document": user_policy(projects)}],
+        "policies": [{"name": POLICY_NAME, "document": user_policy(projects, datasets)}],
     }
     for p in projects:
         role_arn = PROJECT_ROLE_TEMPLATE.format(project=p.name)

@@ -38,7 +38,7 @@ from .layout import (
     state_dir,
     write_private,
 )
-from .projects import known_projects
+from .projects import catalog_datasets, known_projects
 from .supervisor import STACK_ENV, Part, Supervisor, stack_id, sweep
 from .users import ADMINS_GROUP, DEMO_USERS, USERS_GROUP, ensure_first_users, read_users
 
@@ -217,6 +217,7 @@ class Stack:
             client_id=CLIENT_ID,
             signing_key=secret(lay, "sts_signing_key"),
             projects=self.projects,
+            datasets=catalog_datasets(self.env_in.get("DATALAB_CATALOG_DIR", "")),
         )
         write_private(lay.s3 / "iam.json", json.dumps(iam, indent=2))
         keys = {

@@ -35,14 +35,14 @@ def _env_endpoint() -> str:
     return url
 
 
-def env_projects(text: str, log) -> list[dict]:
-    """The hub's JSON list of projects; a broken value shows no project (and says so), never fails."""
+def env_projects(text: str, log, var: str = "DATALAB_PROJECTS") -> list[dict]:
+    """A JSON list the hub wrote (projects, datasets); a broken value shows none of them (and says so)."""
     if not text:
         return []
     try:
         value = json.loads(text)
     except ValueError:
-        log.error("S3 contents: $DATALAB_PROJECTS is not JSON: no project folder is shown")
+        log.error("S3 contents: $%s is not JSON: none of its folders is shown", var)
         return []
     return [p for p in value if isinstance(p, dict)] if isinstance(value, list) else []
 
@@ -95,7 +95,8 @@ class S3MountContentsManager(AsyncLargeFileManager):
     datasets = List(
         Dict(),
         help="Datasets declared by the administrator: [{name, bucket, prefix, read_only}] (read-only ones "
-        "are shown writable=false and every write to them is refused with 403).",
+        "are shown writable=false and every write to them is refused with 403). Default: $DATALAB_DATASETS "
+        "(JSON, the event datasets the hub gives the session).",
     ).tag(config=True)
     mounts = List(Dict(), help="Other S3 locations: [{name, bucket, prefix, writable}].").tag(config=True)
     max_open_mb = Float(
@@ -162,6 +163,10 @@ class S3MountContentsManager(AsyncLargeFileManager):
     @default("projects")
     def _default_projects(self):
         return env_projects(os.environ.get("DATALAB_PROJECTS", ""), self.log)
+
+    @default("datasets")
+    def _default_datasets(self):
+        return env_projects(os.environ.get("DATALAB_DATASETS", ""), self.log, "DATALAB_DATASETS")
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)

@@ -187,6 +187,24 @@ def check_capacity(cap: Capacity | None, loc: tuple) -> list[Issue]:
     return []
 
 
+def check_datasets(datasets: tuple, organiser_groups: tuple, loc: tuple) -> list[Issue]:
+    """Datasets need organisers (who else uploads them?), unique folder names and a prefix that stays put."""
+    issues: list[Issue] = []
+    if datasets and not organiser_groups:
+        issues.append((loc, "datasets: set organiser_groups, the groups who upload and change them"))
+    seen: set[str] = set()
+    for i, d in enumerate(datasets):
+        if d.name in seen:
+            issues.append((loc + (i, "name"), f"datasets: two datasets are named {d.name!r}"))
+        seen.add(d.name)
+        parts = d.prefix.strip("/").split("/") if d.prefix.strip("/") else []
+        if any(p in ("", ".", "..") or "\\" in p for p in parts):
+            issues.append(
+                (loc + (i, "prefix"), f"datasets: prefix {d.prefix[:80]!r} has '.', '..' or empty parts")
+            )
+    return issues
+
+
 @dataclass(frozen=True)
 class Effective:
     """A service's option bounds once a list's overrides are applied."""

@@ -28,6 +28,7 @@ from .checks import (
     Issue,
     apply_overrides,
     check_capacity,
+    check_datasets,
     check_git,
     check_image_option,
     check_number,
@@ -35,6 +36,7 @@ from .checks import (
     check_service,
 )
 from .model import (
+    BUCKET_PATTERN,
     SLUG_PATTERN,
     GitOption,
     ImageOption,
@@ -188,7 +190,9 @@ def _message(err: Mapping[str, Any]) -> str:
             if not isinstance(value, str) or len(value) <= 60
             else f" (got {value[:57]!r}...)"
         )
-    if err["type"] == "string_pattern_mismatch" and "pattern" in err.get("ctx", {}):
+    if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == BUCKET_PATTERN:
+        msg = "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-', e.g. hackathon-data"
+    elif err["type"] == "string_pattern_mismatch" and "pattern" in err.get("ctx", {}):
         msg = "must be lowercase letters, digits and '-' (at most 63), e.g. jupyter-python"
     return f"{where}: {msg}" if where else msg
 
@@ -302,6 +306,9 @@ def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
             continue
         ok = _check_window(f, plist.window)
         if issues := check_capacity(plist.capacity, ("capacity",)):
+            f.add_all(issues, registry)
+            ok = False
+        if issues := check_datasets(plist.datasets, plist.organiser_groups, ("datasets",)):
             f.add_all(issues, registry)
             ok = False
         list_offers = []

@@ -185,6 +185,19 @@ class Capacity(_Model):
     )
 
 
+BUCKET_PATTERN = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
+class Dataset(_Model):
+    """Data an event gives its participants: read-only for them, writable by its organisers; shown as
+    `s3/<name>/` in their sessions while the list is open."""
+
+    name: Slug
+    bucket: Annotated[str, StringConstraints(pattern=BUCKET_PATTERN)]
+    prefix: Annotated[str, StringConstraints(max_length=512)] = ""
+    description: str = ""
+
+
 class ProfileList(_Model):
     """One file in `lists/`: which groups see which services, when, and with what narrower bounds."""
 
@@ -198,6 +211,7 @@ class ProfileList(_Model):
     )
     services: dict[Slug, ServiceOverrides | None] = Field(min_length=1)
     capacity: Capacity | None = Field(default=None, description="caps on the list's running servers")
+    datasets: Seq(Dataset) = Field(default=(), description="data for the list's participants (read-only)")
 
 
 class Settings(_Model):

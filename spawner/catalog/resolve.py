@@ -42,3 +42,21 @@ def resolve(catalog: Catalog, groups: Iterable[str], now: datetime) -> list[Offe
                 seen.add(offer.service)
                 offers.append(offer)
     return offers
+
+
+def datasets_for(catalog: Catalog, groups: Iterable[str], now: datetime) -> list[dict]:
+    """The datasets of every open list the user takes part in or organises, as mount specs: read-only for
+    participants, writable for the list's organisers. One folder per name (the first list, as sorted, wins)."""
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    mine = set(groups)
+    found: dict[str, dict] = {}
+    for name in sorted(catalog.lists):
+        plist = catalog.lists[name]
+        organiser = bool(mine.intersection(plist.organiser_groups))
+        if not (organiser or mine.intersection(plist.groups)) or not list_is_open(plist, now):
+            continue
+        for d in plist.datasets:
+            spec = {"name": d.name, "bucket": d.bucket, "prefix": d.prefix, "read_only": not organiser}
+            found.setdefault(d.name, {**spec, "list": name})
+    return list(found.values())

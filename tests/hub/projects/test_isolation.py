@@ -22,9 +22,16 @@ from tests.support.seaweedfs import run_seaweedfs
 
 GROUP = "project-demo"
 USERS = {
-    "alice": {"password": "alice-pw", "groups": ["datalab-users", GROUP]},
+    "alice": {"password": "alice-pw", "groups": ["datalab-users", GROUP, "hack-orga"]},
     "bob": {"password": "bob-pw", "groups": ["datalab-users", GROUP]},
-    "carol": {"password": "carol-pw", "groups": ["datalab-users"]},
+    "carol": {"password": "carol-pw", "groups": ["datalab-users", "hack"]},
+}
+# an event dataset (hub/stack/projects.catalog_datasets' shape): participants read, organisers write
+DATASET = {
+    "bucket": "events",
+    "prefix": "hack/census",
+    "readers": ["hack", "hack-orga"],
+    "writers": ["hack-orga"],
 }
 RULES = ProjectRules(group_prefix=seaweed.PROJECT_PREFIX)
 DEMO = resolve(RULES, [GROUP])[0][0]
@@ -38,11 +45,16 @@ def servers(tmp_path_factory):
     work = tmp_path_factory.mktemp("projects")
     with run_idp(work / "idp", users=USERS) as idp:
         aud = idp.test_client_id
-        iam = seaweed.iam_config(issuer=idp.issuer, client_id=aud, signing_key="ab" * 32, projects=[DEMO])
+        iam = seaweed.iam_config(
+            issuer=idp.issuer, client_id=aud, signing_key="ab" * 32, projects=[DEMO], datasets=[DATASET]
+        )
         with run_seaweedfs(work / "weed", iam=iam) as sw, run_openbao(work / "bao") as bao:
             openbao.configure(bao.addr, bao.root_token, issuer=idp.issuer, audience=aud, projects=[DEMO])
             for user in USERS:
                 sw.make_bucket(seaweed.bucket_of(user))
+            sw.make_bucket("events")
+            sw.client().put_object(Bucket="events", Key="hack/census/2026.csv", Body=b"region,n\n")
+            sw.client().put_object(Bucket="events", Key="other/secret.csv", Body=b"not for the event")
             yield idp, sw, bao
 
 
@@ -269,3 +281,22 @@ def test_only_a_project_servers_own_token_is_answered_for_its_project():
     assert server_project(owner, SimpleNamespace(note="Server at /user/bob/")) == ""  # his personal server
     assert server_project(owner, SimpleNamespace(note="my laptop")) == ""
     assert server_project(owner, None) == ""
+
+
+async def test_an_event_dataset_is_read_only_for_participants_and_writable_by_organisers(servers):
+    idp, sw, bao = servers
+    b = broker(sw, bao)
+    carol = s3_of(sw, (await b.credentials("carol", id_token(idp, "carol"))).s3)  # a participant
+    assert carol.get_object(Bucket="events", Key="hack/census/2026.csv")["Body"].read() == b"region,n\n"
+    assert carol.list_objects_v2(Bucket="events", Prefix="hack/census/")["KeyCount"] == 1
+    assert (
+        refused(lambda: carol.put_object(Bucket="events", Key="hack/census/mine.csv", Body=b"x"))
+        == "AccessDenied"
+    )
+    assert refused(lambda: carol.delete_object(Bucket="events", Key="hack/census/2026.csv")) == "AccessDenied"
+    assert refused(lambda: carol.get_object(Bucket="events", Key="other/secret.csv")) == "AccessDenied"
+    assert refused(lambda: carol.list_objects_v2(Bucket="events", Prefix="other/")) == "AccessDenied"
+    alice = s3_of(sw, (await b.credentials("alice", id_token(idp, "alice"))).s3)  # an organiser
+    alice.put_object(Bucket="events", Key="hack/census/2027.csv", Body=b"region,n\n")
+    bob = s3_of(sw, (await b.credentials("bob", id_token(idp, "bob"))).s3)  # neither
+    assert refused(lambda: bob.get_object(Bucket="events", Key="hack/census/2026.csv")) == "AccessDenied"

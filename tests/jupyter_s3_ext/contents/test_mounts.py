@@ -93,3 +93,17 @@ def test_the_hubs_projects_become_group_folders():
         ("project-b", "projects", "b/", "group"),
     ]
     assert env_projects("{not json", logging.getLogger("test")) == [] == env_projects("", None)
+
+
+def test_the_hubs_event_datasets_become_read_only_folders():
+    import json
+    import logging
+
+    from jupyter_s3_ext.contents.manager import env_projects
+
+    hub_env = json.dumps([{"name": "census", "bucket": "events", "prefix": "hack/census", "read_only": True}])
+    table, problems = build_table(datasets=env_projects(hub_env, logging.getLogger("t"), "DATALAB_DATASETS"))
+    assert problems == []
+    assert [(m.name, m.bucket, m.prefix, m.writable, m.kind) for m in table] == [
+        ("census", "events", "hack/census/", False, "dataset")
+    ]
