@@ -85,9 +85,13 @@ class SessionCredentials:
     `secret_files` (name -> content, e.g. CREDENTIALS_FILE) go only into the per-server Secret,
     mounted read-only at /var/run/datalab/ (Kubernetes) or written 0600 (local backend), which then
     points DATALAB_CREDENTIALS_FILE at CREDENTIALS_FILE;
-    `warnings` are shown in the spawn progress (an optional integration that failed).
+    `warnings` are shown in the spawn progress (an optional integration that failed);
+    `summary` says in words what the session got (no secret value), for the spawn progress and the hub's
+    pages; `expiration` is when the first of them expires (ISO 8601, UTC; None: they do not, or none).
     """
 
     env: dict[str, str] = field(default_factory=dict)
     secret_files: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    summary: str = ""
+    expiration: str | None = None

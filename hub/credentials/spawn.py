@@ -48,6 +48,8 @@ async def session_credentials(
                 env=env,
                 secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
                 warnings=tuple(f"Credentials: {w}" for w in document.warnings),
+                summary=summary(document),
+                expiration=first_expiration(document),
             )
         document = await broker.credentials(username, id_token)
     except BrokerError as e:
@@ -61,6 +63,8 @@ async def session_credentials(
         secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
         warnings=tuple(f"Credentials: {w}" for w in document.warnings)
         + tuple(f"Projects: {w}" for w in refused + problems),
+        summary=summary(document),
+        expiration=first_expiration(document),
     )
 
 
@@ -73,3 +77,20 @@ def datasets_env(spawner) -> dict[str, str]:
         return {}
     found = datasets_for(spawner.current_catalog(), spawner.user_groups(), spawner.now())
     return {DATASETS_ENV: json.dumps(found)} if found else {}
+
+
+def summary(document) -> str:
+    """What the session got, in words and without a secret: for the spawn progress and My services."""
+    parts = []
+    if document.s3 is not None:
+        where = "/".join(p.strip("/") for p in (document.s3.bucket, document.s3.prefix) if p)
+        parts.append(f"S3 ({where})" if where else "S3")
+    if document.vault is not None:
+        where = "/".join(p.strip("/") for p in (document.vault.mount, document.vault.top_dir) if p)
+        parts.append(f"Vault ({where})" if where else "Vault")
+    return " and ".join(parts)
+
+
+def first_expiration(document) -> str | None:
+    times = [c.expiration for c in (document.s3, document.vault) if c is not None and c.expiration]
+    return min(times).isoformat() if times else None

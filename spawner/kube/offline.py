@@ -120,10 +120,10 @@ def make_spawner(
     spawner.user_options = dict(user_options or {})
     if credentials is not None:
 
-        async def fixed_credentials() -> SessionCredentials:
+        async def fixed_credentials(spawner) -> SessionCredentials:
             return credentials
 
-        spawner.session_credentials = fixed_credentials
+        spawner.credentials_provider = fixed_credentials  # reported as a progress step like the broker's
     return spawner
 
 

@@ -141,8 +141,6 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
         await self.check_git_repository(plan)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         credentials = await self.session_credentials()
-        for warning in credentials.warnings:
-            self.report_progress(f"Warning: {warning}")
         self.credentials = credentials
         self._parts = pod.build_pod_parts(
             plan,

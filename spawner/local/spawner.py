@@ -233,8 +233,6 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
     async def _start_session(self, plan: LaunchPlan):
         account, sdir = self.account, Path(self.session_dir)
         credentials = await self.session_credentials()
-        for warning in credentials.warnings:
-            self.report_progress(f"Warning: {warning}")
         for name, content in credentials.secret_files.items():
             write_user_file(sdir, name, content, account)
         env = dict(credentials.env)
@@ -247,15 +245,14 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         env[STATUS_DIR_ENV] = str(sdir)  # how the start went (a failed clone), for the session to show
         if plan.git_repository:
             folder = repository_folder(plan.git_repository)
-            self.report_progress(f"Cloning {plan.git_repository} into ~/{folder}")
+            self.report_progress(f"Git: cloning {plan.git_repository} into ~/{folder}")
             try:
-                self.report_progress(
-                    await clone(account, plan.git_repository, folder, {**self._base_env(), **self.git_env},
-                                self.git_timeout)
-                )  # fmt: skip
+                outcome = await clone(account, plan.git_repository, folder,
+                                      {**self._base_env(), **self.git_env}, self.git_timeout)  # fmt: skip
+                self.report_progress(f"Git: {outcome[0].lower()}{outcome[1:]}")
             except CommandFailed as e:
                 self.report_progress(
-                    f"Could not clone {plan.git_repository} (the session starts without it): {e}"
+                    f"Git: could not clone {plan.git_repository}: {e}. The session starts without it."
                 )
                 record = clone_failure_record(plan.git_repository, folder, e.output, datetime.now(UTC))
                 write_user_file(sdir, CLONE_FAILED_FILE, record, account)
@@ -263,12 +260,14 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         if plan.postgres:
             bin_dir = postgres_bin_dir()
             if bin_dir is None:
+                self.report_progress("PostgreSQL: not installed on this machine (initdb not found)")
                 raise SpawnException(
                     "PostgreSQL is not installed on this machine (initdb not found)", reason="postgres"
                 )
             data = local_postgres.data_dir(account.home, self.name)
             self.report_progress(
-                f"Starting PostgreSQL ({plan.postgres.database}) with its data in ~/{data.relative_to(account.home)}"
+                f"PostgreSQL: starting the database {plan.postgres.database}, its data in "
+                f"~/{data.relative_to(account.home)}"
             )
             try:
                 pg_env = await local_postgres.start(
@@ -276,9 +275,14 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
                     port=random_port(), env=self._base_env(),
                 )  # fmt: skip
             except CommandFailed as e:
+                self.report_progress(f"PostgreSQL: could not start: {e}")
                 raise SpawnException(f"PostgreSQL could not start: {e}", reason="postgres") from None
             self.pg_data = str(data)
             env.update(pg_env)
+            where = f"{pg_env.get('PGHOST', '')}:{pg_env.get('PGPORT', '')}".strip(":")
+            self.report_progress(
+                f"PostgreSQL: ready ({plan.postgres.database}{' on ' + where if where else ''})"
+            )
         self.environment = {**self.environment, **env}
         self.default_url = plan.default_url.rstrip("/") + "/" if plan.kind != "jupyter" else plan.default_url
         self.notebook_dir = str(account.home)

@@ -7,6 +7,8 @@ hub.credentials.spawn.session_credentials). A provider refuses a spawn by raisin
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from traitlets import Callable
 from traitlets.config import Configurable
 
@@ -24,7 +26,35 @@ class CredentialsMixin(Configurable):
         broker's. None: sessions get no credentials.""",
     ).tag(config=True)
 
+    credentials_expiration: str | None = None  # when the session's first credential expires (ISO 8601)
+
     async def session_credentials(self) -> SessionCredentials:
+        """The provider's credentials, each outcome a step of the spawn progress."""
         if self.credentials_provider is None:
+            self.report_progress("Credentials: none configured (this session has no S3 or Vault access)")
             return SessionCredentials()
-        return await self.credentials_provider(self)
+        self.report_progress("Credentials: asking for the session's S3 and Vault credentials")
+        try:
+            credentials = await self.credentials_provider(self)
+        except Exception as e:
+            self.report_progress(f"Credentials: refused ({getattr(e, 'message', None) or 'see the hub log'})")
+            raise
+        for warning in credentials.warnings:
+            self.report_progress(f"Warning: {warning}")
+        if credentials.summary:
+            until = f", valid until {_clock(credentials.expiration)}" if credentials.expiration else ""
+            self.report_progress(f"Credentials: {credentials.summary} ready{until}")
+        elif not credentials.warnings:
+            self.report_progress("Credentials: none for this session")
+        self.credentials_expiration = credentials.expiration
+        return credentials
+
+
+def _clock(iso: str) -> str:
+    """'2026-12-02T14:05:00+00:00' -> '14:05 UTC' (the date only when it is not today's)."""
+    try:
+        when = datetime.fromisoformat(iso).astimezone(UTC)
+    except ValueError:
+        return iso
+    today = datetime.now(UTC).date()
+    return when.strftime("%H:%M UTC" if when.date() == today else "%Y-%m-%d %H:%M UTC")

@@ -78,9 +78,12 @@ async def test_spawn_creates_pod_owned_secret_and_pvc_then_stop_removes_pod_and_
     spawner.start()
     events = []
 
+    values = []
+
     async def follow():
         async for event in spawner.progress():
             events.append(event["message"])
+            values.append(event["progress"])
 
     follower = asyncio.ensure_future(follow())
     url = await spawner._start_future
@@ -106,6 +109,9 @@ async def test_spawn_creates_pod_owned_secret_and_pvc_then_stop_removes_pod_and_
     assert any("Vault is not reachable" in m for m in events)
     assert any("Storing the session's secrets" in m for m in events)
     assert any("Created container" in m or "Started" in m for m in events), events
+    assert values == sorted(values), list(
+        zip(values, events, strict=True)
+    )  # our steps and the pod's events: one bar
 
     await spawner.stop(now=True)
     assert not kube.objects("pods", label_selector="hub.jupyter.org/username=ada")

@@ -167,7 +167,7 @@ print(sorted(k for k in os.environ if k.startswith("PG")), os.environ["CPU_LIMIT
 
     # Progress told the user about the clone and the database.
     log = hub.log()
-    assert "Cloned https://localhost" in log and "Starting PostgreSQL" in log
+    assert "Git: cloned https://localhost" in log and "PostgreSQL: ready (datalab on 127.0.0.1:" in log
 
     # Stopping the server stops its PostgreSQL and removes the session's secrets.
     pg_data = next((hub.state / "homes" / account(hub, "alice") / ".datalab" / "postgres").iterdir())
