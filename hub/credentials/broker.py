@@ -173,6 +173,14 @@ class CredentialBroker(LoggingConfigurable):
                 vault_part = await self._one("vault", username, id_token, force, warnings)
         return CredentialsDocument(s3=s3_part, vault=vault_part, warnings=tuple(warnings))
 
+    def latest_expiration(self, username: str) -> str | None:
+        """When the first of the user's latest credentials expires (ISO 8601; None: none, or they do not):
+        what My services shows, renewed whenever a session asks the hub for fresh ones."""
+        times = [
+            c.expiration for (u, _), (_, c) in list(self._cache.items()) if u == username and c.expiration
+        ]
+        return min(times).isoformat() if times else None
+
     def forget(self, username: str) -> None:
         """Drop the user's cached credentials (e.g. at logout)."""
         for key in [k for k in self._cache if k[0] == username]:

@@ -2,7 +2,9 @@
 `configure_pages(c)`, after the catalog check (and after any `c.JupyterHub.load_roles = [...]` of your own).
 
 It registers (under /hub/): `datalab/launch[/{server}]` (launch), `datalab/organise[/{list}]`
-(organise), `datalab/share[/{server}]` (sharing); adds templates/ to the template path; creates one
+(organise), `datalab/share[/{server}]` (sharing), `datalab/services/...` (the actions of My services,
+the hub's home: services), `datalab/admin/services` (every user's servers, for admins: admin); adds
+templates/ to the template path (JupyterHub's pages with the Datalab ones: home, spawn, login...); creates one
 role per profile list with organisers (roles) and keeps them in step with catalog reloads; gives the
 `user` role the scopes sharing needs (sharing.USER_SCOPES) unless `sharing_scopes=False`.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 from ..catalog import source_for
 from ..user_role import extend_user_role
-from . import launch, organise, sharing
+from . import admin, launch, organise, services, sharing
 from .roles import merge_into_load_roles, role_specs, roles_made_from, sync_roles_if_changed
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -32,6 +34,21 @@ class OrganisesAnything:
     def __call__(self, user: Any) -> bool:
         catalog = self.source_factory().catalog
         return bool(user is not None and catalog is not None and organise.organised_lists(catalog, user))
+
+
+class MyServicesOf:
+    """`template_vars["datalab_services"]`: the page's user's servers for home.html (hub.pages.services)."""
+
+    def __init__(self, source_factory, config):
+        self.source_factory, self.config = source_factory, config
+
+    def expiration_of(self, username: str) -> str | None:
+        from ..credentials.broker import get_broker
+
+        return get_broker(self.config).latest_expiration(username)
+
+    def __call__(self, user: Any) -> services.MyServices:
+        return services.MyServices(user, self.source_factory, self.expiration_of)
 
 
 async def _keep_roles_in_step(source_factory, catalog: Any, interval: float) -> None:
@@ -67,12 +84,15 @@ def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
         *launch.HANDLERS,
         *organise.handlers(source_factory),
         *sharing.HANDLERS,
+        *services.HANDLERS,
+        *admin.HANDLERS,
     ]
     paths = list(c.JupyterHub.get("template_paths", []))
     if str(TEMPLATES) not in paths:
         c.JupyterHub.template_paths = [*paths, str(TEMPLATES)]
     template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
     template_vars["datalab_organises"] = OrganisesAnything(source_factory)
+    template_vars["datalab_services"] = MyServicesOf(source_factory, c)
     c.JupyterHub.template_vars = template_vars
     catalog = source_factory().get()  # configure_catalog already refused an invalid one
     c.JupyterHub.load_roles = merge_into_load_roles(

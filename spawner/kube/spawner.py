@@ -240,6 +240,23 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
             if len(value) >= 8 and value in text:
                 raise RuntimeError(f"refusing to create the pod: the secret {key!r} would appear in its spec")
 
+    session_log_title = "The pod's latest Kubernetes events"
+
+    def session_log_tail(self, lines: int = 30) -> list[str]:
+        """The pod's latest Kubernetes events, from KubeSpawner's event reflector: the chart's hub Role
+        may read events but not pods/log, so these are what My services can show of a start."""
+        try:
+            events = list(self.events)
+        except Exception:
+            return []
+        out = []
+        for e in events[-lines:]:
+            source = (e.get("involvedObject") or {}).get("fieldPath") or ""
+            where = f" ({source})" if source else ""
+            line = f"{e.get('type') or ''} {e.get('reason') or ''}{where}: {e.get('message') or ''}"
+            out.append(" ".join(line.split())[:400])
+        return out
+
     # -- the spawn ---------------------------------------------------------------------------------
 
     _spawn_id = ""

@@ -21,6 +21,8 @@ import getpass
 import html
 import os
 import shutil
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -103,6 +105,7 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
     session_dir: str = ""
     tmp_dir: str = ""
     pg_data: str = ""
+    log_path: str = ""
 
     # -- where things are --------------------------------------------------------------------------
 
@@ -289,7 +292,34 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         self.cpu_limit = plan.cpu
         self.mem_limit = int(plan.memory_gib * 1024**3)
         self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
-        return await LocalProcessSpawner.start(self)
+        log = self._open_session_log()
+        self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
+        try:
+            return await LocalProcessSpawner.start(self)
+        finally:
+            log.close()  # the session keeps its own copy of the descriptor
+
+    def _open_session_log(self):
+        """The session's output file, new at each start, readable by the hub only (My services shows its
+        last lines while the server starts or after it failed)."""
+        logs = Path(self.state_dir) / "logs" / "sessions"
+        logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        self.log_path = str(logs / f"{self._key()}.log")
+        fd = os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+        return os.fdopen(fd, "wb")
+
+    def session_log_tail(self, lines: int = 30) -> list[str]:
+        """The last lines of the session's output (empty when it has none)."""
+        if not self.log_path:
+            return []
+        try:
+            with open(self.log_path, "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 16384))
+                text = f.read().decode("utf-8", "replace")
+        except OSError:
+            return []
+        return [line[:400] for line in text.splitlines()[-lines:]]
 
     def get_env(self):
         env = super().get_env()
@@ -332,6 +362,8 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
             state["tmp_dir"] = self.tmp_dir
         if self.pg_data:
             state["pg_data"] = self.pg_data
+        if self.log_path:
+            state["log_path"] = self.log_path
         return state
 
     def load_state(self, state):
@@ -342,3 +374,4 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         self.session_dir = state.get("session_dir", "")
         self.tmp_dir = state.get("tmp_dir", "")
         self.pg_data = state.get("pg_data", "")
+        self.log_path = state.get("log_path", "")

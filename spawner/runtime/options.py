@@ -84,6 +84,7 @@ class CatalogOptionsMixin(Configurable):
     ).tag(config=True)
 
     plan: LaunchPlan | None = None  # the plan of the current spawn (None between spawns)
+    last_plan: LaunchPlan | None = None  # the plan of the last spawn, kept after it ended (the hub's pages)
     _offered_plan: LaunchPlan | None = None
 
     # -- the catalog -------------------------------------------------------------------------------
@@ -237,7 +238,7 @@ class CatalogOptionsMixin(Configurable):
         plan, self._offered_plan = self._offered_plan, None
         if plan is None or plan.user_options != self.user_options:
             plan = self.validate()
-        self.plan = plan
+        self.plan = self.last_plan = plan
         self.claim_capacity(plan)
         try:
             return super().run_pre_spawn_hook()

@@ -162,11 +162,11 @@ def scenario(lab, browser, tmp_path):
     assert out.strip() == "42", out
     bob.shot("notebook")
 
-    # bob stops the server from the hub's home page.
+    # bob stops the server from My services, the hub's home page.
     page.goto(url + "/hub/home")
     page.click("#stop")
-    page.wait_for_selector("#stop", state="hidden", timeout=60_000)
-    page.wait_for_selector("#start:has-text('Start My Server')", timeout=60_000)
+    page.wait_for_selector("#stop", state="detached", timeout=60_000)
+    page.wait_for_selector("#datalab-server-default[data-status=stopped] #start", timeout=60_000)
     bob.shot("stopped")
 
     # ... and starts vscode-python as a named server (its own options form): VS Code's workbench loads.

@@ -164,7 +164,7 @@ def bob_writes_his_work(bob: Steps, url: str, csv: Path) -> None:
 def bob_finds_his_work(bob: Steps, url: str) -> None:
     page = bob.page
     page.goto(url + "/hub/home")
-    page.click("#start")  # "Start My Server": the catalog again
+    page.click("#start")  # My services: "Start again", the catalog
     start_jupyter_with_postgres(bob, url)
     item(page, NOTEBOOK).wait_for()
     open_dir(page, "s3")
