@@ -140,20 +140,44 @@ function loopbackWithoutPort(uri) {
 // ---- HTML ------------------------------------------------------------------------------------------
 const esc = (s) => String(s ?? '').replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 
+// The sign-in form, in the style of the hub's landing page (hub/pages/templates/login.html): the same
+// accent, a card, light and dark schemes. No script: it works with JavaScript off.
+const STYLE = `
+:root{color-scheme:light dark;--accent:#f37524;--bg:#f6f7f9;--card:#fff;--text:#212529;--muted:#5c636a;--border:#dee2e6;--danger:#b02a37}
+@media (prefers-color-scheme:dark){:root{--bg:#16181b;--card:#212529;--text:#e9ecef;--muted:#adb5bd;--border:#3a3f44;--danger:#ea868f}}
+*{box-sizing:border-box}body{margin:0;min-height:100vh;display:grid;place-items:center;background:var(--bg);color:var(--text);
+font-family:system-ui,-apple-system,"Segoe UI",Roboto,"Helvetica Neue",Arial,sans-serif}
+main{width:min(24rem,92vw);background:var(--card);border:1px solid var(--border);border-radius:.9rem;padding:2rem;
+box-shadow:0 .5rem 1.5rem rgba(0,0,0,.08)}
+.brand{font-weight:700;font-size:1.6rem;margin:0}.brand span{color:var(--accent)}
+.lead{color:var(--muted);margin:.25rem 0 1.5rem}
+label{display:block;font-weight:500;margin:.9rem 0 .3rem}
+input{width:100%;padding:.6rem .75rem;font:inherit;color:inherit;background:transparent;border:1px solid var(--border);border-radius:.45rem}
+input:focus{outline:3px solid color-mix(in srgb,var(--accent) 45%,transparent);border-color:var(--accent)}
+button{font:inherit;cursor:pointer}
+.primary{width:100%;margin-top:1.4rem;padding:.7rem;border:0;border-radius:.45rem;background:var(--accent);color:#fff;font-weight:600}
+.primary:focus-visible,.secondary:focus-visible{outline:3px solid var(--text);outline-offset:2px}
+.secondary{background:none;border:0;color:var(--muted);text-decoration:underline;padding:.25rem 0;margin-top:.75rem}
+.error{color:var(--danger);background:color-mix(in srgb,var(--danger) 12%,transparent);border-radius:.45rem;padding:.6rem .75rem;margin:0 0 .5rem}
+.foot{color:var(--muted);font-size:.85rem;margin-top:1.25rem}`;
+
 function loginPage(uid, { username = '', error = '' } = {}) {
   return `<!doctype html>
-<html><head><meta charset="utf-8"><title>Sign in - Datalab</title>
-<style>body{font-family:sans-serif;max-width:22em;margin:4em auto}label,input,button{display:block;width:100%;margin:.4em 0}
-.error{color:#b00020}</style></head>
-<body><h1>Sign in to Datalab</h1>
-${error ? `<p class="error" role="alert">${esc(error)}</p>` : ''}
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Sign in - Datalab</title><style>${STYLE}</style></head>
+<body><main>
+<h1 class="brand">Data<span>lab</span></h1>
+<p class="lead">Sign in to Datalab with your account.</p>
+${error ? `<p class="error" role="alert" id="error">${esc(error)}</p>` : ''}
 <form method="post" action="/interaction/${esc(uid)}/login" autocomplete="off">
-<label for="username">Username</label><input id="username" name="username" value="${esc(username)}" required autofocus>
-<label for="password">Password</label><input id="password" name="password" type="password" required>
-<button type="submit">Sign in</button>
+<label for="username">Username</label><input id="username" name="username" value="${esc(username)}" required autofocus
+ autocapitalize="off" spellcheck="false"${error ? ' aria-describedby="error"' : ''}>
+<label for="password">Password</label><input id="password" name="password" type="password" required autocomplete="current-password">
+<button type="submit" class="primary">Sign in</button>
 </form>
-<form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit">Cancel</button></form>
-</body></html>`;
+<form method="post" action="/interaction/${esc(uid)}/abort"><button type="submit" class="secondary">Cancel and go back</button></form>
+<p class="foot">Datalab's development sign-in. Your organisation's own provider replaces it in production.</p>
+</main></body></html>`;
 }
 
 function send(res, status, body, type = 'text/html; charset=utf-8') {
@@ -278,8 +302,10 @@ async function main() {
     },
     async renderError(ctx, out) {
       ctx.type = 'html';
-      ctx.body = `<!doctype html><html><head><title>Sign-in error</title></head><body><h1>Sign-in error</h1>
-<pre>${Object.entries(out).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join('\n')}</pre></body></html>`;
+      ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title>
+<style>${STYLE}</style></head><body><main><h1 class="brand">Data<span>lab</span></h1><p class="lead">Sign-in error</p>
+<pre class="error">${Object.entries(out).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join('\n')}</pre>
+<p class="foot">Start again from the application.</p></main></body></html>`;
     },
   });
 

@@ -22,6 +22,12 @@ from . import admin, launch, organise, services, sharing
 from .roles import merge_into_load_roles, role_specs, roles_made_from, sync_roles_if_changed
 
 TEMPLATES = Path(__file__).parent / "templates"
+# The landing page's texts (login.html); an operator sets their own in c.JupyterHub.template_vars.
+BRANDING = {
+    "datalab_name": "Datalab",
+    "datalab_tagline": "Data science in your browser: pick a service, get to work, your data and secrets wired in.",
+    "datalab_about": "",
+}
 log = logging.getLogger("JupyterHub")
 
 
@@ -93,6 +99,8 @@ def configure_pages(c: Any, *, sharing_scopes: bool = True) -> None:
     template_vars = dict(c.JupyterHub.template_vars) if "template_vars" in c.JupyterHub else {}
     template_vars["datalab_organises"] = OrganisesAnything(source_factory)
     template_vars["datalab_services"] = MyServicesOf(source_factory, c)
+    for key, value in BRANDING.items():
+        template_vars.setdefault(key, value)  # the operator's own, set before hub.configure, win
     c.JupyterHub.template_vars = template_vars
     catalog = source_factory().get()  # configure_catalog already refused an invalid one
     c.JupyterHub.load_roles = merge_into_load_roles(
