@@ -1,0 +1,159 @@
+"""The Datalab pages on the whole datalab, in a browser: `datalab up` (real IdP, SeaweedFS, OpenBao, hub,
+local backend) driven by headless Debian Chromium through Playwright. Screenshots of every step go to
+test-artifacts/pages-journey/ (gitignored).
+
+bob signs in from the landing page (one click, then the IdP's form), finds the catalog grid, submits a
+custom image the catalog refuses (the form comes back with every value and the message at its field),
+then starts jupyter-python with PostgreSQL and a git repository that cannot be cloned: the progress bar
+only moves forward and says, step by step, that the credentials, the database and the failed clone went
+as they did. My services shows the server with its service and resources; restarting it keeps its
+options. alice, an admin, sees it on the Services page.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.conftest import CHROMIUM
+from tests.support.idp import node_available
+from tests.support.procs import REPO
+
+ARTIFACTS = REPO / "test-artifacts" / "pages-journey"
+SEC = 1000
+BAD_GIT = "https://127.0.0.1:9/nobody/nothing.git"  # port 9 (discard): refused at once
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.timeout(400),
+    pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed"),
+    pytest.mark.skipif(not node_available(), reason="the IdP's npm packages are not installed"),
+]
+
+# Kept across the progress page's reloads (same origin, same tab): every percentage and message shown.
+RECORD_PROGRESS = """
+(() => {
+  if (!location.pathname.includes("/spawn-pending/")) { return; }
+  const seen = JSON.parse(sessionStorage.getItem("datalab-progress") || "[]");
+  const save = () => sessionStorage.setItem("datalab-progress", JSON.stringify(seen));
+  new MutationObserver(() => {
+    const bar = document.getElementById("progress-bar"), msg = document.getElementById("progress-message");
+    if (!bar) { return; }
+    const entry = [Number(bar.getAttribute("aria-valuenow")), msg ? msg.textContent : ""];
+    const last = seen[seen.length - 1];
+    if (!last || last[0] !== entry[0] || last[1] !== entry[1]) { seen.push(entry); save(); }
+  }).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+})();
+"""
+
+
+class Steps:
+    def __init__(self, browser, who: str):
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.set_default_timeout(60 * SEC)
+        self.context.add_init_script(RECORD_PROGRESS)
+        self.page, self.who, self.n = self.context.new_page(), who, 0
+
+    def shot(self, name: str) -> None:
+        self.n += 1
+        self.page.screenshot(path=str(ARTIFACTS / f"{self.who}-{self.n:02d}-{name}.png"), full_page=True)
+
+    def __enter__(self) -> Steps:
+        return self
+
+    def __exit__(self, kind, value, tb) -> None:
+        if kind is not None and issubclass(kind, Exception):
+            self.shot("FAILED")
+        self.context.close()
+
+
+def sign_in(steps: Steps, url: str, user: str, password: str) -> None:
+    page = steps.page
+    page.goto(url + "/hub/login")
+    page.wait_for_selector("#datalab-landing")
+    steps.shot("landing")
+    page.click("text=Sign in with Datalab")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", password)
+    steps.shot("idp-login-form")
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
+
+
+def progress_seen(page) -> list[list]:
+    return json.loads(page.evaluate("sessionStorage.getItem('datalab-progress') || '[]'"))
+
+
+def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
+    url = lab.url
+    with Steps(browser, "bob") as bob:
+        page = bob.page
+        sign_in(bob, url, "bob", lab.passwords["bob"])
+        page.goto(url + "/hub/spawn/bob/pages")
+        cards = page.locator("#datalab-grid .datalab-card")
+        assert cards.count() >= 3
+        rstudio = page.locator("#datalab-card-rstudio")
+        assert "datalab-off" in rstudio.get_attribute("class")  # no RStudio Server here: greyed, with why
+        assert "not available on this machine" in rstudio.inner_text()
+        bob.shot("catalog")
+
+        # A refused value: the form comes back with every value and the message at the field.
+        page.check("#datalab-service-jupyter-python")
+        page.click("#datalab-tab-jupyter-python-database")
+        page.check("#jupyter-python--postgres")
+        page.click("#datalab-tab-jupyter-python-git")
+        page.fill("#jupyter-python--git_repository", BAD_GIT)
+        page.click("#datalab-tab-jupyter-python-service")
+        page.fill("#jupyter-python--custom_image", "docker.io/library/python:3")
+        page.click("#datalab-start")
+        page.wait_for_selector("#jupyter-python--custom_image-error")
+        bob.shot("refused")
+        assert "SpawnException" not in page.inner_text(".spawn-error-msg")
+        assert "docker.io/library/python:3" in page.inner_text("#jupyter-python--custom_image-error")
+        assert page.input_value("#jupyter-python--git_repository") == BAD_GIT
+        assert page.is_checked("#jupyter-python--postgres")
+
+        # Corrected: it starts, with PostgreSQL and a repository that cannot be cloned.
+        page.fill("#jupyter-python--custom_image", "")
+        page.click("#datalab-start")
+        page.wait_for_url(re.compile(r"/user/bob/pages/"), timeout=240 * SEC)
+        seen = progress_seen(page)
+        values = [v for v, _ in seen]
+        messages = [m for _, m in seen]
+        assert values and values == sorted(values), seen  # never backwards
+        assert any(m.startswith("Credentials: ") for m in messages), messages
+        assert any(m.startswith("PostgreSQL: ready") for m in messages), messages
+        assert any(m.startswith(f"Git: could not clone {BAD_GIT}") for m in messages), messages
+
+        # My services: the server, its service and resources.
+        page.goto(url + "/hub/home")
+        server = page.locator("#datalab-server-pages")
+        assert server.get_attribute("data-status") == "running"
+        assert "JupyterLab · Python" in server.inner_text()
+        resources = server.locator(".datalab-resources").inner_text()
+        assert "CPU" in resources and "GiB memory" in resources
+        assert server.locator(".datalab-postgres").inner_text() == "yes"
+        assert server.locator(".datalab-git").inner_text() == BAD_GIT
+        assert "valid until" in server.locator(".datalab-credentials").inner_text()
+        bob.shot("my-services")
+
+        server.locator(".datalab-restart").click()  # restart with the same options
+        page.wait_for_url(re.compile(r"/user/bob/pages/"), timeout=240 * SEC)
+        page.goto(url + "/hub/home")
+        again = page.locator("#datalab-server-pages")
+        assert again.get_attribute("data-status") == "running"
+        assert again.locator(".datalab-resources").inner_text() == resources
+        assert again.locator(".datalab-postgres").inner_text() == "yes"
+        bob.shot("my-services-restarted")
+
+    with Steps(browser, "alice") as alice:
+        sign_in(alice, url, "alice", lab.passwords["alice"])
+        alice.page.click("#datalab-nav-services")
+        row = alice.page.locator('#datalab-admin-table tr[data-server="bob/pages"]')
+        row.wait_for()
+        assert "JupyterLab · Python" in row.inner_text() and "CPU" in row.inner_text()
+        alice.shot("admin-services")
