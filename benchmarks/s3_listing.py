@@ -1,12 +1,15 @@
-"""Benchmark: listing a big S3 folder through the contents API, against raw boto3 on the same SeaweedFS.
+"""Benchmark: opening a big S3 folder in the file browser, against raw boto3, s3fs `ls` and s3contents.
 
-    .venv/bin/python benchmarks/s3_listing.py [--objects 10000] [--rounds 5]
+    .venv/bin/python benchmarks/s3_listing.py [--objects 100000] [--folders 200] [--rounds 5]
 
-A folder of N objects plus 20 sub-folders without marker objects is listed with
-`GET /api/contents/s3/bench/big?content=1` and with boto3's paginated `list_objects_v2` (Delimiter '/').
-S3 requests are counted at the wire by a proxy in front of SeaweedFS. Last line: one JSON object.
-The s3contents comparison runs only from a throwaway venv, never ours (else it is reported as skipped):
-`/usr/bin/python3 -m venv /tmp/s3eng/s3c && /tmp/s3eng/s3c/bin/pip install s3contents "jupyter-server<3"`.
+A folder of N objects plus F sub-folders without marker objects is listed the way JupyterLab's file
+browser asks (`GET /api/contents/s3/bench/big?content=1`, type unknown), with boto3's paginated
+`list_objects_v2` (Delimiter '/'), with s3fs `ls(detail=True)` (no cache) and through s3contents (its
+own server, in a throwaway venv made by pip when missing), interleaved for `--rounds` rounds straight to
+SeaweedFS. Our wall time is the time to receive the whole JSON; the server's peak RSS growth while it
+answers (VmHWM after a reset) is compared with the size of that JSON, and measured for s3contents too.
+S3 requests are counted at the wire, once, by a second server of ours behind a counting proxy: the floor
+is one ListObjectsV2 per 1,000 entries. Last line: one JSON object.
 """
 
 from __future__ import annotations
@@ -14,24 +17,22 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import subprocess
+import os
 import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from s3_common import CountingProxy, p50, raw_client
+from s3_common import CountingProxy, p50, raw_client, reset_hwm, s3contents_venv, vm_hwm_kb, vm_rss_kb
 
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
 
-SUBFOLDERS = 20
 
-
-def fill(client, bucket: str, n: int) -> None:
-    keys = [f"big/obj-{i:05d}.csv" for i in range(n)]
-    keys += [f"big/sub-{j:02d}/inside.txt" for j in range(SUBFOLDERS)]  # no marker objects
+def fill(client, bucket: str, n: int, folders: int) -> None:
+    keys = [f"big/obj-{i:06d}.csv" for i in range(n)]
+    keys += [f"big/sub-{j:03d}/inside.txt" for j in range(folders)]  # no marker objects
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda k: client.put_object(Bucket=bucket, Key=k, Body=b"a,b\n1,2\n"), keys))
 
@@ -43,85 +44,156 @@ def raw_listing(client, bucket: str) -> int:
     return n
 
 
-def s3contents_listing(proxy, sw, rounds: int) -> dict | None:
-    """s3contents in a throwaway venv (never in ours), when it is there: /tmp/s3eng/s3c."""
-    venv = Path("/tmp/s3eng/s3c/bin/python")
-    if not venv.exists():
-        return {"skipped": "s3contents is not installed in a throwaway venv at /tmp/s3eng/s3c"}
-    code = (
-        "import asyncio,time,json,sys\n"
-        "from s3contents import S3ContentsManager\n"
-        f"cm=S3ContentsManager(access_key_id={sw.access_key!r},secret_access_key={sw.secret_key!r},"
-        f"endpoint_url={proxy.url!r},bucket='bench',region_name='us-east-1')\n"
-        "ts=[]\n"
-        f"for _ in range({rounds}+1):\n"
-        "    t=time.perf_counter(); m=cm.get('big', content=True)\n"
-        "    m=asyncio.run(m) if asyncio.iscoroutine(m) else m\n"
-        "    ts.append((time.perf_counter()-t)*1000)\n"
-        "print(json.dumps({'entries':len(m['content']),'ms':ts[1:]}))\n"
-    )
-    proxy.reset()
-    r = subprocess.run([str(venv), "-c", code], capture_output=True, text=True, timeout=600)
-    if r.returncode:
-        return {"skipped": "s3contents failed: " + r.stderr.strip().splitlines()[-1][:200]}
-    out = json.loads(r.stdout.strip().splitlines()[-1])
+def server_get(jp, api_path: str) -> dict:
+    """One file-browser GET: wall time to the last byte, the server's peak RSS growth, the JSON's size."""
+    pid = jp.proc.pid
+    base_kb = vm_rss_kb(pid)
+    reset_hwm(pid)
+    t = time.perf_counter()
+    r = jp.http.get(f"{jp.url}/api/contents/{api_path}", params={"content": 1}, timeout=900)
+    body = r.content
+    wall = time.perf_counter() - t
+    r.raise_for_status()
     return {
-        "entries": out["entries"],
-        "wall_ms_p50": round(p50(out["ms"]), 1),
-        "s3_requests_per_listing": math.ceil(proxy.count / (rounds + 1)),
+        "wall": wall,
+        "growth_mb": (vm_hwm_kb(pid) - base_kb) / 1024,
+        "json_mb": len(body) / 2**20,
+        "entries": len(json.loads(body)["content"]),
+    }
+
+
+def settings(sw, endpoint: str) -> dict:
+    return {
+        "endpoint_url": endpoint,
+        "access_key_id": sw.access_key,
+        "secret_access_key": sw.secret_key,
+        "mounts": [{"name": "bench", "bucket": "bench"}],
+    }
+
+
+def count_requests(sw, tmp: str) -> tuple[int, int]:
+    proxy = CountingProxy(sw.ports["s3"])
+    with run_jupyter(Path(tmp) / "jp-count", settings(sw, proxy.url)) as jp:
+        jp.api("GET", "s3/bench")  # the client made, connections opened
+        proxy.reset()
+        entries = server_get(jp, "s3/bench/big")["entries"]
+        return proxy.count, entries
+
+
+def summary(rows: list[dict], key: str, digits: int = 3) -> dict:
+    values = [r[key] for r in rows]
+    return {
+        "p50": round(p50(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--objects", type=int, default=10_000)
+    ap.add_argument("--objects", type=int, default=100_000)
+    ap.add_argument("--folders", type=int, default=200)
     ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--no-s3contents", dest="s3contents", action="store_false")
     args = ap.parse_args()
-    n = args.objects
+    n, total = args.objects, args.objects + args.folders
+    load_before = os.getloadavg()[0]
+    s3c_bin, s3c_version = s3contents_venv() if args.s3contents else (None, "--no-s3contents")
     with tempfile.TemporaryDirectory() as tmp, run_seaweedfs(Path(tmp) / "sw", buckets=["bench"]) as sw:
         t = time.perf_counter()
-        fill(sw.client(), "bench", n)
-        print(f"filled {n}+{SUBFOLDERS} objects in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-        proxy = CountingProxy(sw.ports["s3"])
-        settings = {
-            "endpoint_url": proxy.url,
+        fill(sw.client(), "bench", n, args.folders)
+        print(f"filled {n}+{args.folders} objects in {time.perf_counter() - t:.0f}s", file=sys.stderr)
+        requests, counted_entries = count_requests(sw, tmp)
+        import s3fs
+
+        fs = s3fs.S3FileSystem(
+            key=sw.access_key,
+            secret=sw.secret_key,
+            client_kwargs={"endpoint_url": sw.endpoint, "region_name": "us-east-1"},
+            skip_instance_cache=True,
+        )
+        raw = raw_client(sw, sw.endpoint)
+        s3c_settings = {
+            "endpoint_url": sw.endpoint,
             "access_key_id": sw.access_key,
             "secret_access_key": sw.secret_key,
-            "mounts": [{"name": "bench", "bucket": "bench"}],
+            "bucket": "bench",
         }
-        with run_jupyter(Path(tmp) / "jp", settings) as jp:
-            jp.api("GET", "s3/bench/big", params={"content": 1})  # warm: client, connections
-            ours, entries, requests = [], 0, 0
-            for _ in range(args.rounds):
-                proxy.reset()
-                t = time.perf_counter()
-                r = jp.api("GET", "s3/bench/big", params={"content": 1})
-                ours.append((time.perf_counter() - t) * 1000)
-                r.raise_for_status()
-                entries, requests = len(r.json()["content"]), proxy.count
-        baseline = raw_client(sw, proxy.url)
-        raw_listing(baseline, "bench")  # warm
-        raw, raw_requests = [], 0
-        for _ in range(args.rounds):
-            proxy.reset()
-            t = time.perf_counter()
-            raw_entries = raw_listing(baseline, "bench")
-            raw.append((time.perf_counter() - t) * 1000)
-            raw_requests = proxy.count
-        s3c = s3contents_listing(proxy, sw, min(args.rounds, 3))
+        ours, raws, s3fs_walls, s3c = [], [], [], []
+        with run_jupyter(Path(tmp) / "jp", settings(sw, sw.endpoint)) as jp:
+            server_get(jp, "s3/bench/big")  # warm
+            raw_listing(raw, "bench")
+            s3c_ctx = (
+                run_jupyter(
+                    Path(tmp) / "jp-s3c",
+                    s3c_settings,
+                    manager="s3contents.S3ContentsManager",
+                    server_bin=s3c_bin / "jupyter-server",
+                )
+                if s3c_bin
+                else None
+            )
+            s3c_jp = s3c_ctx.__enter__() if s3c_ctx else None
+            try:
+                for i in range(args.rounds):
+                    sides = ["ours", "raw", "s3fs", "s3contents"]
+                    for side in sides[i % 4 :] + sides[: i % 4]:  # who goes first rotates
+                        if side == "ours":
+                            ours.append(server_get(jp, "s3/bench/big"))
+                        elif side == "raw":
+                            t = time.perf_counter()
+                            raw_entries = raw_listing(raw, "bench")
+                            raws.append({"wall": time.perf_counter() - t})
+                        elif side == "s3fs":
+                            t = time.perf_counter()
+                            s3fs_entries = len(fs.ls("bench/big/", detail=True, refresh=True))
+                            s3fs_walls.append({"wall": time.perf_counter() - t})
+                        elif s3c_jp is not None:
+                            s3c.append(server_get(s3c_jp, "big"))
+                    ours[-1]["ratio"] = ours[-1]["wall"] / raws[-1]["wall"]
+                    ours[-1]["s3fs_ratio"] = s3fs_walls[-1]["wall"] / raws[-1]["wall"]
+                    ours[-1]["mem_ratio"] = ours[-1]["growth_mb"] / ours[-1]["json_mb"]
+                    print(f"round {i + 1}: {ours[-1]}", file=sys.stderr)
+            finally:
+                if s3c_ctx:
+                    s3c_ctx.__exit__(None, None, None)
+    floor = math.ceil(total / 1000)
+    ratio = p50([o["ratio"] for o in ours])
+    mem_ratio = max(o["mem_ratio"] for o in ours)
     result = {
         "objects": n,
-        "entries": entries,
+        "folders": args.folders,
+        "rounds": args.rounds,
+        "entries": ours[-1]["entries"],
         "raw_entries": raw_entries,
+        "s3fs_entries": s3fs_entries,
         "s3_requests": requests,
-        "raw_s3_requests": raw_requests,
-        "wall_ms_p50": round(p50(ours), 1),
-        "raw_wall_ms_p50": round(p50(raw), 1),
-        "ratio_wall": round(p50(ours) / p50(raw), 3),
-        "targets_met": entries == n + SUBFOLDERS
-        and requests <= math.ceil(n / 1000) + 2
-        and p50(ours) / p50(raw) <= 1.25,
-        "s3contents": s3c,
+        "s3_requests_floor": floor,
+        "wall_s": summary(ours, "wall"),
+        "raw_wall_s": summary(raws, "wall"),
+        "ratio_wall": summary(ours, "ratio"),
+        "s3fs_ls_wall_s": summary(s3fs_walls, "wall"),
+        "s3fs_ratio_wall": summary(ours, "s3fs_ratio"),
+        "json_mb": round(ours[-1]["json_mb"], 1),
+        "peak_rss_growth_mb": summary(ours, "growth_mb", 1),
+        "peak_rss_growth_per_json_size_max": round(mem_ratio, 2),
+        "s3contents": (
+            {
+                "version": s3c_version,
+                "entries": s3c[-1]["entries"],
+                "wall_s": summary(s3c, "wall"),
+                "peak_rss_growth_mb": summary(s3c, "growth_mb", 1),
+                "json_mb": round(s3c[-1]["json_mb"], 1),
+            }
+            if s3c
+            else {"skipped": s3c_version}
+        ),
+        "load_avg_1m_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
+        "targets_met": ours[-1]["entries"] == total
+        and counted_entries == total
+        and requests <= floor
+        and ratio <= 0.6
+        and mem_ratio <= 2.0,
     }
     print(json.dumps(result))
 
