@@ -15,7 +15,7 @@ from typing import Any
 
 from spawner.catalog import Offer, default_catalog_dir, resolve
 from spawner.catalog.checks import describe_range, fmt
-from spawner.catalog.resolve import list_is_open
+from spawner.catalog.resolve import datasets_for, list_is_open
 
 from .profiles import load_or_report
 
@@ -122,6 +122,9 @@ def run_preview(args: argparse.Namespace) -> int:
     print(f"{who} at {moment.isoformat()}: {len(offers)} service{'s' if len(offers) != 1 else ''} offered")
     for offer in offers:
         print("\n".join(_describe(offer)))
+    for d in datasets_for(catalog, groups, moment):
+        access = "read-only" if d["read_only"] else "writable (organiser)"
+        print(f"  dataset {d['name']}: s3://{d['bucket']}/{d['prefix']} {access}, from list {d['list']!r}")
     closed = [
         name
         for name, plist in sorted(catalog.lists.items())

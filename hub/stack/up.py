@@ -102,8 +102,11 @@ def first_accounts(is_root: bool) -> dict[str, list[str]]:
     return {getpass.getuser().lower(): [USERS_GROUP, ADMINS_GROUP]}
 
 
-def ensure_buckets(endpoint: str, key: str, secret_key: str, usernames, timeout: float = 30.0) -> None:
-    """Each user's bucket exists (created with the stack's admin identity); retried while S3 warms up."""
+def ensure_buckets(
+    endpoint: str, key: str, secret_key: str, usernames, timeout: float = 30.0, extra=()
+) -> None:
+    """Each user's bucket (and the `extra` ones: event datasets') exists, created with the stack's admin
+    identity; retried while S3 warms up."""
     import boto3
     from botocore.config import Config
 
@@ -119,8 +122,7 @@ def ensure_buckets(endpoint: str, key: str, secret_key: str, usernames, timeout:
     while True:
         try:
             existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-            for name in usernames:
-                bucket = seaweed.bucket_of(name)
+            for bucket in [*(seaweed.bucket_of(n) for n in usernames), *extra]:
                 if bucket not in existing:
                     s3.create_bucket(Bucket=bucket)
             return
@@ -194,6 +196,7 @@ class Stack:
             self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run")
         created = ensure_first_users(lay, first_accounts(self.is_root))
         self.projects, refused = known_projects(read_users(lay))
+        self.datasets = catalog_datasets(self.env_in.get("DATALAB_CATALOG_DIR", ""))
         for problem in refused:
             self.say(f"datalab: {problem}")
         self.issuer = f"http://127.0.0.1:{self.ports['idp']}"
@@ -217,7 +220,7 @@ class Stack:
             client_id=CLIENT_ID,
             signing_key=secret(lay, "sts_signing_key"),
             projects=self.projects,
-            datasets=catalog_datasets(self.env_in.get("DATALAB_CATALOG_DIR", "")),
+            datasets=self.datasets,
         )
         write_private(lay.s3 / "iam.json", json.dumps(iam, indent=2))
         keys = {
@@ -343,7 +346,8 @@ class Stack:
             "configuring OpenBao",
         )
         s3.wait_ready(60)
-        ensure_buckets(s3.address, self.s3_key, self.s3_secret, read_users(self.layout))
+        datasets = sorted({d["bucket"] for d in self.datasets})
+        ensure_buckets(s3.address, self.s3_key, self.s3_secret, read_users(self.layout), extra=datasets)
         settings = self.layout.hub / "settings.json"
         write_private(settings, json.dumps(self.hub_settings(), indent=2))
         write_private(self.layout.hub / "jupyterhub_config.py", CONFIG_PY.format(settings=str(settings)))

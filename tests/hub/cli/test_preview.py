@@ -76,3 +76,16 @@ def test_a_bad_at_is_refused_with_exit_1(capsys):
     for bad, why in (("tomorrow", "expected an ISO 8601"), ("2026-12-02T10:00", "give a timezone")):
         code, out, err = preview(capsys, "--user", "ann", "--groups", "g", "--at", bad, PROFILES)
         assert code == 1 and out == "" and why in err and bad in err
+
+
+def test_the_example_hackathons_dataset_is_read_only_for_participants_writable_for_organisers(capsys):
+    line = "dataset census: s3://hackathon-demo-data/census {}, from list 'example-hackathon'"
+    code, text, _ = preview(capsys, "--user", "ann", "--groups", "hackathon-demo", "--at", DURING, PROFILES)
+    assert code == 0 and line.format("read-only") in text
+    groups = "hackathon-demo,hackathon-demo-organisers"
+    code, text, _ = preview(capsys, "--user", "ann", "--groups", groups, "--at", DURING, PROFILES)
+    assert line.format("writable (organiser)") in text
+    code, text, _ = preview(
+        capsys, "--user", "ann", "--groups", "hackathon-demo", "--at", "2026-12-04T00:00Z", PROFILES
+    )
+    assert "dataset" not in text  # after the window
