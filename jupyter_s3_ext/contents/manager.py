@@ -280,7 +280,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
                 m = models.base_model(path, "file", writable=True)
                 m["mimetype"] = models.mimetypes.guess_type(path)[0]
                 return m
-            return await self.get(path, content=False)
+            return await self.get(path, content=False, type="file")  # one HEAD, no probing
         self.run_pre_save_hooks(model=model, path=path)
         message = None
         if model["type"] == "directory":
