@@ -8,7 +8,9 @@ record of the process pass through `scrub_record`: its message, exception text a
 
 - the value of every query parameter whose name contains token, auth, key, code, state or _xsrf (the
   names JupyterHub's access log scrubs), wherever a `?name=value` or `&name=value` appears in the text;
-- the state that oauthenticator's decode and mismatch messages quote.
+- the state that oauthenticator's decode and mismatch messages quote;
+- the whole query of a user server's URL (`/user/<name>/...?...`, also as `/hub/user/...` when the hub
+  answers for a server that is not running): it belongs to the session and may carry its secrets.
 
 A record factory rather than a filter on some loggers: a logger's filter never sees the records of its
 child loggers (oauthlib's, for one), and JupyterHub replaces its handlers (with their filters) when the
@@ -19,12 +21,15 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import quote, unquote
 
 SECRET = "[secret]"
 # Query parameters whose value is scrubbed: a name containing one of these (jupyterhub.log.SCRUB_PARAM_KEYS).
 SECRET_PARAMS = ("token", "auth", "key", "code", "state", "_xsrf")
 QUERY_PARAM = re.compile(r"(?P<lead>[?&;](?P<name>[^=&?#\s'\"<>]+)=)(?P<value>[^&#\s'\"<>]*)")
 # oauthenticator 17.4 (oauth2.py): the states it quotes; the rest of the line is the state.
+USER_SERVER_QUERY = re.compile(r"(?P<lead>/user/[^\s?'\"<>]*)\?[^\s'\"<>]*")
+QUERY_REMOVED = "?[query removed]"
 UPSTREAM_STATE_MESSAGES = re.compile(
     r"(?P<lead>Failed to (?:b64|json)-decode state: |OAuth state mismatch: ).+"
 )
@@ -32,6 +37,8 @@ UPSTREAM_STATE_MESSAGES = re.compile(
 
 def scrub(text: str) -> str:
     """`text` without the values of secret query parameters and the states oauthenticator quotes."""
+    if "/user/" in text and "?" in text:
+        text = USER_SERVER_QUERY.sub(lambda m: m["lead"] + QUERY_REMOVED, text)
     if "=" in text:
         text = QUERY_PARAM.sub(_scrub_param, text)
     if "state" in text:
@@ -43,6 +50,10 @@ def _scrub_param(m: re.Match) -> str:
     name = m["name"].lower()
     if m["value"] and any(secret in name for secret in SECRET_PARAMS):
         return m["lead"] + SECRET
+    if name == "next" and "user" in m["value"]:  # a user server's URL, percent-encoded, to go back to
+        target = unquote(m["value"])
+        if "/user/" in target and "?" in target:
+            return m["lead"] + quote(target.partition("?")[0], safe="/") + quote(QUERY_REMOVED, safe="")
     return m[0]
 
 

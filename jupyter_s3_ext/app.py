@@ -18,6 +18,7 @@ from pathlib import Path
 from jupyter_server.extension.application import ExtensionApp
 from traitlets import Bool, Float, List, Unicode, default, validate
 
+from . import access_log
 from .connection.handlers import ConnectionHandler
 from .credentials import store
 from .credentials.handlers import CredentialsStatusHandler
@@ -201,6 +202,7 @@ class DatalabExtensionApp(ExtensionApp):
             serverapp.contents_manager_class = CONTENTS_MANAGER_CLASS
 
     def initialize_settings(self) -> None:
+        access_log.install()  # no query string of this session in its log (access_log.py)
         runtime = store.private_dir(Path(self.runtime_dir))
         endpoint = None
         if self.hub_api_url and self.hub_api_token:

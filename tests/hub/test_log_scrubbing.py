@@ -36,9 +36,31 @@ def test_secret_query_parameters_are_scrubbed_wherever_they_appear():
 
 def test_scrubbing_agrees_with_jupyterhubs_access_log():
     assert set(SCRUB_PARAM_KEYS) <= set(SECRET_PARAMS)
-    for uri in (CALLBACK, "/hub/login?next=%2Fhub%2F&token=abc", "/user/a/api?x=1&authcode=9", "/hub/home"):
+    for uri in (
+        CALLBACK,
+        "/hub/login?next=%2Fhub%2F&token=abc",
+        "/hub/api/users?x=1&authcode=9",
+        "/hub/home",
+    ):
         assert scrub(uri) == _scrub_uri(uri)
         assert scrub(_scrub_uri(uri)) == _scrub_uri(uri)  # an access log line stays as it is
+
+
+def test_the_query_of_a_user_servers_url_is_removed_wherever_it_appears():
+    """It belongs to the session (an app's own parameters, a presigned URL) and may carry its secrets."""
+    line = (
+        "302 GET /hub/user/ana/lab?presigned=s3cr3t-1 -> /hub/spawn/ana?next=%2Fhub%2Fuser%2Fana%2Flab"
+        "%3Fpresigned%3Ds3cr3t-1 (ana@127.0.0.1) 2.00ms"
+    )
+    out = scrub(line)
+    assert "s3cr3t" not in out
+    assert out.startswith(
+        "302 GET /hub/user/ana/lab?[query removed] -> /hub/spawn/ana?next=/hub/user/ana/lab"
+    )
+    assert scrub("200 GET /user/ana/proxy/8050/?sig=abc&x=1 (ana@127.0.0.1) 1ms") == (
+        "200 GET /user/ana/proxy/8050/?[query removed] (ana@127.0.0.1) 1ms"
+    )
+    assert scrub("200 GET /hub/api/users?limit=5 (x@1) 1ms") == "200 GET /hub/api/users?limit=5 (x@1) 1ms"
 
 
 def test_the_states_oauthenticator_quotes_are_scrubbed():

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import requests
 
 from jupyter_s3_ext.app import DatalabExtensionApp
 from tests.jupyter_s3_ext.credentials.session import run_session
@@ -153,3 +154,22 @@ def test_an_explicit_contents_manager_is_kept():
     server = ServerApp(config=Config({"ServerApp": {"contents_manager_class": chosen}}))
     DatalabExtensionApp()._link_jupyter_server_extension(server)
     assert server.contents_manager_class.__name__ == "AsyncLargeFileManager"
+
+
+def test_the_sessions_access_log_has_no_query_string(tmp_path: Path):
+    """A URL of the session may carry a secret in its query (an app's own token, a presigned link)."""
+    values = ["q1-" + "a" * 16, "q2-" + "b" * 16, "q3-" + "c" * 16]
+    with run_session(tmp_path / "session", {}, ["--ServerApp.log_level=DEBUG"]) as session:
+        assert session.get(f"/api/status?presigned={values[0]}").status_code == 200
+        assert session.get(f"/api/contents/nowhere?signature={values[1]}").status_code == 404
+        referer = f"{session.url}/lab?X-Amz-Signature={values[2]}"
+        r = requests.get(
+            f"{session.url}/api/nope?x=1",
+            headers={"Authorization": f"token {session.token}", "Referer": referer},
+            timeout=30,
+        )
+        assert r.status_code == 404
+        log = session.log()
+    assert "GET /api/status?[query removed]" in log and "GET /api/contents/nowhere?[query removed]" in log
+    assert "referer=" + session.url + "/lab?[query removed]" in log
+    assert not [v for v in values if v in log], log[-2000:]
