@@ -54,6 +54,13 @@ USER = "ana"  # in datalab-users: the default list offers jupyter-python (cpu 0.
 REFUSED = [
     ({"service": "jupyter-python", "cpu": "99"}, 400, "cpu: 99 is not allowed; allowed: between 0.5 and 4"),
     ({"service": "jupyter-python", "bogus": "x"}, 400, "unknown option 'bogus'"),
+    # KubeSpawner's own knobs and environment variables are no options, whichever way they come in.
+    (
+        {"service": "jupyter-python", "kubespawner_override": "{}"},
+        400,
+        "unknown option 'kubespawner_override'",
+    ),
+    ({"service": "jupyter-python", "environment": "LD_PRELOAD=x"}, 400, "unknown option 'environment'"),
     ({"service": "jupyter-python-gpu"}, 403, "service 'jupyter-python-gpu' is not offered to you"),
     ({"service": "jupyter-python", "git_repository": "file:///etc"}, 400, "only https:// repository URLs"),
     # The session would knock on this machine's (or the cluster's) own services.
@@ -70,6 +77,7 @@ REFUSED = [
     ({"service": "jupyter-python", "git_repository": "https://169.254.169.254/x.git"}, 400, "link-local"),
 ]
 WAYS = ["rest", "form", "query", "launch"]
+CARD_OPTIONS = ("image", "cpu", "memory", "storage", "gpu", "git_repository", "postgres")
 
 
 @pytest.fixture(scope="module", params=["kube", "local"])
@@ -111,7 +119,7 @@ def form_fields(options: dict) -> dict:
     fields = {"service": service}
     for key, value in options.items():
         if key != "service":
-            fields[f"{service}--{key}" if key != "bogus" else key] = value
+            fields[f"{service}--{key}" if key in CARD_OPTIONS else key] = value
     return fields
 
 
@@ -166,5 +174,16 @@ def test_a_repository_host_resolving_to_this_machine_is_refused(hub):
     got, text = attempt(hub, "rest", options)
     assert got == 400 and f"{name} (" in text and "is a loopback address" in text, (got, text)
     assert "git_allowed_hosts" in text
+    server = hub.server(USER)
+    assert not server or not (server.get("ready") or server.get("pending")), server
+
+
+@pytest.mark.parametrize("name", ["environment", "kubespawner_override", "env", "cmd"])
+def test_the_form_refuses_a_card_field_that_is_no_option(hub, name):
+    """`<card>--<name>` fields that no card has are refused like any unknown option, never dropped."""
+    b = hub.browser
+    data = {"service": "jupyter-python", f"jupyter-python--{name}": "x", "_xsrf": b.cookies.get("_xsrf", "")}
+    r = b.post(f"{hub.url}/hub/spawn/{USER}", data=data, allow_redirects=False, timeout=60)
+    assert r.status_code == 400 and "unknown option" in html.unescape(r.text), r.status_code
     server = hub.server(USER)
     assert not server or not (server.get("ready") or server.get("pending")), server
