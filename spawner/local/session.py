@@ -1,11 +1,13 @@
 """What the local backend does around a session process: run commands as the user, the session's
-private directory with its secret files (0600), the git clone, and which services this machine can run.
+private directory with its secret files (0600), the git clone, what a stopped server leaves in the home
+(the Jupyter server's own files, the shared Vault token file), and which services this machine can run.
 """
 
 from __future__ import annotations
 
 import asyncio
 import glob
+import json
 import os
 import shutil
 import subprocess
@@ -105,6 +107,55 @@ def make_user_dir(directory: Path, name: str, account: Account) -> Path:
     if os.geteuid() == 0:
         os.chown(path, account.uid, account.gid)
     return path
+
+
+# -- what a stopped server leaves in the home ------------------------------------------------------------
+
+# Where a session's Jupyter server writes jpserver-<pid>.json (sessions keep Jupyter's default runtime dir),
+# and where the session extension keeps the Vault token that hvac.Client() and the vault CLI read.
+JUPYTER_RUNTIME = Path(".local", "share", "jupyter", "runtime")
+VAULT_TOKEN_FILE = ".vault-token"
+
+
+def server_files(home: Path, pid: int) -> list[Path]:
+    """The files a Jupyter server writes about itself; one that did not exit cleanly leaves them behind."""
+    runtime = home / JUPYTER_RUNTIME
+    return [runtime / f"jpserver-{pid}.json", runtime / f"jpserver-{pid}-open.html"]
+
+
+async def remove_server_files(account: Account, pid: int, env: Mapping[str, str]) -> None:
+    """Remove a stopped server's jpserver files, as the user (the path is theirs to point anywhere)."""
+    files = [str(p) for p in server_files(account.home, pid)]
+    await run_as(account, ["rm", "-f", "--", *files], env=env, limit=15)
+
+
+def vault_token_in(session_dir: Path, credentials_file: str) -> str | None:
+    """The Vault token of a running session's credentials file (None without one)."""
+    try:
+        doc = json.loads((session_dir / credentials_file).read_text())
+    except (OSError, ValueError):
+        return None
+    vault = doc.get("vault") if isinstance(doc, dict) else None
+    token = vault.get("token") if isinstance(vault, dict) else None
+    return token if isinstance(token, str) and token else None
+
+
+def restore_vault_token(account: Account, token: str) -> bool:
+    """Put `token` back in ~/.vault-token when it is missing (a stopped server of the user removed the one
+    its running servers share); an existing file is left alone. True when written."""
+    path = account.home / VAULT_TOKEN_FILE
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except OSError:  # it exists (or the home is gone): nothing to restore
+        return False
+    try:
+        if os.geteuid() == 0:
+            os.fchown(fd, account.uid, account.gid)
+        os.fchmod(fd, 0o600)
+        os.write(fd, token.encode())
+    finally:
+        os.close(fd)
+    return True
 
 
 # -- git ------------------------------------------------------------------------------------------------

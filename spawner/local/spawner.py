@@ -17,6 +17,7 @@ CatalogMixin).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import html
 import os
@@ -47,6 +48,9 @@ from .session import (
     make_session_dir,
     make_tmp_dir,
     postgres_bin_dir,
+    remove_server_files,
+    restore_vault_token,
+    vault_token_in,
     write_user_file,
 )
 
@@ -345,8 +349,31 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
                 setattr(self, attr, "")
 
     async def stop(self, now=False):
+        pid = self.pid
         await super().stop(now=now)
+        await self._after_exit(pid)
         await self._clean_up()
+
+    async def _after_exit(self, pid: int) -> None:
+        """What the stopped server leaves in the home: its jpserver files go; the Vault token file its
+        session extension removed goes back while another server of the user still runs (they share it)."""
+        account = self.account
+        if account is None:
+            return
+        if pid:
+            with contextlib.suppress(CommandFailed, OSError):
+                await remove_server_files(account, pid, self._base_env())
+        for other in list(getattr(self.user, "spawners", {}).values()):
+            if other is self or not getattr(other, "active", False) or not getattr(other, "session_dir", ""):
+                continue
+            if other.account is None or other.account.uid != account.uid:
+                continue
+            token = vault_token_in(Path(other.session_dir), CREDENTIALS_FILE)
+            if token and restore_vault_token(account, token):
+                self.log.info(
+                    "Restored the Vault token file of %s for its server %s", account.name, other.name
+                )
+            break
 
     # -- state across hub restarts -------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ import requests
 from tests.support.environments import ensure_session_environments
 from tests.support.hub import run_hub
 from tests.support.kernel import run_code
+from tests.support.procs import wait_until
 
 ROOT = os.geteuid() == 0
 CODE_SERVER = Path(__file__).resolve().parents[3] / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
@@ -87,7 +88,11 @@ from spawner.plan import SessionCredentials
 class TestLocalSpawner(LocalCatalogSpawner):
     # The broker is tested with real STS and Vault elsewhere; here only its result's delivery matters.
     async def session_credentials(self):
-        doc = {{"s3": None, "vault": None, "warnings": [], "marker": "local-test"}}
+        # One Vault token per user, as the broker's cache gives every server of a user (never contacted).
+        vault = {{"token": "hvs.local-test-token-of-" + self.user.name, "addr": "http://127.0.0.1:9",
+                 "expiration": "2099-01-01T00:00:00Z", "mount": "secret", "top_dir": "users/" + self.user.name,
+                 "renewable": False}}
+        doc = {{"s3": None, "vault": vault, "warnings": [], "marker": "local-test"}}
         return SessionCredentials(env={{"DATALAB_TEST": "1"}}, secret_files={{"credentials.json": json.dumps(doc)}})
 
 c.JupyterHub.spawner_class = TestLocalSpawner
@@ -272,3 +277,36 @@ def test_a_clone_that_fails_is_shown_in_the_session(local_hub):
     assert not (home / "GIT-CLONE-FAILED.txt").exists()
     hub.api("DELETE", "/users/alice/servers/clone")
     hub.wait_server("alice", "clone", ready=False, timeout=60)
+
+
+def test_two_servers_of_one_user_share_the_vault_token_file_until_the_last_stops(local_hub):
+    """Stopping one server removed ~/.vault-token while another ran (hvac.Client() failed there); the
+    jpserver-*.json files of stopped servers piled up in the home."""
+    hub = local_hub
+    home = hub.state / "homes" / account(hub, "alice")
+    token_file, runtime = home / ".vault-token", home / ".local" / "share" / "jupyter" / "runtime"
+    start_server(hub, "alice", {"service": "jupyter-python"}, server="one")
+    start_server(hub, "alice", {"service": "jupyter-python"}, server="two")
+    assert token_file.read_text() == "hvs.local-test-token-of-alice"
+    assert len(list(runtime.glob("jpserver-*.json"))) >= 2
+    before = set(runtime.glob("jpserver-*"))
+
+    assert hub.api("DELETE", "/users/alice/servers/one").status_code in (202, 204)
+    hub.wait_server("alice", "one", ready=False, timeout=60)
+    # The server still running finds its token where every Vault client looks.
+    assert token_file.read_text() == "hvs.local-test-token-of-alice"
+    out = run_code(hub, "alice", "import hvac; print(hvac.Client().token)", server="two")
+    assert out.strip() == "hvs.local-test-token-of-alice"
+    # What the session logs reaches the hub's log here: never with a query string.
+    secret = "sig-" + uuid.uuid4().hex
+    assert hub.get(f"/user/alice/two/api/nowhere?X-Amz-Signature={secret}").status_code == 404
+    wait_until(lambda: "GET /user/alice/two/api/nowhere?[query removed]" in hub.log(), timeout=20,
+               what="the session's access log line in the hub's log")  # fmt: skip
+    assert secret not in hub.log()
+    left = set(runtime.glob("jpserver-*"))
+    assert left < before and len([p for p in left if p.suffix == ".json"]) == 1, sorted(left)
+
+    assert hub.api("DELETE", "/users/alice/servers/two").status_code in (202, 204)
+    hub.wait_server("alice", "two", ready=False, timeout=60)
+    assert not token_file.exists()  # no secret left in the home once the last server is gone
+    assert not list(runtime.glob("jpserver-*")), sorted(runtime.glob("jpserver-*"))
