@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+
 
 def register(commands) -> None:
     p = commands.add(
         "users", "add", help="Add an account to the development IdP (works while the datalab runs)."
     )
-    p.add_argument("name", help="login name: 3-32 lowercase letters, digits or '-'")
+    p.add_argument(
+        "name",
+        help="login name: lowercase letters, digits or '-' (3-29 with the default account names dl-NAME)",
+    )
     p.add_argument(
         "--groups",
         default="datalab-users",
@@ -22,12 +27,12 @@ def register(commands) -> None:
 def _add(args) -> int:
     from hub.stack.layout import Layout, state_dir
     from hub.stack.status import ensure_bucket_if_running
-    from hub.stack.users import UserError, add_user
+    from hub.stack.users import UserError, account_template, add_user
 
     layout = Layout(state_dir())
     groups = [g.strip() for g in args.groups.split(",") if g.strip()]
     try:
-        password = add_user(layout, args.name, groups, args.email)
+        password = add_user(layout, args.name, groups, args.email, account_template(layout, dict(os.environ)))
     except UserError as e:
         print(f"datalab users add: {e}")
         return 1
@@ -45,9 +50,16 @@ def _add(args) -> int:
 
 def _list(args) -> int:
     from hub.stack.layout import Layout, state_dir
-    from hub.stack.users import read_users
+    from hub.stack.users import NoUsers, UserError, read_users
 
-    users = read_users(Layout(state_dir()))
+    try:
+        users = read_users(Layout(state_dir()))
+    except NoUsers as e:
+        print(f"datalab users list: {e}")
+        return 0
+    except UserError as e:
+        print(f"datalab users list: {e}")
+        return 1
     if not users:
         print("no accounts yet (they are created by the first `datalab up`)")
     for name, info in sorted(users.items()):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import re
 import secrets
@@ -18,6 +19,9 @@ import yaml
 from .layout import Layout, write_private
 
 NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
+ACCOUNT_ENV = "DATALAB_ACCOUNT_TEMPLATE"
+DEFAULT_ACCOUNT_TEMPLATE = "dl-{username}"
+ACCOUNT_MAX = 32  # useradd's limit on a system account name
 GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 USERS_GROUP = "datalab-users"
 ADMINS_GROUP = "datalab-admins"
@@ -29,13 +33,31 @@ DEMO_USERS = {
 
 
 class UserError(ValueError):
-    """A user name or group that cannot be used, or a user that already exists."""
+    """A user name or group that cannot be used, a user that already exists, or a damaged users.yaml."""
 
 
-def check_name(name: str) -> None:
+class NoUsers(UserError):
+    """users.yaml exists and is empty: nobody can sign in."""
+
+
+def max_name_length(template: str = DEFAULT_ACCOUNT_TEMPLATE) -> int:
+    """The longest user name whose system account (`template` with the name in it) useradd accepts."""
+    return min(32, ACCOUNT_MAX - len(template.replace("{username}", "")))
+
+
+def check_name(name: str, template: str = DEFAULT_ACCOUNT_TEMPLATE) -> None:
+    limit = max_name_length(template)
     if not NAME.match(name or ""):
         raise UserError(
-            f"invalid user name {name!r}: use 3-32 lowercase letters, digits or '-', starting with a letter"
+            f"invalid user name {str(name)[:40]!r}: use 3-{limit} lowercase letters, digits or '-', "
+            "starting with a letter"
+        )
+    if len(name) > limit:
+        account = template.replace("{username}", name)
+        raise UserError(
+            f"user name {name!r} is {len(name)} characters, at most {limit} here: sessions run as the system "
+            f"account {account!r}, and system account names have at most {ACCOUNT_MAX} characters "
+            f"(template {template!r}, {ACCOUNT_ENV})"
         )
 
 
@@ -56,11 +78,65 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
+def _at(path: Path, node: yaml.Node) -> str:
+    return f"{path}, line {node.start_mark.line + 1}"
+
+
+def parse_users(text: str, path: Path) -> dict:
+    """users.yaml's accounts; a UserError naming the file and line of what is wrong (never Python's)."""
+    try:
+        root = yaml.compose(text)
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark else str(path)
+        problem = getattr(e, "problem", None) or "not valid YAML"
+        raise UserError(f"{where}: {problem}") from None
+    if root is None:
+        raise NoUsers(f"{path} is empty: nobody can sign in (add an account with `datalab users add`)")
+    if not isinstance(root, yaml.MappingNode) or not isinstance(doc, dict):
+        raise UserError(f"{_at(path, root)}: expected a mapping with `users:` at the top")
+    nodes = {k.value: v for k, v in root.value if isinstance(k, yaml.ScalarNode)}
+    if "users" not in nodes:
+        raise UserError(f"{_at(path, root)}: no `users:` mapping")
+    users = doc["users"] or {}
+    if not isinstance(users, dict):
+        raise UserError(f"{_at(path, nodes['users'])}: `users` must map each login name to its account")
+    entries = nodes["users"].value if isinstance(nodes["users"], yaml.MappingNode) else []
+    for key, value in entries:
+        account = users.get(key.value)
+        if not isinstance(account, dict):
+            raise UserError(
+                f"{_at(path, value)}: the account {key.value!r} must be a mapping (password, groups)"
+            )
+        fields = {k.value: v for k, v in value.value}
+        if not isinstance(account.get("password"), str):
+            raise UserError(f"{_at(path, value)}: the account {key.value!r} has no password")
+        groups = account.get("groups", [])
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            node = fields.get("groups", value)
+            raise UserError(f"{_at(path, node)}: the groups of {key.value!r} must be a list of names")
+    return {str(k): v for k, v in users.items()}
+
+
 def read_users(layout: Layout) -> dict:
-    if not layout.users_file.exists():
+    """The accounts in users.yaml ({} when it does not exist yet); a UserError when it is damaged."""
+    try:
+        text = layout.users_file.read_text()
+    except FileNotFoundError:
         return {}
-    doc = yaml.safe_load(layout.users_file.read_text()) or {}
-    return dict(doc.get("users") or {})
+    return parse_users(text, layout.users_file)
+
+
+def account_template(layout: Layout, env: dict[str, str]) -> str:
+    """The system account template sessions use: DATALAB_ACCOUNT_TEMPLATE, else the last start's."""
+    if env.get(ACCOUNT_ENV):
+        return env[ACCOUNT_ENV]
+    try:
+        saved = json.loads((layout.hub / "settings.json").read_text()).get("account_template")
+    except (OSError, ValueError, AttributeError):
+        saved = None
+    return saved or DEFAULT_ACCOUNT_TEMPLATE
 
 
 def _write_users(layout: Layout, users: dict) -> None:
@@ -74,11 +150,20 @@ def _remember_password(path: Path, name: str, password: str) -> None:
     os.chmod(path, 0o600)
 
 
-def add_user(layout: Layout, name: str, groups: list[str], email: str | None = None) -> str:
+def add_user(
+    layout: Layout,
+    name: str,
+    groups: list[str],
+    email: str | None = None,
+    template: str = DEFAULT_ACCOUNT_TEMPLATE,
+) -> str:
     """Create an IdP account with a generated password (returned, and kept in passwords.txt)."""
-    check_name(name)
+    check_name(name, template)
     check_groups(groups)
-    users = read_users(layout)
+    try:
+        users = read_users(layout)
+    except NoUsers:
+        users = {}  # an empty file: this is its first account
     if name in users:
         raise UserError(f"user {name!r} already exists")
     password = generate_password()
