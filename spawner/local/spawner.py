@@ -57,6 +57,15 @@ from .session import (
 STACK_ENV = "DATALAB_STACK"  # the one-machine stack's mark: its sweep finds every process we start
 
 
+def carries_mark(pid: int, mark: str) -> bool:
+    """Process `pid` was started with DATALAB_STACK=<mark>, i.e. by the datalab whose id that is."""
+    try:
+        environ = Path(f"/proc/{pid}/environ").read_bytes()
+    except OSError:
+        return False
+    return f"{STACK_ENV}={mark}".encode() in environ.split(b"\0")
+
+
 class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
     """The catalog on one machine: sessions are processes of the user's own account."""
 
@@ -330,6 +339,22 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         return env
 
     # -- stop ----------------------------------------------------------------------------------------
+
+    async def poll(self):
+        """A server resumed from the database is ours only when its process carries our stack's mark: a
+        copy of the state directory (same database, same pids) never adopts, routes to or stops another
+        datalab's sessions, nor removes their files."""
+        mark = os.environ.get(STACK_ENV)
+        if self.proc is None and self.pid and mark and not carries_mark(self.pid, mark):
+            self.log.warning(
+                "%s: pid %s is not a process of this datalab (a copy of another one's state?): not adopted",
+                self._log_name,
+                self.pid,
+            )
+            self.session_dir = self.tmp_dir = self.pg_data = ""  # theirs: never removed from here
+            self.clear_state()
+            return 0
+        return await super().poll()
 
     async def _clean_up(self) -> None:
         """Stop the session's PostgreSQL and remove its private directory (secrets included) and TMPDIR."""
