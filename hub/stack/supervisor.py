@@ -117,6 +117,16 @@ def stop_parts(parts: list[Part], timeout: float) -> None:
                 pass
 
 
+def start_ticks(pid: int, proc_root: Path = Path("/proc")) -> int | None:
+    """When process `pid` started (clock ticks after boot), or None when there is no such process: with
+    its pid, it names one process for good (pids are reused, start times are not)."""
+    try:
+        fields = (proc_root / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()
+        return int(fields[19])  # field 22 of proc(5); the command name before ")" may hold spaces
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def marked_pids(mark: str, uids: frozenset[int] = frozenset(), proc_root: Path = Path("/proc")) -> list[int]:
     """Processes whose environment holds DATALAB_STACK=<mark> (ours, or our children's), and every
     process of the session accounts `uids` (a user may start one without the mark)."""
@@ -139,7 +149,8 @@ def marked_pids(mark: str, uids: frozenset[int] = frozenset(), proc_root: Path =
 
 
 def sweep(mark: str, grace: float = 1.0, uids: frozenset[int] = frozenset()) -> list[int]:
-    """Terminate, then kill, every process still carrying the mark; returns the pids found."""
+    """Terminate, then kill, every process still carrying the mark, and wait until they are gone (so
+    their ports are free); returns the pids found."""
     found = marked_pids(mark, uids)
     for pid in found:
         try:
@@ -154,7 +165,18 @@ def sweep(mark: str, grace: float = 1.0, uids: frozenset[int] = frozenset()) -> 
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
+    deadline = time.monotonic() + 5
+    while found and time.monotonic() < deadline and any(_running(p) for p in marked_pids(mark, uids)):
+        time.sleep(0.05)
     return found
+
+
+def _running(pid: int) -> bool:
+    """Neither gone nor a zombie (a killed process waiting for its parent holds no port any more)."""
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
 
 
 class Supervisor:

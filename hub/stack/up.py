@@ -26,7 +26,7 @@ from spawner.catalog import default_catalog_dir
 from spawner.local import firewall
 from spawner.local.environments import default_cache_dir
 
-from . import environments, isolation, openbao, seaweed, tls, versions
+from . import environments, isolation, openbao, s3check, seaweed, tls, versions
 from .hubconfig import CONFIG_PY
 from .layout import (
     Layout,
@@ -39,8 +39,9 @@ from .layout import (
     write_private,
 )
 from .projects import catalog_datasets, known_projects
-from .supervisor import STACK_ENV, Part, Supervisor, stack_id, sweep
-from .users import ADMINS_GROUP, DEMO_USERS, USERS_GROUP, ensure_first_users, read_users
+from .supervisor import STACK_ENV, Part, Supervisor, stack_id, start_ticks, sweep
+from .users import ADMINS_GROUP, DEMO_USERS, USERS_GROUP, ensure_first_users, users_at_start
+from .volumes import check_volumes, entry_size
 
 CLIENT_ID = "datalab-hub"
 
@@ -102,38 +103,6 @@ def first_accounts(is_root: bool) -> dict[str, list[str]]:
     return {getpass.getuser().lower(): [USERS_GROUP, ADMINS_GROUP]}
 
 
-def ensure_buckets(
-    endpoint: str, key: str, secret_key: str, usernames, timeout: float = 30.0, extra=()
-) -> None:
-    """Each user's bucket (and the `extra` ones: event datasets') exists, created with the stack's admin
-    identity; retried while S3 warms up."""
-    import boto3
-    from botocore.config import Config
-
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        aws_access_key_id=key,
-        aws_secret_access_key=secret_key,
-        region_name=seaweed.REGION,
-        config=Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 2}),
-    )
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
-            for bucket in [*(seaweed.bucket_of(n) for n in usernames), *extra]:
-                if bucket not in existing:
-                    s3.create_bucket(Bucket=bucket)
-            return
-        except Exception as e:
-            if time.monotonic() > deadline:
-                raise StackError(
-                    f"could not create the users' buckets in SeaweedFS at {endpoint}: {e}"
-                ) from e
-            time.sleep(0.5)
-
-
 def retry(action, what: str, timeout: float = 60.0):
     """Run `action` until it succeeds (a busy machine answers slowly at first), else a StackError."""
     deadline = time.monotonic() + timeout
@@ -181,7 +150,12 @@ class Stack:
             lay.root.mkdir(parents=True, exist_ok=True)
             check_reachable(lay)
         lay.create()
-        lock = lock_state(lay)
+        self.lock = lock_state(lay)
+        # First the leftovers of a `datalab up` killed with -9 (found by this stack's mark only): they
+        # hold the ports the check below wants free.
+        left = sweep(self.mark, grace=10.0, uids=frozenset(self.session_uids()))
+        if left:
+            self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run of this state")
         self.ports = load_ports(lay)
         check_ports_free(self.host, self.port, self.ports, lay.ports_file)
         try:
@@ -190,12 +164,9 @@ class Stack:
             )
         except isolation.IsolationError as e:
             raise StackError(str(e)) from None
-        self.lock = lock
-        left = sweep(self.mark, uids=frozenset(self.session_uids()))
-        if left:
-            self.say(f"datalab: stopped {len(left)} process(es) left over by an earlier run")
         created = ensure_first_users(lay, first_accounts(self.is_root))
-        self.projects, refused = known_projects(read_users(lay))
+        self.users = users_at_start(lay, self.say)  # a damaged users.yaml: a UserError naming its line
+        self.projects, refused = known_projects(self.users)
         self.datasets = catalog_datasets(self.env_in.get("DATALAB_CATALOG_DIR", ""))
         for problem in refused:
             self.say(f"datalab: {problem}")
@@ -333,6 +304,8 @@ class Stack:
         self.sup.launch(parts["idp"])
         # SeaweedFS and OpenBao start together; each is waited for.
         s3, vault = parts["seaweedfs"], parts["openbao"]
+        # Before SeaweedFS starts: it trims a truncated volume as it loads it, silently.
+        damaged = check_volumes(self.layout.s3 / "data", entry_size(versions.version_of("seaweedfs")))
         s3.start()
         vault.start()
         self.sup.parts += [s3, vault]
@@ -346,8 +319,14 @@ class Stack:
             "configuring OpenBao",
         )
         s3.wait_ready(60)
-        datasets = sorted({d["bucket"] for d in self.datasets})
-        ensure_buckets(s3.address, self.s3_key, self.s3_secret, read_users(self.layout), extra=datasets)
+        self.s3_works()
+        s3.after_start = self.s3_works  # after a restart too: ready is when S3 works end to end
+        try:
+            datasets = sorted({d["bucket"] for d in self.datasets})
+            s3check.ensure_buckets(s3.address, self.s3_key, self.s3_secret, self.users, extra=datasets)
+        except RuntimeError as e:
+            raise StackError(str(e)) from None
+        self.check_objects(damaged)
         settings = self.layout.hub / "settings.json"
         write_private(settings, json.dumps(self.hub_settings(), indent=2))
         write_private(self.layout.hub / "jupyterhub_config.py", CONFIG_PY.format(settings=str(settings)))
@@ -356,9 +335,30 @@ class Stack:
         self.write_status()
         self.sup.on_restart = lambda part: self.write_status()
 
+    def s3_works(self) -> None:
+        """Until a probe object goes through S3 and the master knows every volume (or a StackError)."""
+        s3 = s3check.admin_client(f"http://127.0.0.1:{self.ports['s3']}", self.s3_key, self.s3_secret)
+        known = s3check.master_volumes(self.layout, versions.tool("weed"), self.ports)
+        try:
+            waited = s3check.wait_works(s3, known, timeout=90)
+        except s3check.S3NotReady as e:
+            raise StackError(str(e)) from None
+        self.say(f"datalab: S3 stores and returns objects (after {waited:.1f}s)")
+
+    def check_objects(self, damaged) -> None:
+        """Say which volumes were damaged and which objects cannot be read (also in `datalab status`)."""
+        self.damaged = [d.describe() for d in damaged]
+        self.unreadable = s3check.unreadable_report(self.layout, versions.tool("weed"), self.ports, damaged)
+        for line in s3check.warnings(self.damaged, self.unreadable):
+            self.say(f"datalab: WARNING: {line}")
+
     def write_status(self) -> None:
         status = {
             "pid": os.getpid(),
+            "pid_start": start_ticks(os.getpid()),
+            "stack_id": self.mark,
+            "damaged": getattr(self, "damaged", []),
+            "unreadable": getattr(self, "unreadable", []),
             "started": datetime.now(UTC).isoformat(timespec="seconds"),
             "url": self.url,
             "state_dir": str(self.layout.root),
@@ -366,6 +366,7 @@ class Stack:
             "parts": {
                 p.name: {
                     "pid": p.proc.pid if p.proc else None,
+                    "pid_start": start_ticks(p.proc.pid) if p.proc else None,
                     "address": p.address,
                     "health_url": p.health_url,
                     "ready_codes": list(p.ready_codes),

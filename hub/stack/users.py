@@ -128,6 +128,15 @@ def read_users(layout: Layout) -> dict:
     return parse_users(text, layout.users_file)
 
 
+def users_at_start(layout: Layout, say) -> dict:
+    """The accounts `datalab up` starts with: an empty users.yaml is said, a damaged one refused."""
+    try:
+        return read_users(layout)
+    except NoUsers as e:
+        say(f"datalab: warning: {e}")
+        return {}
+
+
 def account_template(layout: Layout, env: dict[str, str]) -> str:
     """The system account template sessions use: DATALAB_ACCOUNT_TEMPLATE, else the last start's."""
     if env.get(ACCOUNT_ENV):
