@@ -300,3 +300,17 @@ async def test_an_event_dataset_is_read_only_for_participants_and_writable_by_or
     alice.put_object(Bucket="events", Key="hack/census/2027.csv", Body=b"region,n\n")
     bob = s3_of(sw, (await b.credentials("bob", id_token(idp, "bob"))).s3)  # neither
     assert refused(lambda: bob.get_object(Bucket="events", Key="hack/census/2026.csv")) == "AccessDenied"
+
+
+async def test_a_project_the_s3_server_was_not_set_up_for_is_reported_and_left_out(servers):
+    idp, sw, bao = servers
+    alice = await broker(sw, bao).credentials("alice", id_token(idp, "alice"))
+    [ghost], _ = resolve(RULES, ["project-ghost"])  # a group added after the servers were configured
+    reached, problems = await access.reachable([DEMO, ghost], alice.s3, 10)
+    assert reached == [DEMO]
+    assert problems == [
+        "project ghost: s3://project-ghost/ is not reachable (AccessDenied): the S3 server is not set up for it"
+    ]
+    assert "project-ghost" not in {
+        b["Name"] for b in sw.client().list_buckets()["Buckets"]
+    }  # nothing half-made
