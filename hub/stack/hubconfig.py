@@ -58,6 +58,8 @@ def apply(c, s: dict) -> None:
     c.LocalProcessSpawner.interrupt_timeout = 3
     c.LocalProcessSpawner.term_timeout = 2
     c.LocalProcessSpawner.kill_timeout = 2
+    # a session stopped by its memory limit is noticed within seconds
+    c.LocalCatalogSpawner.poll_interval = 10
     c.Spawner.http_timeout = 90
     c.Spawner.start_timeout = 180
     if s.get("catalog_dir"):

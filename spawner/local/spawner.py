@@ -38,6 +38,7 @@ from . import firewall
 from . import postgres as local_postgres
 from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
 from .layer import session_env as layer_env
+from .limits import LimitsMixin
 from .machine import MachineMixin
 from .session import (
     CLONE_FAILED_FILE,
@@ -66,7 +67,7 @@ def carries_mark(pid: int, mark: str) -> bool:
     return f"{STACK_ENV}={mark}".encode() in environ.split(b"\0")
 
 
-class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
+class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessSpawner):
     """The catalog on one machine: sessions are processes of the user's own account."""
 
     state_dir = Unicode(
@@ -131,13 +132,14 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         return {o.service: why for o in offers if (why := self.unavailable_reason(o))}
 
     def form_notice(self, offers: list[Offer]) -> str:
+        notice = self.limits_notice()
         if self.is_root:
-            return ""
+            return notice
         line = (
             f"This datalab runs without root as {getpass.getuser()}: it serves the user "
             f"{self.single_user} only."
         )
-        return f'<div class="alert alert-info datalab-unavailable">{html.escape(line)}</div>'
+        return notice + f'<div class="alert alert-info datalab-unavailable">{html.escape(line)}</div>'
 
     # -- account -----------------------------------------------------------------------------------
 
@@ -171,14 +173,14 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
     def make_preexec_fn(self, name):
         account = self.account
         if self.is_root and account is not None and account.uid != 0:
-            return set_user_setuid(account.name)
+            return self.joining(set_user_setuid(account.name))
         home = str(account.home) if account else None
 
         def preexec():
             if home:
                 os.chdir(home)
 
-        return preexec
+        return self.joining(preexec)
 
     def user_env(self, env):
         if self.account is not None:
@@ -303,6 +305,7 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         self.notebook_dir = str(account.home)
         self.cpu_limit = plan.cpu
         self.mem_limit = int(plan.memory_gib * 1024**3)
+        self.make_cgroup(plan, self._key())
         self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
         log = self._open_session_log()
         self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
@@ -368,6 +371,7 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
                 except CommandFailed as e:
                     self.log.warning("Could not stop the PostgreSQL of %s: %s", self._log_name, e)
         self.pg_data = ""
+        self.release_cgroup()  # what is left of the session in it is killed first
         for attr in ("session_dir", "tmp_dir"):
             if getattr(self, attr):
                 shutil.rmtree(getattr(self, attr), ignore_errors=True)
@@ -415,6 +419,7 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
             state["pg_data"] = self.pg_data
         if self.log_path:
             state["log_path"] = self.log_path
+        state.update(self.cgroup_state())
         return state
 
     def load_state(self, state):
@@ -426,3 +431,4 @@ class LocalCatalogSpawner(MachineMixin, CatalogMixin, LocalProcessSpawner):
         self.tmp_dir = state.get("tmp_dir", "")
         self.pg_data = state.get("pg_data", "")
         self.log_path = state.get("log_path", "")
+        self.load_cgroup_state(state)

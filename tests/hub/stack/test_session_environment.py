@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pytest
 import requests
+import websocket
 
+from spawner.local import cgroups
 from tests.support.datalab import Datalab, credentials, free_ports, remove_accounts, s3_client, sign_in
-from tests.support.idp import node_available
+from tests.support.idp import login, node_available
 from tests.support.kernel import run_code
 from tests.support.procs import free_port
 from tests.support.terminal import run_in_terminal
@@ -51,6 +53,9 @@ class User:
         self.admin_token = sign_in(lab.url, name, password)  # the name run_code() expects
         self.headers = {"Authorization": f"token {self.admin_token}"}
         self.session = requests.Session()
+        self.browser = requests.Session()  # signed in with cookies, for the hub's HTML pages
+        r = login(self.browser, name, password, start_url=lab.url + "/hub/oauth_login?next=/hub/home")
+        assert r.status_code == 200 and r.url.endswith("/hub/home"), r.url
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, headers=self.headers, timeout=60, **kwargs)
@@ -216,3 +221,39 @@ def test_r_reads_a_csv_from_the_bucket_and_a_row_from_postgresql(lab):
     )
     assert "rows 3 speed 19" in out and "pg 42" in out, out
     lab.user.stop("r")
+
+
+def spawn_page(lab, server: str) -> str:
+    r = lab.user.browser.get(f"{lab.url}/hub/spawn/{lab.user.name}/{server}", timeout=60)
+    assert r.status_code == 200, r.text[:500]
+    return r.text
+
+
+def test_the_form_offers_no_more_than_this_machine_has(lab):
+    page = spawn_page(lab, "form")
+    cpu = re.search(r'name="jupyter-python--cpu"[^>]*max="([0-9.]+)"', page)
+    memory = re.search(r'name="jupyter-python--memory"[^>]*max="([0-9.]+)"', page)
+    assert cpu and memory, page[:2000]
+    cores = len(os.sched_getaffinity(0))
+    gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1024**3
+    assert float(cpu.group(1)) == min(4, cores) and float(memory.group(1)) <= min(16, gib)
+    if cgroups.detect().version is None:
+        assert "CPU and memory limits are not enforced on this machine" in page
+    else:
+        assert "not enforced" not in page
+
+
+@pytest.mark.skipif(cgroups.detect().version is None, reason=f"no cgroups here: {cgroups.detect().why_not}")
+def test_a_session_over_its_memory_limit_is_stopped_and_the_hub_says_why(lab):
+    lab.user.start({"service": "jupyter-python", "memory": 1}, server="small")
+    try:  # the kernel dies under it: no answer, or an error, comes back
+        out = lab.user.run("x = b'x' * (1536 * 1024**2)\nprint('survived')", server="small", timeout=60)
+    except (TimeoutError, OSError, AssertionError, websocket.WebSocketException):
+        out = ""
+    assert "survived" not in out
+    deadline = time.monotonic() + 90
+    while lab.user.server("small"):
+        assert time.monotonic() < deadline, "the session over its memory limit was not stopped"
+        time.sleep(1)
+    page = spawn_page(lab, "small")
+    assert "session was stopped: it needed more than its memory limit of 1 GiB" in page
