@@ -45,25 +45,46 @@ _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
 
 # The init container's script. Values come from env, never interpolated into the script. A failed clone is
 # recorded in the status volume (jupyter_s3_ext/notices/clone.py reads that format) for the session to show.
+# Its outcome, one line, is also the container's termination message, which the pod's status carries to the
+# hub (the chart's hub Role reads pods, not their logs): `clone_outcome` reads it for the spawn progress.
 GIT_CLONE_SCRIPT = """\
 set -u
+outcome="${TERMINATION_LOG:-/dev/termination-log}"
 if [ -e "$CLONE_DIR" ] && [ -n "$(ls -A "$CLONE_DIR" 2>/dev/null)" ]; then
-  echo "datalab: $CLONE_DIR already exists, not cloning"; exit 0
+  echo "datalab: $CLONE_DIR already exists, not cloning"
+  printf '%s is already in your home: not cloned again' "$CLONE_FOLDER" 2>/dev/null >"$outcome"
+  exit 0
 fi
 mkdir -p "$CLONE_DIR"
 status="${STATUS_DIR:-/tmp}"
 log="$status/git-clone.log"
 if git clone --quiet -- "$GIT_REPOSITORY" "$CLONE_DIR" 2>"$log"; then
   echo "datalab: cloned $GIT_REPOSITORY into $CLONE_DIR"
+  printf 'cloned %s into ~/%s' "$GIT_REPOSITORY" "$CLONE_FOLDER" 2>/dev/null >"$outcome"
 else
   cat "$log" >&2
   echo "datalab: could not clone $GIT_REPOSITORY (the session starts without it)" >&2
   { printf 'repository: %s\\nfolder: %s\\ntime: %s\\n\\n' "$GIT_REPOSITORY" "$CLONE_FOLDER" \\
       "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; tail -n 20 "$log"; } >"$status/git-clone-failed.txt"
+  { printf 'could not clone %s: ' "$GIT_REPOSITORY"; tail -n 2 "$log" | tr '\\n' ' ' | cut -c1-600; \\
+    printf '. The session starts without it.'; } 2>/dev/null >"$outcome"
 fi
 rm -f "$log"
 exit 0
 """
+GIT_CLONE_CONTAINER = "git-clone"
+
+
+def clone_outcome(pod: dict | None) -> str | None:
+    """The git clone's outcome from the pod's status (its init container's termination message), or None
+    when the pod has no clone or it did not say (an older image, a runtime without termination messages)."""
+    statuses = ((pod or {}).get("status") or {}).get("initContainerStatuses") or []
+    for status in statuses:
+        if status.get("name") != GIT_CLONE_CONTAINER:
+            continue
+        message = (((status.get("state") or {}).get("terminated") or {}).get("message") or "").strip()
+        return " ".join(message.split())[:800] or None
+    return None
 
 
 @dataclass(frozen=True)
@@ -186,7 +207,7 @@ def git_init_container(
     status volume."""
     assert plan.git_repository is not None
     return {
-        "name": "git-clone",
+        "name": GIT_CLONE_CONTAINER,
         "image": image or plan.image,
         "command": ["sh", "-c", GIT_CLONE_SCRIPT],
         "env": _env_list(

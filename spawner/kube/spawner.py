@@ -266,7 +266,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
         self._spawn_id = secrets.token_hex(8)
         self._created = {"pod": False, "secret": False, "pvc": False}
         try:
-            return await super()._start()
+            url = await super()._start()
         except (ApiException, TimeoutError, _StepFailed) as e:
             # Say what failed (never the API's body: it may quote values); a bare 500 tells the user nothing.
             left = await self._clean_up_failed_start()
@@ -285,6 +285,17 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
         except (Exception, asyncio.CancelledError):
             await self._clean_up_failed_start()
             raise
+        self._report_clone_outcome()
+        return url
+
+    def _report_clone_outcome(self) -> None:
+        """The git clone's outcome (its init container's termination message) as a progress step."""
+        if not (self.plan and self.plan.git_repository):
+            return
+        pods = getattr(getattr(self, "pod_reflector", None), "pods", None) or {}
+        outcome = pod.clone_outcome(pods.get(f"{self.namespace}/{self.pod_name}"))
+        if outcome:
+            self.report_progress(f"Git: {outcome}")
 
     async def _make_create_pvc_request(self, pvc, request_timeout):
         """Create the home PVC, remembering whether this spawn created it (an older home is kept)."""

@@ -214,12 +214,21 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
         "CLONE_FOLDER": "source",
         "STATUS_DIR": str(tmp_path),
         "HOME": str(tmp_path),
+        "TERMINATION_LOG": str(tmp_path / "outcome"),  # /dev/termination-log in the container
     }
+
+    def outcome():  # what the pod's status carries to the hub, as clone_outcome reads it
+        message = (tmp_path / "outcome").read_text()
+        status = {"name": "git-clone", "state": {"terminated": {"exitCode": 0, "message": message}}}
+        return pod.clone_outcome({"status": {"initContainerStatuses": [status]}})
+
     run = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert run.returncode == 0 and (dest / "README").read_text() == "hello\n"
+    assert outcome() == f"cloned {source} into ~/source"
     (dest / "README").write_text("my changes\n")
     again = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "already exists" in again.stdout
+    assert outcome() == "source is already in your home: not cloned again"
     assert not (tmp_path / "git-clone-failed.txt").exists()
     assert (dest / "README").read_text() == "my changes\n"  # the user's work is kept
     env["GIT_REPOSITORY"] = str(tmp_path / "missing")
@@ -230,7 +239,12 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
     record = (tmp_path / "git-clone-failed.txt").read_text()
     assert record.startswith(f"repository: {tmp_path / 'missing'}\nfolder: missing\ntime: 20")
     assert "does not exist" in record.partition("\n\n")[2]  # git's own words
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["git-clone-failed.txt", "home", "source"]
+    said = outcome()
+    assert said.startswith(f"could not clone {tmp_path / 'missing'}: ") and "does not exist" in said
+    assert said.endswith("The session starts without it.")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["git-clone-failed.txt", "home", "outcome", "source"]
+    assert pod.clone_outcome({"status": {"initContainerStatuses": [{"name": "git-clone"}]}}) is None
+    assert pod.clone_outcome(None) is None
 
 
 def test_credentials_files_are_mounted_read_only_and_named_in_env():
