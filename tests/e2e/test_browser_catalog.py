@@ -3,7 +3,7 @@ local backend) driven by headless Debian Chromium through Playwright. Screenshot
 test-artifacts/pages-journey/ (gitignored).
 
 bob signs in from the landing page (one click, then the IdP's form), finds the catalog grid, submits a
-custom image the catalog refuses (the form comes back with every value and the message at its field),
+git URL the catalog refuses (the form comes back with every value and the message at its field),
 then starts jupyter-python with PostgreSQL and a git repository that cannot be cloned: the progress bar
 only moves forward and says, step by step, that the credentials, the database and the failed clone went
 as they did. My services shows the server with its service and resources; restarting it keeps its
@@ -24,7 +24,7 @@ from tests.support.procs import REPO
 
 ARTIFACTS = REPO / "test-artifacts" / "pages-journey"
 SEC = 1000
-BAD_GIT = "https://127.0.0.1:9/nobody/nothing.git"  # port 9 (discard): refused at once
+BAD_GIT = "https://git.invalid/nobody/nothing.git"  # a public-looking name that never resolves
 
 pytestmark = [
     pytest.mark.e2e,
@@ -103,22 +103,23 @@ def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
 
         # A refused value: the form comes back with every value and the message at the field.
         page.check("#datalab-service-jupyter-python")
+        page.click("#datalab-tab-jupyter-python-resources")
+        page.fill("#jupyter-python--memory", "2")
         page.click("#datalab-tab-jupyter-python-database")
         page.check("#jupyter-python--postgres")
         page.click("#datalab-tab-jupyter-python-git")
-        page.fill("#jupyter-python--git_repository", BAD_GIT)
-        page.click("#datalab-tab-jupyter-python-service")
-        page.fill("#jupyter-python--custom_image", "docker.io/library/python:3")
+        page.fill("#jupyter-python--git_repository", BAD_GIT.replace("https://", "http://"))
         page.click("#datalab-start")
-        page.wait_for_selector("#jupyter-python--custom_image-error")
+        page.wait_for_selector("#jupyter-python--git_repository-error")
         bob.shot("refused")
         assert "SpawnException" not in page.inner_text(".spawn-error-msg")
-        assert "docker.io/library/python:3" in page.inner_text("#jupyter-python--custom_image-error")
-        assert page.input_value("#jupyter-python--git_repository") == BAD_GIT
+        assert "only https://" in page.inner_text("#jupyter-python--git_repository-error")
+        assert page.is_visible("#jupyter-python--git_repository-error")  # its tab is the one shown
+        assert page.input_value("#jupyter-python--memory") == "2"
         assert page.is_checked("#jupyter-python--postgres")
 
         # Corrected: it starts, with PostgreSQL and a repository that cannot be cloned.
-        page.fill("#jupyter-python--custom_image", "")
+        page.fill("#jupyter-python--git_repository", BAD_GIT)
         page.click("#datalab-start")
         page.wait_for_url(re.compile(r"/user/bob/pages/"), timeout=240 * SEC)
         seen = progress_seen(page)
@@ -135,7 +136,7 @@ def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
         assert server.get_attribute("data-status") == "running"
         assert "JupyterLab · Python" in server.inner_text()
         resources = server.locator(".datalab-resources").inner_text()
-        assert "CPU" in resources and "GiB memory" in resources
+        assert "CPU" in resources and "2 GiB memory" in resources
         assert server.locator(".datalab-postgres").inner_text() == "yes"
         assert server.locator(".datalab-git").inner_text() == BAD_GIT
         assert "valid until" in server.locator(".datalab-credentials").inner_text()
