@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Builds every Datalab image from the repository root, all named from one registry prefix:
 #   $REGISTRY/datalab-hub:<version in pyproject.toml>      (Dockerfile)
-#   $REGISTRY/datalab-python:$TAG and $TAG-gpu             (images/python, the GPU one on pytorch-notebook)
-#   $REGISTRY/datalab-r:$TAG                               (images/r)
-#   $REGISTRY/datalab-vscode:$TAG                          (images/vscode)
+#   $REGISTRY/datalab-python:$TAG and $TAG-gpu             (images/Dockerfile, targets python and python-gpu)
+#   $REGISTRY/datalab-r:$TAG                               (images/Dockerfile, target r)
+#   $REGISTRY/datalab-vscode:$TAG                          (images/Dockerfile, target vscode)
 #   $REGISTRY/postgres:$POSTGRES_TAG                       (a mirror of the official image, the sidecar)
 # REGISTRY defaults to `registry:` in profiles/catalog.yaml, which names the same images.
 #
@@ -13,7 +13,6 @@ cd "$(dirname "$0")/.."
 
 TAG="${TAG:-2026.11}"
 POSTGRES_TAG="${POSTGRES_TAG:-16.6}"
-GPU_BASE_IMAGE="${GPU_BASE_IMAGE:-quay.io/jupyter/pytorch-notebook:cuda12-2025-12-31}"
 DOCKER="${DOCKER:-docker}"
 push=false
 dry=false
@@ -48,10 +47,10 @@ build() {  # build NAME:TAG DOCKERFILE [build args...]
 # The single-user images' wheel carries the JupyterLab extension, built from labextension/ first.
 run scripts/bootstrap.sh labextension
 build "datalab-hub:$version" Dockerfile
-build "datalab-python:$TAG" images/python/Dockerfile
-build "datalab-python:$TAG-gpu" images/python/Dockerfile --build-arg "BASE_IMAGE=$GPU_BASE_IMAGE"
-build "datalab-r:$TAG" images/r/Dockerfile
-build "datalab-vscode:$TAG" images/vscode/Dockerfile
+build "datalab-python:$TAG" images/Dockerfile --target python
+build "datalab-python:$TAG-gpu" images/Dockerfile --target python-gpu
+build "datalab-r:$TAG" images/Dockerfile --target r
+build "datalab-vscode:$TAG" images/Dockerfile --target vscode
 run "$DOCKER" pull "docker.io/library/postgres:$POSTGRES_TAG"
 run "$DOCKER" tag "docker.io/library/postgres:$POSTGRES_TAG" "$REGISTRY/postgres:$POSTGRES_TAG"
 images+=("$REGISTRY/postgres:$POSTGRES_TAG")

@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from spawner.local import environments as envs
+from tests.images.test_images import pip_pins, stage
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "images"
@@ -45,8 +46,19 @@ def test_every_library_a_card_names_is_in_its_environment(slug):
         assert key in python or f"r-cran-{key}" in debian, f"{slug}'s card names {lib}, not in images/{name}"
 
 
-def test_every_python_package_is_pinned_and_exists_in_the_registry(tmp_path):
-    """A dry-run resolution against the package index (metadata only) of the exact pins, for Python 3.11."""
+def compile_pins(uv: str, pins: list[str], tmp: Path, *deps: str) -> subprocess.CompletedProcess:
+    path = tmp / f"pins-{len(pins)}.txt"
+    path.write_text("\n".join(pins) + "\n")
+    return subprocess.run(
+        [uv, "pip", "compile", "--quiet", *deps, "--python-version", "3.11", "--python-platform",
+         "x86_64-manylinux_2_28", "--only-binary", ":all:", "--no-header", "--no-annotate", str(path)],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+
+def test_every_pin_exists_and_the_images_set_resolves_to_itself(tmp_path):
+    """Metadata only, against the package index: the definition with the chart's JupyterHub (what the
+    image installs) resolves to exactly its own pins, and what the images add exists at its pin."""
     uv = envs._uv()
     if uv is None:
         pytest.skip("uv is not installed (make test installs it)")
@@ -54,13 +66,20 @@ def test_every_python_package_is_pinned_and_exists_in_the_registry(tmp_path):
     assert all(
         re.fullmatch(r"[A-Za-z0-9._-]+(\[[a-z,]+\])?==[0-9][A-Za-z0-9.+!-]*", line) for line in d.lines
     )
-    pins = tmp_path / "pins.txt"
-    pins.write_text("\n".join([*d.lines, "jupyterhub==5.5.0"]) + "\n")
-    out = subprocess.run(
-        [uv, "pip", "compile", "--quiet", "--no-deps", "--python-version", "3.11", "--python-platform",
-         "x86_64-manylinux_2_28", "--only-binary", ":all:", str(pins)],
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    image_set = [*d.lines, "jupyterhub==5.5.0"]
+    out = compile_pins(uv, image_set, tmp_path)
+    assert out.returncode == 0, out.stderr[-2000:]
+    resolved = {line.strip().lower() for line in out.stdout.splitlines() if "==" in line}
+    wanted = {re.sub(r"\[.*\]", "", line).lower() for line in image_set}
+    assert resolved == wanted, f"missing from the definition: {sorted(resolved - wanted)}"
+    added = [
+        f"{k}=={v}"
+        for name in ("python-gpu", "r")
+        for run in stage(name).runs
+        for k, v in pip_pins(run).items()
+    ]
+    assert added, "the GPU and R images add pinned packages"
+    out = compile_pins(uv, added, tmp_path, "--no-deps")
     assert out.returncode == 0, out.stderr[-2000:]
 
 
