@@ -6,7 +6,8 @@ installed into them: the layer puts it beside them (a directory named by the cod
 - `bin/datalab-credentials`, the command the AWS config's `credential_process` runs, and `bin/vault`
   (OpenBao's `bao` under the name the Vault docs use);
 - `etc/jupyter`, which enables the extension and opens terminals as interactive, non-login shells (a
-  login shell's /etc/profile would put the system PATH back ahead of the session's environment).
+  login shell's /etc/profile would put the system PATH back ahead of the session's environment);
+- `share/jupyter/labextensions/jupyterlab-datalab`, a link to the built JupyterLab extension (on JUPYTER_PATH).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import sys
 from pathlib import Path
 
 CREDENTIALS_SCRIPT = """#!/usr/bin/env python3
@@ -46,6 +48,29 @@ def _write(path: Path, text: str, mode: int = 0o644) -> None:
     tmp.replace(path)
 
 
+LABEXTENSION = "jupyterlab-datalab"
+
+
+def built_labextension(package: Path) -> Path | None:
+    """The JupyterLab extension's build: beside the package (a source checkout, scripts/bootstrap.sh builds it
+    there) or where the wheel installed it; None when neither has it."""
+    for place in (
+        package / "labextension",
+        Path(sys.prefix, "share", "jupyter", "labextensions", LABEXTENSION),
+    ):
+        if (place / "package.json").is_file():
+            return place
+    return None
+
+
+def _link(link: Path, target: Path) -> None:
+    if not link.is_symlink() or os.readlink(link) != str(target):
+        tmp = link.with_name(f".link.{os.getpid()}")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(target)
+        tmp.replace(link)
+
+
 def ensure_layer(cache: Path) -> Path:
     """The layer for this code (made or refreshed; cheap when already there)."""
     spec = importlib.util.find_spec("jupyter_s3_ext")  # located, not imported: the spawner never runs it
@@ -57,12 +82,11 @@ def ensure_layer(cache: Path) -> Path:
     try:
         for sub in ("python", "bin", "etc/jupyter/jupyter_server_config.d"):
             (root / sub).mkdir(parents=True, exist_ok=True)
-        link = root / "python" / "jupyter_s3_ext"
-        if not link.is_symlink() or os.readlink(link) != str(package):
-            tmp = link.with_name(f".link.{os.getpid()}")
-            tmp.unlink(missing_ok=True)
-            tmp.symlink_to(package)
-            tmp.replace(link)
+        _link(root / "python" / "jupyter_s3_ext", package)
+        labextension = built_labextension(package)
+        if labextension is not None:
+            (root / "share" / "jupyter" / "labextensions").mkdir(parents=True, exist_ok=True)
+            _link(root / "share" / "jupyter" / "labextensions" / LABEXTENSION, labextension)
         _write(root / "bin" / "datalab-credentials", CREDENTIALS_SCRIPT, 0o755)
         _write(root / "bin" / "vault", VAULT_SCRIPT, 0o755)
         etc = root / "etc" / "jupyter"
@@ -81,6 +105,7 @@ def session_env(layer: Path, environment: Path) -> dict[str, str]:
     return {
         "PYTHONPATH": str(layer / "python"),
         "JUPYTER_CONFIG_PATH": str(layer / "etc" / "jupyter"),
+        "JUPYTER_PATH": str(layer / "share" / "jupyter"),
         "VIRTUAL_ENV": str(environment),
         "RETICULATE_PYTHON": str(environment / "bin" / "python"),
     }
