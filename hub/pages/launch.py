@@ -24,6 +24,8 @@ from tornado.httputil import url_concat
 from spawner.errors import SpawnException
 from spawner.runtime import form
 
+from . import compat
+
 # Query arguments that are not options: the launch itself, and JupyterHub's own.
 RESERVED = ("autostart", "next", "display_name")
 _TRUE = ("1", "true", "yes", "on")
@@ -65,10 +67,10 @@ class LaunchHandler(SpawnHandler):
         user = self.current_user
         server_name = server_name or ""
         if server_name:
-            await self._check_named_server_request(user, server_name, server_name)
+            await compat.check_named_server(self, user, server_name)
         elif not self.allow_named_servers and user.running:
             return self.redirect(self.get_next_url(user, default=user.server_url("")))
-        spawner = user.get_or_create_spawner(server_name, server_name, replace_failed=True)
+        spawner = compat.get_spawner(user, server_name)
         if spawner.ready:
             return self.redirect(user.server_url(server_name))
         # the spawn-pending page (without the link's options in its URL), keeping JupyterHub's `next`
@@ -101,9 +103,7 @@ class LaunchHandler(SpawnHandler):
         if autostart:
             spawner.handler = self
             spawner.offer_plan(plan)
-            return await self._wrap_spawn_single_user(
-                user, server_name, server_name, spawner, pending_url, dict(plan.user_options)
-            )
+            return await compat.spawn(self, user, server_name, spawner, pending_url, dict(plan.user_options))
         self.finish(await self._render(user, spawner, server_name, offers, plan.user_options, ""))
 
     async def _render(self, user, spawner, server_name, offers, previous, message, refusal=None) -> str:
