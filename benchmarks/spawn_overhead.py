@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import sys
 import tempfile
@@ -69,8 +70,11 @@ PROFILE_LIST = [
 COMMON = """
 c.JupyterHub.concurrent_spawn_limit = 0
 c.JupyterHub.active_server_limit = 0
-c.KubeSpawner.start_timeout = 120
-c.KubeSpawner.http_timeout = 60
+# generous for both sides alike: 400 spawns at once on a shared 2-core machine take minutes
+c.KubeSpawner.start_timeout = 900
+c.KubeSpawner.http_timeout = 300
+c.KubeSpawner.k8s_api_request_timeout = 60
+c.KubeSpawner.k8s_api_request_retry_timeout = 600
 """
 VANILLA = (
     COMMON
@@ -109,7 +113,7 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def wait_state(hub: HubHandle, user: str, ready: bool, timeout: float = 120) -> bool:
+def wait_state(hub: HubHandle, user: str, ready: bool, timeout: float = 900) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         model = hub.api("GET", f"/users/{user}").json().get("servers", {}).get("")
@@ -126,13 +130,13 @@ def wait_state(hub: HubHandle, user: str, ready: bool, timeout: float = 120) -> 
 def spawn(hub: HubHandle, user: str, options: dict) -> tuple[float, bool]:
     """POST the spawn and wait until ready; (wall seconds, ok). A fast spawn answers 201 when ready."""
     t0 = time.perf_counter()
-    r = hub.api("POST", f"/users/{user}/server", json=options, timeout=180)
+    r = hub.api("POST", f"/users/{user}/server", json=options, timeout=600)
     ok = r.status_code == 201 or (r.status_code == 202 and wait_state(hub, user, True))
     return time.perf_counter() - t0, ok
 
 
 def stop(hub: HubHandle, user: str) -> None:
-    r = hub.api("DELETE", f"/users/{user}/server", timeout=180)
+    r = hub.api("DELETE", f"/users/{user}/server", timeout=600)
     if r.status_code == 202:
         wait_state(hub, user, False)
 
@@ -189,6 +193,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[50, 200], help="concurrent spawns per burst")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (one burst of each size)")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop the hubs and the emulator on the way out
 
     with tempfile.TemporaryDirectory(prefix="spawn-bench-") as tmp:
         tmp = Path(tmp)
