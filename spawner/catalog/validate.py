@@ -43,10 +43,29 @@ class OptionsError(ValueError):
         self.status = status
 
 
+# What a submission may hold at most, checked before anything else looks at it (the refusal quotes none
+# of it): option names and text values are short, a form or link never sends more than a few options.
+MAX_NAME, MAX_TEXT, MAX_OPTIONS = 64, 2048, 32
+
+
 def _show(value: Any) -> str:
-    """A submitted value for an error message, short and on one line."""
+    """A submitted value for an error message: short, escaped, on one line (long input is cut first)."""
+    if isinstance(value, str) and len(value) > 60:
+        value = value[:60]
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _size_problem(options: Mapping[str, Any]) -> OptionsError | None:
+    if len(options) > MAX_OPTIONS:
+        return OptionsError(f"{len(options)} options submitted: at most {MAX_OPTIONS}")
+    for key, value in options.items():
+        if not isinstance(key, str) or len(key) > MAX_NAME:
+            return OptionsError(f"an option name of {len(str(key))} characters: at most {MAX_NAME}")
+        if isinstance(value, str) and len(value) > MAX_TEXT:
+            field = key if key in ALLOWED_KEYS else None
+            return OptionsError(f"{_show(key)}: {len(value)} characters; at most {MAX_TEXT}", field=field)
+    return None
 
 
 def _redact_url(value: str) -> str:
@@ -78,6 +97,8 @@ def validate_options(
     user_options = {} if user_options is None else user_options
     if not isinstance(user_options, Mapping):
         raise OptionsError("options must be an object of option names to values")
+    if too_big := _size_problem(user_options):
+        raise too_big
     unknown = sorted(str(k) for k in user_options if k not in ALLOWED_KEYS)
     if unknown:
         raise OptionsError(

@@ -106,12 +106,6 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
         which pod names never do, so it cannot collide with another server's objects.""",
     ).tag(config=True)
 
-    @default("apply_user_options")
-    def _apply_user_options_default(self):
-        # JupyterHub warns about "unhandled user_options" without a hook; ours are validated (with
-        # a SpawnException naming the field, logged without a traceback) by run_pre_spawn_hook.
-        return lambda spawner, user_options: None
-
     @default("profile_list")
     def _profile_list_default(self):
         return lambda spawner: form.offers_as_profile_list(spawner.offers())

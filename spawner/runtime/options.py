@@ -237,7 +237,11 @@ class CatalogOptionsMixin(Configurable):
         in its list's capacity, then the operator's own pre_spawn_hook."""
         plan, self._offered_plan = self._offered_plan, None
         if plan is None or plan.user_options != self.user_options:
-            plan = self.validate()
+            try:
+                plan = self.validate()
+            except SpawnException:
+                self._forget_refused_options()
+                raise
         self.plan = self.last_plan = plan
         self.claim_capacity(plan)
         try:
@@ -245,6 +249,26 @@ class CatalogOptionsMixin(Configurable):
         except BaseException:
             self.release_capacity()
             raise
+
+    def _forget_refused_options(self) -> None:
+        """JupyterHub saved the submitted options in its database before they reached us: a refused spawn
+        keeps only the options of this server's last accepted spawn (none for a new one), never what was
+        refused (three refused 10 MB requests once grew the database by 42 MB)."""
+        orm_spawner = getattr(self, "orm_spawner", None)
+        db = getattr(getattr(self, "user", None), "db", None)
+        if orm_spawner is None or db is None:
+            return
+        kept = dict(self.last_plan.user_options) if self.last_plan else {}
+        orm_spawner.user_options = kept
+        db.commit()
+        self.user_options = dict(kept)  # what the REST API shows and the form is prefilled with
+
+    @default("apply_user_options")
+    def _apply_user_options_default(self):
+        # Without a hook JupyterHub logs every option name as sent ("Received unhandled user_options ...",
+        # unescaped and unbounded); ours are validated, and refused with a bounded message, by
+        # run_pre_spawn_hook.
+        return lambda spawner, user_options: None
 
     def clear_state(self):
         super().clear_state()

@@ -254,6 +254,19 @@ def test_forced_renewals_are_limited_per_user_and_every_issue_is_logged(stack):
     assert len(given) >= 5 and set(given) <= ids, given
 
 
+def test_an_oversized_spawn_request_is_refused_before_it_is_read(stack):
+    stack.login("bob")
+    db = stack.hub.workdir / "jupyterhub.sqlite"
+    size_before = db.stat().st_size
+    filler = "z" * 2_000_000
+    r = stack.hub.api("POST", "/users/bob/server", json={"notes": filler})
+    assert r.status_code == 413, r.text[:300]
+    assert "at most 65536" in r.json()["message"] and len(r.text) < 400
+    assert stack.hub.server("bob") is None
+    assert db.stat().st_size < size_before + 100_000, "the refused options reached the database"
+    assert "z" * 100 not in stack.hub.log() and "Refused a spawn request of" in stack.hub.log()
+
+
 def test_spawn_puts_credentials_in_a_0600_file_and_the_server_token_renews_them(stack):
     stack.login("alice")
     r = stack.hub.api("POST", "/users/alice/server")

@@ -13,6 +13,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import sqlite3
 import tempfile
 import uuid
 from pathlib import Path
@@ -185,5 +186,29 @@ def test_the_form_refuses_a_card_field_that_is_no_option(hub, name):
     data = {"service": "jupyter-python", f"jupyter-python--{name}": "x", "_xsrf": b.cookies.get("_xsrf", "")}
     r = b.post(f"{hub.url}/hub/spawn/{USER}", data=data, allow_redirects=False, timeout=60)
     assert r.status_code == 400 and "unknown option" in html.unescape(r.text), r.status_code
+    server = hub.server(USER)
+    assert not server or not (server.get("ready") or server.get("pending")), server
+
+
+def test_a_refused_spawn_stores_nothing_and_its_message_quotes_little(hub):
+    """A key with a line break forged a line of JupyterHub's log; refused options stayed in its database."""
+    forged = "FORGED-" + uuid.uuid4().hex
+    options = {
+        "service": "jupyter-python",
+        f"evil\n{forged} admin in": "x" * 1500,
+    }
+    got, text = attempt(hub, "rest", options)
+    assert got == 400 and "unknown option 'evil\\n" in text and len(text) < 400, (got, text)
+    assert not [line for line in hub.log().splitlines() if line.startswith(forged)]
+    assert "x" * 100 not in hub.log()
+    model = hub.api("GET", f"/users/{USER}", params={"include_stopped_servers": "1"}).json()
+    stored = (model.get("servers", {}).get("") or {}).get("user_options") or {}
+    assert not [k for k in stored if k.startswith("evil")], stored
+    with sqlite3.connect(hub.workdir / "jupyterhub.sqlite") as db:  # what JupyterHub keeps, not only shows
+        saved = [row[0] or "" for row in db.execute("SELECT user_options FROM spawners")]
+    assert not [o for o in saved if "evil" in o or "x" * 100 in o], [o[:200] for o in saved]
+    # A value too long for any option is refused before anything looks into it.
+    got, text = attempt(hub, "rest", {"service": "jupyter-python", "image": "r" * 100_000})
+    assert got == 400 and "100000 characters; at most 2048" in text and len(text) < 400, (got, text[:400])
     server = hub.server(USER)
     assert not server or not (server.get("ready") or server.get("pending")), server
