@@ -3,7 +3,8 @@
  *
  * The credentials status comes from GET <base_url>datalab/credentials/status. Countdowns use the server's
  * `expires_in_seconds` minus the time elapsed since it answered, so a browser clock that is off does not
- * matter. Keys a newer server adds ("missing", "next_retry") are read when present, never required.
+ * matter. Keys a newer server adds ("missing", "message", "next_attempt_in_seconds") are read when present,
+ * never required.
  */
 
 export interface PartStatus {
@@ -18,11 +19,13 @@ export interface PartStatus {
 export interface RenewalStatus {
   last_renewal?: string | null;
   next_check?: string | null;
-  next_retry?: string | null;
+  next_attempt_in_seconds?: number | null;
   last_error?: string | null;
   consecutive_failures?: number;
-  missing?: string[];
 }
+
+/** A credential the session should have and has not: {part: "vault", name: "Vault"} (or just "vault"). */
+export type MissingPart = { part: string; name?: string } | string;
 
 export interface CredentialsStatus {
   enabled: boolean;
@@ -30,8 +33,9 @@ export interface CredentialsStatus {
   vault: PartStatus;
   renewal?: RenewalStatus;
   warnings?: string[];
-  missing?: string[];
-  next_retry?: string | null;
+  state?: string; // "ready", "waiting" (a credential missing, retrying), "retrying" (renewal failing)
+  missing?: MissingPart[];
+  message?: string | null;
 }
 
 export type Level = 'ok' | 'warning' | 'error' | 'off';
@@ -77,8 +81,8 @@ export function localTime(iso: string | null | undefined): string {
 }
 
 function missingParts(status: CredentialsStatus): string[] {
-  const found = status.missing ?? status.renewal?.missing ?? [];
-  return Array.isArray(found) ? found.map(x => String(x).toLowerCase()) : [];
+  const found = Array.isArray(status.missing) ? status.missing : [];
+  return found.map(x => (typeof x === 'string' ? x : String(x?.part ?? '')).toLowerCase());
 }
 
 function partView(
@@ -171,9 +175,12 @@ export function describeStatus(
   if (failures > 0 && renewal.last_error) {
     lines.push(`Renewal failed ${failures} time${failures > 1 ? 's' : ''}: ${renewal.last_error}`);
   }
-  const retry = status.next_retry ?? renewal.next_retry;
-  if (retry) {
-    lines.push(`Next attempt: ${localTime(retry)}`);
+  if (missing.length && status.message) {
+    lines.push(status.message);
+  }
+  const retryIn = renewal.next_attempt_in_seconds;
+  if ((failures > 0 || missing.length) && typeof retryIn === 'number') {
+    lines.push(`Next attempt in ${formatDuration(retryIn - elapsed)}`);
   }
   for (const w of status.warnings ?? []) {
     lines.push(`Warning: ${w}`);

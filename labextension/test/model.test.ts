@@ -57,14 +57,21 @@ test('expired credentials are an error, whether the server or the countdown says
 
 test('the keys a newer server adds are read when present', () => {
   const vaultMissing = describeStatus(
-    status({ vault: { configured: false }, missing: ['Vault'], next_retry: '2026-12-02T02:10:00Z' }),
-    0
+    status({
+      vault: { configured: false },
+      state: 'waiting',
+      missing: [{ part: 'vault', name: 'Vault' }],
+      message: 'no Vault credentials yet (Vault refused the login)',
+      renewal: { consecutive_failures: 0, next_attempt_in_seconds: 30 }
+    }),
+    5
   );
   assert.equal(vaultMissing.level, 'error');
   assert.equal(vaultMissing.label, 'Vault unavailable');
   assert.match(vaultMissing.title, /Vault: could not be obtained/);
-  assert.match(vaultMissing.title, /Next attempt: /);
-  const s3Late = describeStatus(status({ renewal: { missing: ['S3'] } }), 0);
+  assert.match(vaultMissing.title, /no Vault credentials yet \(Vault refused the login\)/);
+  assert.match(vaultMissing.title, /Next attempt in 0:25/);
+  const s3Late = describeStatus(status({ missing: ['s3'] }), 0);
   assert.equal(s3Late.level, 'warning'); // still valid, but the hub did not give a new one
 });
 
