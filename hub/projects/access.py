@@ -42,8 +42,12 @@ def _code(e: Exception) -> str:
     return str((response.get("Error") or {}).get("Code") or type(e).__name__)
 
 
+ALREADY = ("BucketAlreadyOwnedByYou", "BucketAlreadyExists")
+
+
 def check(projects: list[Project], creds: S3Credentials, timeout: float) -> tuple[list[Project], list[str]]:
-    """Blocking: the projects these credentials reach (a missing own bucket is created), and problems."""
+    """Blocking: the projects these credentials reach, and problems. A project's own bucket is created
+    first (idempotent: two members starting at once both find it), then listed to prove access."""
     import botocore.exceptions
 
     s3 = _client(creds, timeout)
@@ -52,20 +56,17 @@ def check(projects: list[Project], creds: S3Credentials, timeout: float) -> tupl
     for p in projects:
         where = f"project {p.name}: s3://{p.bucket}/{p.prefix}"
         try:
+            if not p.prefix:
+                try:
+                    s3.create_bucket(Bucket=p.bucket)
+                except botocore.exceptions.ClientError as e:
+                    if _code(e) not in ALREADY and _code(e) != "AccessDenied":
+                        problems.append(f"{where}: the bucket could not be created ({_code(e)})")
+                        continue
             s3.list_objects_v2(Bucket=p.bucket, Prefix=p.prefix, MaxKeys=1)
         except botocore.exceptions.ClientError as e:
-            code = _code(e)
-            if code != "NoSuchBucket" or p.prefix:
-                problems.append(f"{where} is not reachable ({code}): the S3 server is not set up for it")
-                continue
-            try:
-                s3.create_bucket(Bucket=p.bucket)
-            except botocore.exceptions.ClientError as e:
-                problems.append(f"{where}: the bucket could not be created ({_code(e)})")
-                continue
-            except (botocore.exceptions.BotoCoreError, OSError) as e:
-                problems.append(f"{where}: the S3 server is unreachable ({type(e).__name__})")
-                continue
+            problems.append(f"{where} is not reachable ({_code(e)}): the S3 server is not set up for it")
+            continue
         except (botocore.exceptions.BotoCoreError, OSError) as e:
             problems.append(f"{where}: the S3 server is unreachable ({type(e).__name__})")
             continue
