@@ -104,7 +104,8 @@ def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
         # A refused value: the form comes back with every value and the message at the field.
         page.check("#datalab-service-jupyter-python")
         page.click("#datalab-tab-jupyter-python-resources")
-        page.fill("#jupyter-python--memory", "2")
+        page.fill("#jupyter-python--cpu", "2")  # one core under the cgroup is slow to start on 2 busy cores
+        page.fill("#jupyter-python--memory", "3")
         page.click("#datalab-tab-jupyter-python-database")
         page.check("#jupyter-python--postgres")
         page.click("#datalab-tab-jupyter-python-git")
@@ -115,7 +116,8 @@ def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
         assert "SpawnException" not in page.inner_text(".spawn-error-msg")
         assert "only https://" in page.inner_text("#jupyter-python--git_repository-error")
         assert page.is_visible("#jupyter-python--git_repository-error")  # its tab is the one shown
-        assert page.input_value("#jupyter-python--memory") == "2"
+        assert page.input_value("#jupyter-python--cpu") == "2"
+        assert page.input_value("#jupyter-python--memory") == "3"
         assert page.is_checked("#jupyter-python--postgres")
 
         # Corrected: it starts, with PostgreSQL and a repository that cannot be cloned.
@@ -136,7 +138,7 @@ def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
         assert server.get_attribute("data-status") == "running"
         assert "JupyterLab · Python" in server.inner_text()
         resources = server.locator(".datalab-resources").inner_text()
-        assert "CPU" in resources and "2 GiB memory" in resources
+        assert resources.startswith("2 CPU · 3 GiB memory"), resources
         assert server.locator(".datalab-postgres").inner_text() == "yes"
         assert server.locator(".datalab-git").inner_text() == BAD_GIT
         assert "valid until" in server.locator(".datalab-credentials").inner_text()

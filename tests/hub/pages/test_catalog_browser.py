@@ -154,3 +154,24 @@ def test_without_javascript_the_plain_form_starts_the_chosen_service(hub, login)
     server = hub.wait_server("ann")
     assert server["ready"] and server["user_options"]["service"] == "rstudio"
     assert server["user_options"]["cpu"] == 1
+
+
+def test_dark_mode_keeps_the_pages_readable(hub, login):
+    page = login("ben", color_scheme="dark")
+    page.goto(hub.url + "/hub/spawn/ben/dark")
+    assert page.get_attribute("html", "data-bs-theme") == "dark"  # JupyterHub's own dark mode
+    assert "for the server “dark”" in page.inner_text("h1")
+    colours = page.evaluate(
+        """() => [".datalab-card", ".datalab-panel"].map(s => {
+             const c = getComputedStyle(document.querySelector(s));
+             return [c.backgroundColor, c.color];
+           })"""
+    )
+
+    def brightness(rgb: str) -> float:
+        r, g, b = (float(x) for x in re.findall(r"[\d.]+", rgb)[:3])
+        return (r + g + b) / 3
+
+    for background, text in colours:
+        assert brightness(background) < 80 and brightness(text) > 160, colours  # light on dark
+    shot(page, "catalog-dark")
