@@ -79,6 +79,13 @@ class CredentialsHandler(APIHandler):
 
     async def get(self):
         owner = self.current_user
+        token = self.get_token()
+        live = token is not None and (token.expires_in is None or token.expires_in > 0)
+        if owner is None and live and token.user is not None:
+            # JupyterHub 5.5 drops the user of a token whose sign-in could not be refreshed (6 keeps it and
+            # fresh_id_token below says so): the same answer on both, log in again
+            name = token.user.name
+            return self._json(401, {"message": f"the sign-in of {name} has expired: log in to the hub again"})
         if owner is None or getattr(owner, "kind", None) != "user":
             raise web.HTTPError(
                 403, "credentials are only given to a user's own token (in the Authorization header)"
@@ -86,7 +93,6 @@ class CredentialsHandler(APIHandler):
         if not scope_allows(self.parsed_scopes, owner.name):
             raise web.HTTPError(403, f"this token lacks the scope {SCOPE} for user {owner.name}")
         broker = get_broker(self.settings.get("config"), self.log)
-        token = self.get_token()
         who = (
             f"token {token.api_id} (note {(token.note or '')[:60]!r}) of {owner.name}"
             if token
