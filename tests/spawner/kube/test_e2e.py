@@ -39,6 +39,7 @@ c.KubeSpawner.http_timeout = 90
 c.KubeSpawner.k8s_api_request_timeout = 3
 c.KubeSpawner.k8s_api_request_retry_timeout = 6
 c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30}
+c.CatalogOptionsMixin.git_allowed_hosts = ["localhost"]  # the test's git server, as an operator allows its own
 """
 
 
@@ -266,8 +267,10 @@ def test_clone_and_database_run_in_kubelet_order_and_the_database_survives_stop_
     [pod] = pods_of(emu, "dave")
     claim = next(v for v in pod["spec"]["volumes"] if "persistentVolumeClaim" in v)["persistentVolumeClaim"]
     home = emu.workdir / "pvcs" / "default" / claim["claimName"]
-    # the init container cloned the repository into the home before the session started
+    # the init container cloned the repository into the home before the session started, and said so
     assert (home / "analysis" / "README.md").read_text() == README
+    [clone] = pod["status"]["initContainerStatuses"]
+    assert clone["state"]["terminated"]["message"] == f"cloned {repo.url} into ~/analysis"
     runtime = emu.kubelet.runtimes[("default", pod["metadata"]["name"])]
     assert set(runtime.processes) == {"notebook", "postgres"}, "the sidecar runs next to the session"
     assert pod["status"]["containerStatuses"][1]["ready"], "ready once pg_isready answered"
@@ -283,6 +286,8 @@ def test_clone_and_database_run_in_kubelet_order_and_the_database_survives_stop_
     hub.wait_server("dave", "db", timeout=150)
     [again] = pods_of(emu, "dave")
     assert again["metadata"]["uid"] != pod["metadata"]["uid"]
+    message = again["status"]["initContainerStatuses"][0]["state"]["terminated"]["message"]
+    assert message == "analysis is already in your home: not cloned again"
     assert _psql(again, "SELECT city, visits FROM results") == "Lyon|42", "the table survived stop and start"
     assert hub.api("DELETE", "/users/dave/servers/db").status_code in (202, 204)
     hub.wait_server("dave", "db", ready=False)

@@ -235,6 +235,19 @@ def resolve_env(store: Store, pod: dict, container: dict, pod_ip: str) -> dict[s
     return env
 
 
+def termination_log(root: Path, container: dict) -> Path:
+    """Where a container's termination message is written here (its terminationMessagePath in a pod)."""
+    return root / f"{container['name']}.termination-log"
+
+
+def termination_message(root: Path, container: dict) -> str:
+    """The message a terminated container left, as the kubelet reads it (at most 4096 bytes)."""
+    try:
+        return termination_log(root, container).read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
 def launch(
     store: Store,
     pod: dict,
@@ -285,6 +298,8 @@ def launch(
             args.append("--allow-root")
     else:
         args = [loopback(a, pod_ip) for a in args]
+    # the kubelet's per-container file at terminationMessagePath; our clone script names it $TERMINATION_LOG
+    env["TERMINATION_LOG"] = str(termination_log(root, container))
     working_dir = remap.path(container.get("workingDir") or home)
     cwd = working_dir if os.path.isdir(working_dir) else home
     full = [argv[0], *args]

@@ -40,6 +40,7 @@ class PodRuntime:
     bound_at: float | None = None  # loop time the kubelet first saw the pod bound to its node
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     init: ManagedProcess | None = None  # the init container running now
+    messages: dict[str, str] = field(default_factory=dict)  # termination messages of init containers
     stub: stub.StubServer | None = None
 
 
@@ -267,6 +268,7 @@ class Kubelet:
                 runtime.init = None
                 proc.stop(1)
                 code = proc.proc.returncode
+                runtime.messages[container["name"]] = containers.termination_message(runtime.root, container)
                 if code == 0:
                     break
                 message = f"Back-off restarting failed init container {container['name']} (exit code {code})"
@@ -309,7 +311,10 @@ class Kubelet:
     def _set_running(self, pod: dict, runtime: PodRuntime, started: str, unready: set[str]) -> None:
         meta = pod["metadata"]
         self.store.update(
-            "pods", meta["namespace"], meta["name"], pod_status.running(runtime.ip, started, unready)
+            "pods",
+            meta["namespace"],
+            meta["name"],
+            pod_status.running(runtime.ip, started, unready, runtime.messages),
         )
 
     def _check_processes(self) -> None:

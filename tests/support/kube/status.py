@@ -25,8 +25,9 @@ def container_status(container: dict, state: dict, ready: bool) -> dict:
     }
 
 
-def running(ip: str, started: str, unready: set[str]):
-    """An update for a pod whose containers all run; those in `unready` have not passed their probe yet."""
+def running(ip: str, started: str, unready: set[str], messages: dict[str, str] | None = None):
+    """An update for a pod whose containers all run; those in `unready` have not passed their probe yet;
+    `messages`: the init containers' termination messages."""
 
     def update(p: dict) -> None:
         spec = p["spec"]
@@ -51,18 +52,14 @@ def running(ip: str, started: str, unready: set[str]):
                 for c in spec["containers"]
             ],
         )
-        if spec.get("initContainers"):
-            done = {
-                "terminated": {
-                    "exitCode": 0,
-                    "reason": "Completed",
-                    "startedAt": started,
-                    "finishedAt": started,
-                }
-            }
-            status["initContainerStatuses"] = [
-                container_status(c, done, True) for c in spec["initContainers"]
-            ]
+        statuses = []
+        for c in spec.get("initContainers") or []:
+            done = {"exitCode": 0, "reason": "Completed", "startedAt": started, "finishedAt": started}
+            if (messages or {}).get(c["name"]):
+                done["message"] = messages[c["name"]]
+            statuses.append(container_status(c, {"terminated": done}, True))
+        if statuses:
+            status["initContainerStatuses"] = statuses
 
     return update
 
