@@ -2,7 +2,7 @@
 
 Jupyter Server's and JupyterHub's request loggers (whichever the server uses) write
 `<status> <method> <uri> (<user>@<ip>) <time>ms [referer=<url>]` and scrub only parameters named like
-tokens. On one machine a session's log ends in the hub's log; on Kubernetes in the pod's log. A record
+tokens. On one machine a session's log is a file the hub shows; on Kubernetes the pod's log. A record
 factory rather than replacing the server's `log_function` (which the single-user extension sets too):
 every record of the process is seen, whatever loads first.
 """
