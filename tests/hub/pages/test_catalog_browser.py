@@ -7,22 +7,17 @@ Screenshots go to test-artifacts/pages/ (gitignored)."""
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from tests.hub.pages.support import pages_hub, stop_all
+from tests.support.browser import ARTIFACTS as ALL_ARTIFACTS
+from tests.support.browser import launched, logins, require_chromium
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
-ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "pages"
-
-if not CHROMIUM.exists():
-    pytest.skip("Debian's chromium is not installed (/usr/bin/chromium)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api")
+ARTIFACTS = ALL_ARTIFACTS / "pages"
+require_chromium()
 
 
 @pytest.fixture(scope="module")
@@ -33,32 +28,14 @@ def hub(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def chromium():
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=ARGS)
+    with launched(ARTIFACTS) as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def login(hub, chromium):
-    contexts = []
-
-    def as_user(name: str, **context_args):
-        context = chromium.new_context(viewport={"width": 1280, "height": 900}, **context_args)
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(30_000)
-        page.goto(hub.url + "/hub/login")
-        page.fill("#username_input", name)
-        page.fill("#password_input", "password")
-        page.click("#login_submit")
-        page.wait_for_load_state()
-        return page
-
-    yield as_user
-    for context in contexts:
-        context.close()
+    with logins(chromium, hub.url, width=1280) as as_user:
+        yield as_user
     stop_all(hub)
 
 
