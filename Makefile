@@ -1,6 +1,10 @@
 # The two commands: `make up` runs the whole datalab on this machine; `make test` runs every test.
 SHELL := /bin/bash
 VENV := .venv
+# Test modules run in parallel, a module per worker (--dist loadfile keeps a module's shared stack in one
+# process): most tests wait on real services starting, so 4 workers fit 2 cores. PYTEST_WORKERS=0: serial.
+PYTEST_WORKERS ?= 4
+XDIST = -n $(PYTEST_WORKERS) --dist loadfile
 export PATH := $(CURDIR)/$(VENV)/bin:$(CURDIR)/node_modules/.bin:$(PATH)
 
 .PHONY: up test test-z2jh test-labextension labextension lint bootstrap clean
@@ -13,7 +17,7 @@ test:
 	@scripts/bootstrap.sh test
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-labextension
-	@$(VENV)/bin/python -m pytest $(PYTEST_ARGS)
+	@$(VENV)/bin/python -m pytest $(XDIST) $(PYTEST_ARGS)
 	@$(MAKE) --no-print-directory test-z2jh
 
 # The spawner, hub and helm tests again, end-to-end ones included, with the versions the chart 4.4.0 hub image
@@ -23,7 +27,7 @@ test:
 # Playwright modules (they drive the same pages, checked through HTTP here; a browser per version adds minutes).
 test-z2jh:
 	@scripts/bootstrap.sh z2jh
-	@PATH=$(CURDIR)/.venv-z2jh/bin:$$PATH .venv-z2jh/bin/python -m pytest -p no:cacheprovider \
+	@PATH=$(CURDIR)/.venv-z2jh/bin:$$PATH .venv-z2jh/bin/python -m pytest -p no:cacheprovider $(XDIST) \
 		tests/helm tests/spawner tests/hub --ignore=tests/spawner/local --ignore=tests/hub/stack \
 		--ignore=tests/hub/pages/test_browser.py --ignore=tests/hub/pages/test_catalog_browser.py \
 		-k "not (test_ways_in and local)" $(Z2JH_PYTEST_ARGS)

