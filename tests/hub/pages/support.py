@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from spawner.catalog import default_catalog_dir
+from tests.support.browser import ARTIFACTS as BROWSER_ARTIFACTS
 from tests.support.hub import run_hub
 from tests.support.kube import KubeEmulator
 
@@ -109,3 +110,11 @@ def stop_all(hub) -> None:
             path = f"/users/{user}/servers/{name}" if name else f"/users/{user}/server"
             hub.api("DELETE", path)
             hub.wait_server(user, name, ready=False)
+
+
+ARTIFACTS = BROWSER_ARTIFACTS / "pages"
+
+
+def shot(page, name: str) -> None:
+    """A full-page screenshot in test-artifacts/pages/."""
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)

@@ -8,13 +8,11 @@ import re
 
 import pytest
 
-from tests.hub.pages.support import pages_hub, stop_all
-from tests.support.browser import ARTIFACTS as ALL_ARTIFACTS
-from tests.support.browser import launched, logins, require_chromium
+from tests.hub.pages.support import pages_hub, shot, stop_all
+from tests.support.browser import logins, require_chromium
 
 pytestmark = pytest.mark.e2e
 
-ARTIFACTS = ALL_ARTIFACTS / "pages"
 require_chromium()
 
 
@@ -24,21 +22,11 @@ def hub(tmp_path_factory):
         yield handle
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with launched(ARTIFACTS) as browser:
-        yield browser
-
-
 @pytest.fixture
 def login(hub, chromium):
     with logins(chromium, hub.url, width=1200) as as_user:
         yield as_user
     stop_all(hub)
-
-
-def shot(page, name: str) -> None:
-    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
 def test_copy_launch_link_then_the_prefilled_form_and_a_tampered_link(hub, login):
