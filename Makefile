@@ -13,12 +13,20 @@ up:
 	@scripts/bootstrap.sh up
 	@$(VENV)/bin/datalab up
 
+# The z2jh suite runs beside the main one (both mostly wait on services), its output kept in a log that is
+# printed when the main suite is done; the exit status says whether either failed.
+Z2JH_LOG := .z2jh-test.log
 test:
 	@scripts/bootstrap.sh test
+	@scripts/bootstrap.sh z2jh
 	@$(MAKE) --no-print-directory lint
 	@$(MAKE) --no-print-directory test-labextension
-	@$(VENV)/bin/python -m pytest $(XDIST) $(PYTEST_ARGS)
-	@$(MAKE) --no-print-directory test-z2jh
+	@DATALAB_TEST_PORT_SLICES=8 $(MAKE) --no-print-directory test-z2jh PYTEST_WORKERS=2 > $(Z2JH_LOG) 2>&1 & z2jh=$$!; \
+	$(VENV)/bin/python -m pytest $(XDIST) $(PYTEST_ARGS); main=$$?; \
+	wait $$z2jh; z2=$$?; \
+	echo "== the same tests on the chart's versions (make test-z2jh) =="; cat $(Z2JH_LOG); \
+	echo "== main suite: exit $$main; z2jh suite: exit $$z2 =="; \
+	[ $$main -eq 0 ] && [ $$z2 -eq 0 ]
 
 # The spawner, hub and helm tests again, end-to-end ones included, with the versions the chart 4.4.0 hub image
 # ships (.venv-z2jh: JupyterHub 5.5, KubeSpawner 7.0, OAuthenticator 17.4): launch links, organiser pages,

@@ -23,7 +23,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -183,14 +182,10 @@ class HubPod:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_extra_file(spec), encoding="utf-8")
             self.mounts[spec["mountPath"]] = target
-        for path in self.mounts:  # bind the shallowest directory the host lacks (or the mount's folder)
+        for path in self.mounts:  # bind the mount's folder; what the host has there stays outside the pod
             anchor = Path(path) if self.mounts[path].is_dir() else Path(path).parent
-            while not anchor.parent.exists():
-                anchor = anchor.parent
             if any(anchor.is_relative_to(b) for b in self.binds if b != ETC):
                 continue
-            if anchor.is_dir() and any(anchor.iterdir()):
-                raise ValueError(f"{path}: mounting it here would hide the host's {anchor}")
             self.binds[str(anchor)] = self.host(str(anchor))
 
     def _environment(self, secrets, names, services, namespace, release) -> dict[str, str]:
@@ -222,13 +217,33 @@ class HubPod:
     # -- running in the pod's view of the filesystem -----------------------------------------------
 
     def command(self, argv: list[str]) -> list[str]:
-        """`argv` wrapped to run where the pod's paths are bind-mounted (a private mount namespace)."""
+        """`argv` wrapped to run where the pod's paths are bind-mounted (a private mount namespace).
+
+        A mount point the host lacks is made inside an overlay of its nearest existing folder (upper layer
+        under `root`), never on the host: two pods side by side, or a pod and the host, never see each
+        other's mount points, and nothing is left to clean up."""
         lines = ["set -e"]
+        for n, base in enumerate(self._overlay_bases()):
+            layer = self.root / "overlay" / str(n)
+            (layer / "upper").mkdir(parents=True, exist_ok=True)
+            (layer / "work").mkdir(exist_ok=True)
+            options = f"lowerdir={base},upperdir={layer / 'upper'},workdir={layer / 'work'}"
+            lines.append(f"mount -t overlay overlay -o {shlex.quote(options)} {shlex.quote(str(base))}")
         for target, source in self.binds.items():
             lines.append(f"[ -d {shlex.quote(target)} ] || mkdir -p {shlex.quote(target)}")
             lines.append(f"mount --bind {shlex.quote(str(source))} {shlex.quote(target)}")
         lines.append('exec "$@"')
         return ["unshare", "-m", "--propagation", "private", "sh", "-c", "\n".join(lines), "hubpod", *argv]
+
+    def _overlay_bases(self) -> list[Path]:
+        """The nearest existing folder of each mount point the host lacks, outermost ones only."""
+        bases = set()
+        for target in map(Path, self.binds):
+            if not target.exists():
+                while not target.exists():
+                    target = target.parent
+                bases.add(target)
+        return sorted(b for b in bases if not any(b != o and b.is_relative_to(o) for o in bases))
 
     def process_env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
         bin_dir = str(Path(sys.executable).parent)
@@ -238,46 +253,24 @@ class HubPod:
         env.update(extra or {})
         return env
 
-    def created_mountpoints(self) -> list[str]:
-        """Mount points the namespace had to create on the host (empty directories, for clean-up)."""
-        return [t for t in self.binds if not Path(t).exists()]
-
     def load_config(self) -> Config:
         """The Config a JupyterHub loads from the chart's jupyterhub_config.py in this pod.
 
         Raises SystemExit with the hub's output when the configuration stops the hub."""
-        missing = self.created_mountpoints()
-        try:
-            proc = subprocess.run(
-                self.command([sys.executable, "-m", "tests.helm.hubpod", f"{ETC}/jupyterhub_config.py"]),
-                env=self.process_env(),
-                cwd=REPO,
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
-        finally:
-            remove_mountpoints(missing)
+        proc = subprocess.run(
+            self.command([sys.executable, "-m", "tests.helm.hubpod", f"{ETC}/jupyterhub_config.py"]),
+            env=self.process_env(),
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         if proc.returncode != 0:
             raise SystemExit(
                 f"the chart's jupyterhub_config.py stopped the hub:\n{proc.stdout}\n{proc.stderr}"
             )
         dumped = proc.stdout.rsplit("\n@@config@@\n", 1)[1]
         return Config(_decode(json.loads(dumped)))
-
-
-def remove_mountpoints(paths, timeout: float = 15.0) -> None:
-    """Remove the mount points a pod created (empty directories; never anything with content), once the
-    pod's last process has left its namespace (until then the directory is busy)."""
-    deadline = time.monotonic() + timeout
-    for path in map(Path, paths):
-        while path.is_dir() and not any(path.iterdir()):
-            try:
-                path.rmdir()
-            except OSError:
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.2)
 
 
 def _dump(config_file: str) -> None:

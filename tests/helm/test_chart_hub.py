@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from tests.helm import values as chart
-from tests.helm.hubpod import ETC, HubPod, can_run, remove_mountpoints
+from tests.helm.hubpod import ETC, HubPod, can_run
 from tests.support.hub import _proxy
 from tests.support.idp import login, node_available, run_idp
 from tests.support.kube import KubeEmulator
@@ -85,7 +85,6 @@ def _chart_hub(root, issuer, callback, hub_port, api_port, public_port):
     configmaps = {name: chart.configmap(name) for name in chart.CONFIGMAP_COMMANDS}
     services = {"hub": hub_port, "proxy-api": api_port, "proxy-public": public_port}
     pod = HubPod.lay_out(values, SECRETS, configmaps, root / "pod", services=services)
-    made = pod.created_mountpoints()
     with KubeEmulator(workdir=root / "kube", namespaces=(chart.NAMESPACE,)) as emu:
         emu.grant(HUB_TOKEN, chart.hub_role(), namespace=chart.NAMESPACE)
         kubeconfig = emu.write_kubeconfig(root / "kubeconfig", chart.NAMESPACE, token=HUB_TOKEN)
@@ -111,7 +110,6 @@ def _chart_hub(root, issuer, callback, hub_port, api_port, public_port):
             if hub is not None:
                 hub.stop(timeout=30)
             proxy.stop()
-            remove_mountpoints(made)
 
 
 def test_the_chart_configured_hub_spawns_a_session_on_the_cluster(chart_hub):

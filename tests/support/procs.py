@@ -7,6 +7,7 @@ these, so that nothing leaks between tests: each process gets its own process gr
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -14,6 +15,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections import deque
 from contextlib import closing
 from pathlib import Path
 
@@ -25,11 +27,40 @@ VENV_BIN = Path(sys.executable).parent
 NODE_BIN = REPO / "node_modules" / ".bin"
 
 
+# Ports handed out come from below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768
+# and up by default): a port picked there and bound seconds later (a hub binds after its stack is up) can
+# meanwhile become the local end of any outgoing connection on the machine, and the bind then fails.
+# Each pytest-xdist worker draws from its own slice, so parallel workers do not pick the same port; a suite
+# run beside another (`make test` runs the z2jh suite beside the main one) shifts its slices by
+# DATALAB_TEST_PORT_SLICES.
+PORT_LOW, PORT_HIGH, SLICES = 20000, 32767, 16
+# The last ports handed out, not handed out again while their service may still be starting.
+_handed_out: deque[int] = deque(maxlen=200)
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    shift = int(os.environ.get("DATALAB_TEST_PORT_SLICES", "0"))
+    index = ((int(worker) if worker.isdigit() else 0) + shift) % SLICES
+    size = (PORT_HIGH - PORT_LOW) // SLICES
+    return range(PORT_LOW + index * size, PORT_LOW + (index + 1) * size)
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that is free on `host` right now."""
-    with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A TCP port that is free on `host` right now, outside the ephemeral range, not handed out before."""
+    candidates = list(_port_slice())
+    random.shuffle(candidates)
+    for port in candidates:
+        if port in _handed_out:
+            continue
+        with closing(socket.socket(socket.AF_INET, socket.SOCK_STREAM)) as s:
+            try:
+                s.bind((host, port))
+            except OSError:
+                continue
+        _handed_out.append(port)
+        return port
+    raise RuntimeError(f"no free port left in {PORT_LOW}-{PORT_HIGH} for this worker")
 
 
 def tool_env(extra: dict[str, str] | None = None) -> dict[str, str]:
