@@ -130,6 +130,28 @@ def test_s3_restarts_and_a_truncated_volume(place):
     assert f"user-bob/{unreadable[0]}" in status.stdout, status.stdout
 
 
+def start_bobs_session(lab: Datalab) -> tuple[dict[str, str], str]:
+    """Sign bob in, start his JupyterLab · Python and wait until it is ready; his API headers, password."""
+    password = re.search(r"^\s+bob\s+password (\S+)", lab.output(), re.M).group(1)
+    h = {"Authorization": f"token {sign_in(lab.url, 'bob', password)}"}
+    r = requests.post(f"{lab.url}/hub/api/users/bob/server", json={"service": "jupyter-python"}, headers=h)
+    assert r.status_code in (201, 202), r.text
+    deadline = time.monotonic() + 150
+    while not (requests.get(f"{lab.url}/hub/api/users/bob", headers=h).json()["servers"].get("") or {}).get(
+        "ready"
+    ):
+        assert time.monotonic() < deadline, "bob's server did not start"
+        time.sleep(0.5)
+    return h, password
+
+
+def session_cgroups(accounts: str) -> list[Path]:
+    """The session cgroups left on this machine for this test's accounts (v1: one per controller)."""
+    prefix = accounts.split("{username}")[0]
+    root = Path("/sys/fs/cgroup")
+    return sorted([*root.glob(f"datalab/{prefix}*"), *root.glob(f"*/datalab/{prefix}*")])
+
+
 def test_kill_9_of_up_leaves_leftovers_the_next_start_stops(place):
     top, labs, accounts = place
     state = new_state(top, "state")
@@ -137,6 +159,8 @@ def test_kill_9_of_up_leaves_leftovers_the_next_start_stops(place):
     lab = Datalab(state, port, top / "up1.log", accounts)
     labs.append(lab)
     lab.wait_up()
+    _, password = start_bobs_session(lab)
+    in_cgroups = session_cgroups(accounts)
     # `datalab up` killed with -9: its parts run on unsupervised, and status says so honestly.
     hub_pid = part_pid(state, "jupyterhub")
     os.kill(lab.proc.pid, signal.SIGKILL)
@@ -152,6 +176,11 @@ def test_kill_9_of_up_leaves_leftovers_the_next_start_stops(place):
     assert re.search(r"stopped \d+ process\(es\) left over", lab.output()), lab.output()
     assert gone(hub_pid)
     assert lab.cli("status").returncode == 0
+    # bob's session was one of the leftovers: the hub knows it stopped, and its cgroup is gone too.
+    h = {"Authorization": f"token {sign_in(lab.url, 'bob', password)}"}
+    assert not requests.get(f"{lab.url}/hub/api/users/bob", headers=h, timeout=30).json()["servers"]
+    if os.geteuid() == 0 and in_cgroups:
+        assert session_cgroups(accounts) == [], "a stopped session's cgroup was left behind"
     assert lab.terminate() < 15
     assert marked_pids(stack_id(state)) == []
 
@@ -169,17 +198,7 @@ def test_copy_of_state_never_adopts_the_original_sessions(place):
     lab = Datalab(state, free_port(), top / "original.log", accounts)
     labs.append(lab)
     lab.wait_up()
-    password = re.search(r"^\s+bob\s+password (\S+)", lab.output(), re.M).group(1)
-    token = sign_in(lab.url, "bob", password)
-    h = {"Authorization": f"token {token}"}
-    r = requests.post(f"{lab.url}/hub/api/users/bob/server", json={"service": "jupyter-python"}, headers=h)
-    assert r.status_code in (201, 202), r.text
-    deadline = time.monotonic() + 150
-    while not (requests.get(f"{lab.url}/hub/api/users/bob", headers=h).json()["servers"].get("") or {}).get(
-        "ready"
-    ):
-        assert time.monotonic() < deadline, "bob's server did not start"
-        time.sleep(0.5)
+    h, password = start_bobs_session(lab)
 
     # A copy of the whole state directory, started on other ports on the same machine.
     copy = top / "copy"
