@@ -2,8 +2,9 @@
 # The Datalab hub image: the Zero to JupyterHub chart 4.4.0 hub image (JupyterHub 5.5.0, KubeSpawner 7.0.0,
 # OAuthenticator 17.4.0), plus jupyterhub-datalab at the repository's version and the built-in catalog.
 #
-# Build it from the repository root; images/build.sh builds it with the single-user images, all named
-# from one registry prefix:
+# Build it from the repository root, after `scripts/bootstrap.sh labextension` (the wheel, built by
+# images/wheel.py like the single-user images' one, carries the JupyterLab extension); images/build.sh does
+# both and builds it with the single-user images, all named from one registry prefix:
 #   docker build -t registry.example.org/datalab/datalab-hub:0.1.0 .
 #
 # The catalog is baked in at /usr/local/share/datalab/profiles ($DATALAB_CATALOG_DIR). The helm values
@@ -17,13 +18,9 @@ FROM quay.io/jupyterhub/k8s-hub:4.4.0 AS wheel
 ARG DATALAB_VERSION
 USER 0
 WORKDIR /src
-COPY pyproject.toml README.md ./
-COPY hub/ hub/
-COPY spawner/ spawner/
-COPY jupyter_s3_ext/ jupyter_s3_ext/
-COPY jupyter-config/ jupyter-config/
-RUN pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
- && test -f "/wheels/jupyterhub_datalab-${DATALAB_VERSION}-py3-none-any.whl"
+# The build context is what .dockerignore keeps: the sources and every data file the wheel carries.
+COPY . .
+RUN python images/wheel.py /wheels "${DATALAB_VERSION}"
 USER 1000
 
 FROM quay.io/jupyterhub/k8s-hub:4.4.0

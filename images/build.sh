@@ -44,7 +44,7 @@ build() {  # build NAME:TAG DOCKERFILE [build args...]
   images+=("$ref")
 }
 
-# The single-user images' wheel carries the JupyterLab extension, built from labextension/ first.
+# The wheel of every image carries the JupyterLab extension, built from labextension/ first.
 run scripts/bootstrap.sh labextension
 build "datalab-hub:$version" Dockerfile
 build "datalab-python:$TAG" images/Dockerfile --target python
