@@ -37,6 +37,7 @@ from ..runtime.mixin import CatalogMixin
 from . import firewall
 from . import postgres as local_postgres
 from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
+from .answering import wait_answering
 from .layer import session_env as layer_env
 from .limits import LimitsMixin
 from .machine import MachineMixin
@@ -310,9 +311,14 @@ class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessS
         log = self._open_session_log()
         self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
         try:
-            return await LocalProcessSpawner.start(self)
+            ip, port = await LocalProcessSpawner.start(self)
         finally:
             log.close()  # the session keeps its own copy of the descriptor
+        url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
+        await wait_answering(
+            url, lambda: self.proc is not None and self.proc.poll() is None, self.http_timeout
+        )
+        return ip, port
 
     def _open_session_log(self):
         """The session's output file, new at each start, readable by the hub only (My services shows its
