@@ -57,6 +57,8 @@ def test_build_is_cached_by_content_and_a_change_builds_anew(tmp_path):
     out = subprocess.run([first / "bin" / "python", "-c", "import six; print(six.__version__)"],
                          capture_output=True, text=True, check=True)  # fmt: skip
     assert out.stdout.strip() == "1.16.0"
+    # Byte-compiled at build: sessions run as accounts that cannot write __pycache__ there.
+    assert list(first.glob("lib/python*/site-packages/__pycache__/six.*.pyc")), "six was not byte-compiled"
     marker = (first / envs.MARKER).stat().st_mtime_ns
 
     t0 = time.monotonic()
