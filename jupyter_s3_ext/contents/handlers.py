@@ -3,7 +3,8 @@
 `S3ContentsHandler` is Jupyter's `ContentsHandler` registered for `/api/contents/<s3 folder>/...` only
 (extension routes come before the server's own). A GET of a folder's content, or of a file asked as
 `type=file&format=base64`, is written as it is read from S3; anything else (saves, renames, text and
-notebooks, checkpoints and trust, which keep their own routes) goes to the inherited methods unchanged.
+notebooks, checkpoints and trust, which keep their own routes) goes to the inherited methods unchanged,
+except that a base64 body (an upload chunk) is read without JSON-parsing its content (upload_body.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from jupyter_server.services.contents.handlers import ContentsHandler
 from tornado import web
 
 from .models import EPOCH
+from .upload_body import base64_model
 
 
 def contents_route(folder: str) -> str:
@@ -26,6 +28,10 @@ def contents_route(folder: str) -> str:
 
 
 class S3ContentsHandler(ContentsHandler):
+    def get_json_body(self):
+        body = self.request.body
+        return (body and base64_model(body)) or super().get_json_body()
+
     @web.authenticated
     @authorized
     async def get(self, path=""):

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import json
 import mimetypes
 from datetime import UTC, datetime
 
+import pybase64
 from tornado.web import HTTPError
 
 # Folders in S3 have no date of their own (most have no marker object): shown as the epoch.
@@ -115,14 +115,10 @@ def encode_file(model: dict, path: str) -> bytes:
         raise HTTPError(400, f"Encoding error saving {path}: {e}") from e
 
 
-def decode_base64(text: str) -> bytes:
-    """Strict base64 in one pass: the lenient decoder skips any stray character, so an output shorter
-    than the input's length implies means one was there (twice as fast as `b64decode(validate=True)`)."""
-    data = binascii.a2b_base64(text)
-    padding = text.endswith("=") + text.endswith("==")
-    if len(text) % 4 or len(data) != len(text) // 4 * 3 - padding:
-        raise ValueError("not strict base64 (a character outside A-Z a-z 0-9 + / =, or a wrong length)")
-    return data
+def decode_base64(text) -> bytes:
+    """Strict base64 (a str, or bytes such as a view of the request body: upload_body.py): pybase64
+    validates and decodes in one pass, over ten times faster than binascii on a 1 MiB upload chunk."""
+    return pybase64.b64decode(text, validate=True)
 
 
 def notebook_bytes(nb) -> bytes:
