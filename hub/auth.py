@@ -232,19 +232,6 @@ class DatalabOAuthenticator(GenericOAuthenticator):
             for trait in DISCOVERED:
                 getattr(self, trait)
 
-    def get_handlers(self, app):
-        """Upstream's login handlers, the guard on token requests for another user (by default those tokens
-        never hold the credentials scope) and on oversized spawn requests; they come before JupyterHub's own
-        handlers for the same routes."""
-        from . import spawn_limits
-        from .credentials.grants import TokenRequestGuard
-
-        return [
-            *super().get_handlers(app),
-            (r"/api/users/([^/]+)/tokens", TokenRequestGuard),
-            *spawn_limits.handlers(),  # oversized spawn requests refused before JupyterHub stores them
-        ]
-
     # ---- auth_state -----------------------------------------------------------------------------------
     def build_auth_state_dict(self, token_info, user_info):
         """Add absolute token expiry times, so refresh can happen before they run out."""

@@ -2,23 +2,30 @@
 
 JupyterHub's REST spawn (`POST /hub/api/users/<name>/server`, `.../servers/<server>`) parses the whole
 body as JSON and saves it as the server's options before any spawner sees it: a 10 MB body became a
-10 MB database row. `SpawnRequestGuard` answers 413 first, when the body is larger than
-`SpawnLimits.max_options_bytes`, naming the sizes and quoting nothing of it. Catalog options fit in a
-few hundred bytes; what validation refuses after that is bounded too (spawner/catalog/validate.py).
+10 MB database row; the spawn form (`POST /hub/spawn/...`) reads every field of its body the same way.
+Both handlers here stream the body instead of letting Tornado buffer it (up to its 100 MB default):
+a request announcing more than `SpawnLimits.max_options_bytes` is answered 413 from its headers, before
+a byte of its body is read; a body sent without a length is cut off at the limit. The message names the
+sizes and quotes nothing of the body. Catalog options fit in a few hundred bytes; what validation refuses
+after that is bounded too (spawner/catalog/validate.py).
 
-DatalabOAuthenticator.get_handlers installs it (an authenticator's handlers come before JupyterHub's own
-for the same route). Upstream parts relied on (checked on JupyterHub 5.5 and 6.1): the handler class
-`jupyterhub.apihandlers.users.UserServerAPIHandler` and its two routes.
+hub.configure installs them in place of JupyterHub's own (hub/overrides.py), whatever the authenticator.
+Upstream parts relied on (checked on JupyterHub 5.5 and 6.1): `UserServerAPIHandler` (post, delete) and
+`SpawnHandler` (post) reading `request.body` / `request.body_arguments`, and BaseHandler.prepare calling
+`check_xsrf_cookie`, which may read the form's `_xsrf` field: with a streamed body that check waits until
+the body is read, and runs before the handler's method does anything.
 """
 
 from __future__ import annotations
 
 from jupyterhub.apihandlers.users import UserServerAPIHandler
-from tornado import web
+from jupyterhub.handlers.pages import SpawnHandler
+from tornado import httputil, web
 from traitlets import Integer
 from traitlets.config import LoggingConfigurable
 
-ROUTES = (r"/api/users/([^/]+)/server", r"/api/users/([^/]+)/servers/([^/]*)")
+API_ROUTES = (r"/api/users/([^/]+)/server", r"/api/users/([^/]+)/servers/([^/]*)")
+FORM_ROUTES = (r"/spawn", r"/spawn/([^/]+)", r"/spawn/([^/]+)/([^/]+)")
 
 
 class SpawnLimits(LoggingConfigurable):
@@ -27,8 +34,8 @@ class SpawnLimits(LoggingConfigurable):
     max_options_bytes = Integer(
         65536,
         min=1024,
-        help="""Largest body (bytes) of a REST spawn request, i.e. the JSON of the server's options. Larger
-        requests are answered 413 before JupyterHub parses or stores them.""",
+        help="""Largest body (bytes) of a spawn request: the JSON of a REST spawn, the fields of the spawn
+        form. Larger requests are answered 413 before JupyterHub reads, parses or stores them.""",
     ).tag(config=True)
 
 
@@ -39,18 +46,71 @@ def body_problem(size: int, limit: int) -> str | None:
     return None
 
 
-class SpawnRequestGuard(UserServerAPIHandler):
-    """JupyterHub's server API, refusing oversized spawn requests before anything reads them."""
+class BoundedBody:
+    """A JupyterHub handler whose body is streamed, bounded, then parsed as Tornado would have parsed it."""
+
+    _xsrf_waits = False
 
     async def prepare(self):
-        if self.request.method == "POST":
-            limit = SpawnLimits(config=self.settings.get("config")).max_options_bytes
-            size = len(self.request.body or b"")
-            if why := body_problem(size, limit):
-                self.log.warning("Refused a spawn request of %d bytes (at most %d)", size, limit)
-                raise web.HTTPError(413, why)
-        return await super().prepare()
+        self._chunks: list[bytes] = []
+        self._xsrf_waits = True  # the form's _xsrf field is in the body, not read yet
+        try:
+            await super().prepare()  # who is asking (an error page needs it), as JupyterHub does
+        finally:
+            self._xsrf_waits = False
+        limit = SpawnLimits(config=self.settings.get("config")).max_options_bytes
+        declared = self.request.headers.get("Content-Length", "")
+        if declared.isdigit() and (why := body_problem(int(declared), limit)):
+            self.log.warning("Refused a spawn request of %s bytes (at most %d)", declared, limit)
+            raise web.HTTPError(413, why)
+        self.request.connection.set_max_body_size(limit)  # a body without a length stops there
+
+    def data_received(self, chunk: bytes) -> None:
+        self._chunks.append(chunk)
+
+    def check_xsrf_cookie(self):
+        if not self._xsrf_waits:
+            return super().check_xsrf_cookie()
+
+    def body_received(self) -> None:
+        """The body as `request.body` and its form fields as arguments; then JupyterHub's xsrf check."""
+        request = self.request
+        request.body = b"".join(self._chunks)
+        self._chunks = []
+        httputil.parse_body_arguments(
+            request.headers.get("Content-Type", ""), request.body, request.body_arguments, request.files,
+            request.headers,
+        )  # fmt: skip
+        for key, values in request.body_arguments.items():
+            request.arguments.setdefault(key, []).extend(values)
+        if request.method not in self._xsrf_safe_methods and self.settings.get("xsrf_cookies"):
+            self.check_xsrf_cookie()
+
+
+@web.stream_request_body
+class SpawnRequestGuard(BoundedBody, UserServerAPIHandler):
+    """JupyterHub's server API, refusing oversized spawn requests before anything reads them."""
+
+    async def post(self, *args):
+        self.body_received()
+        return await super().post(*args)
+
+    async def delete(self, *args):
+        self.body_received()
+        return await super().delete(*args)
+
+
+@web.stream_request_body
+class SpawnFormGuard(BoundedBody, SpawnHandler):
+    """JupyterHub's spawn page, refusing oversized form submissions before anything reads them."""
+
+    async def post(self, *args):
+        self.body_received()
+        result = super().post(*args)  # web.authenticated: None after redirecting to the login page
+        return await result if result is not None else None
 
 
 def handlers() -> list[tuple[str, type]]:
-    return [(route, SpawnRequestGuard) for route in ROUTES]
+    return [(route, SpawnRequestGuard) for route in API_ROUTES] + [
+        (route, SpawnFormGuard) for route in FORM_ROUTES
+    ]

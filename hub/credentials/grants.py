@@ -9,8 +9,8 @@ scope, the admin would get the user's S3 keys and Vault token from the renewal e
 - the renewal endpoint refuses tokens whose note JupyterHub set to "Requested via api by ..." (its own mark
   of a token requested for someone else, e.g. one made before this guard existed).
 
-The guard is installed by DatalabOAuthenticator.get_handlers (an authenticator's handlers come before
-JupyterHub's own, so the same route reaches it first). Upstream parts this relies on (checked on
+hub.configure installs the guard in place of JupyterHub's handler of the route (hub/overrides.py), whatever
+the authenticator. Upstream parts this relies on (checked on
 JupyterHub 5.4 / 6.1): `UserTokenListAPIHandler.post` and its body fields `scopes` and `roles`, the default
 `token` role, `jupyterhub.roles.roles_to_scopes`, `jupyterhub.scopes.expand_scopes` and `get_scopes_for`,
 and the note text `Requested via api by`.
