@@ -7,6 +7,8 @@ included) so that the figures do not trust any client's own accounting.
 from __future__ import annotations
 
 import asyncio
+import os
+import resource
 import socket
 import sys
 import threading
@@ -112,6 +114,27 @@ def vm_rss_kb(pid: int) -> int:
         if line.startswith("VmRSS:"):
             return int(line.split()[1])
     raise RuntimeError("no VmRSS")
+
+
+def group_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system, every thread) used so far by the live processes of `pid`'s group."""
+    group, total = os.getpgid(pid), 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[2]) == group:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_s() -> float:
+    """CPU seconds used so far by this process, every thread (the benchmark's client, or boto3's)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
 
 
 def reset_hwm(pid: int) -> None:

@@ -10,6 +10,8 @@ parts from 10 threads). The two are interleaved, alternating which goes first, f
 straight to SeaweedFS; every object is read back and checked by SHA-256. One more upload of ours goes
 through a counting proxy to count S3 requests at the wire (not timed: the proxy shares this process).
 The server's peak memory is VmHWM after a reset (writing 5 to /proc/PID/clear_refs) before each round.
+CPU seconds are counted per process for both sides (client, server, SeaweedFS): where every core is
+busy, the wall ratio follows the CPU ratio, whose floor the client and S3 set, not the server.
 s3contents (in its own throwaway venv, made by pip when missing) uploads the same file once, as a
 reference. Last line: one JSON object.
 """
@@ -26,7 +28,17 @@ import tempfile
 import time
 from pathlib import Path
 
-from s3_common import CountingProxy, p50, raw_client, reset_hwm, s3contents_venv, vm_hwm_kb, vm_rss_kb
+from s3_common import (
+    CountingProxy,
+    group_cpu_s,
+    own_cpu_s,
+    p50,
+    raw_client,
+    reset_hwm,
+    s3contents_venv,
+    vm_hwm_kb,
+    vm_rss_kb,
+)
 
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
@@ -72,21 +84,34 @@ def warm(jp, prefix: str, tmp: str) -> None:
     upload_like_jupyterlab(jp, f"{prefix}warm.bin", path, 9 * CHUNK)
 
 
-def ours(jp, api_path: str, src: Path, size: int) -> dict:
+def ours(jp, api_path: str, src: Path, size: int, s3_pid: int | None = None) -> dict:
+    """Wall time, peak RSS growth and CPU seconds (client: this process; the server; S3) of one upload."""
     pid = jp.proc.pid
     base_kb = vm_rss_kb(pid)
     reset_hwm(pid)
+    cpu = own_cpu_s(), group_cpu_s(pid), group_cpu_s(s3_pid) if s3_pid else 0.0
     t = time.perf_counter()
     upload_like_jupyterlab(jp, api_path, src, size)
     wall = time.perf_counter() - t
-    return {"wall": wall, "growth_mb": (vm_hwm_kb(pid) - base_kb) / 1024}
+    client, server, s3 = own_cpu_s() - cpu[0], group_cpu_s(pid) - cpu[1], 0.0
+    if s3_pid:
+        s3 = group_cpu_s(s3_pid) - cpu[2]
+    return {
+        "wall": wall,
+        "growth_mb": (vm_hwm_kb(pid) - base_kb) / 1024,
+        "cpu": {"client": client, "server": server, "s3": s3},
+    }
 
 
-def raw_upload(client, src: Path, bucket: str, key: str) -> float:
+def raw_upload(client, src: Path, bucket: str, key: str, s3_pid: int | None = None) -> dict:
+    """Wall time and CPU seconds (boto3: this process; S3) of one upload_fileobj."""
+    cpu = own_cpu_s(), group_cpu_s(s3_pid) if s3_pid else 0.0
     t = time.perf_counter()
     with open(src, "rb") as f:
         client.upload_fileobj(f, bucket, key)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    s3 = group_cpu_s(s3_pid) - cpu[1] if s3_pid else 0.0
+    return {"wall": wall, "cpu": {"client": own_cpu_s() - cpu[0], "s3": s3}}
 
 
 def count_requests(sw, src: Path, size: int, tmp: str, part_mb: int) -> dict:
@@ -161,6 +186,7 @@ def main() -> None:
         admin = sw.client()
         raw = raw_client(sw, sw.endpoint)
         walls, raw_walls, growth, ratios, sha_ok = [], [], [], [], True
+        cpus: dict[str, list[dict]] = {"ours": [], "raw": []}
         settings = {**server_settings(sw, sw.endpoint), "part_size_mb": args.part_mb}
         with run_jupyter(Path(tmp) / "jp", settings) as jp:
             warm(jp, "s3/bench/", tmp)
@@ -169,19 +195,24 @@ def main() -> None:
                 sides = ("ours", "raw") if i % 2 == 0 else ("raw", "ours")
                 for side in sides:
                     if side == "ours":
-                        m = ours(jp, "s3/bench/upload.bin", src, size)
+                        m = ours(jp, "s3/bench/upload.bin", src, size, sw.proc.pid)
                         walls.append(m["wall"])
+                        cpus["ours"].append(m["cpu"])
                         growth.append(m["growth_mb"])
                         sha_ok &= sha_of_object(admin, "bench", "upload.bin") == digest
                         admin.delete_object(Bucket="bench", Key="upload.bin")
                     else:
-                        raw_walls.append(raw_upload(raw, src, "bench", "raw.bin"))
+                        r = raw_upload(raw, src, "bench", "raw.bin", sw.proc.pid)
+                        raw_walls.append(r["wall"])
+                        cpus["raw"].append(r["cpu"])
                         sha_ok &= sha_of_object(admin, "bench", "raw.bin") == digest
                         admin.delete_object(Bucket="bench", Key="raw.bin")
                 ratios.append(walls[-1] / raw_walls[-1])
+                o, r = cpus["ours"][-1], cpus["raw"][-1]
                 print(
-                    f"round {i + 1}: ours {walls[-1]:.2f}s (+{growth[-1]:.1f} MB), raw {raw_walls[-1]:.2f}s, "
-                    f"ratio {ratios[-1]:.2f}",
+                    f"round {i + 1}: ours {walls[-1]:.2f}s (+{growth[-1]:.1f} MB; CPU client {o['client']:.2f}"
+                    f" server {o['server']:.2f} S3 {o['s3']:.2f}), raw {raw_walls[-1]:.2f}s (CPU boto3 "
+                    f"{r['client']:.2f} S3 {r['s3']:.2f}), ratio {ratios[-1]:.2f}",
                     file=sys.stderr,
                 )
             leftovers = admin.list_multipart_uploads(Bucket="bench").get("Uploads", [])
@@ -194,6 +225,12 @@ def main() -> None:
             else {"skipped": "--no-s3contents"}
         )
     ratio = p50(ratios)
+    # CPU seconds by process: on a machine whose cores are all busy, the wall ratio cannot go below
+    # the ratio of the CPU both sides need (the client and S3 run here too).
+    cpu = {side: {k: round(p50([c[k] for c in runs]), 2) for k in runs[0]} for side, runs in cpus.items()}
+    cpu_ratio = p50(
+        [sum(o.values()) / sum(r.values()) for o, r in zip(cpus["ours"], cpus["raw"], strict=True)]
+    )
     result = {
         "size_mb": args.size_mb,
         "rounds": args.rounds,
@@ -202,6 +239,8 @@ def main() -> None:
         "ratio_wall_min_max": [round(min(ratios), 2), round(max(ratios), 2)],
         "wall_s_p50": round(p50(walls), 2),
         "raw_wall_s_p50": round(p50(raw_walls), 2),
+        "cpu_s_p50": cpu,
+        "ratio_cpu_p50": round(cpu_ratio, 2),
         "peak_rss_growth_mb_max": round(max(growth), 1),
         "peak_rss_growth_mb_p50": round(p50(growth), 1),
         "s3_requests": requests,

@@ -7,9 +7,9 @@ Why it is shaped so (measured with benchmarks/s3_upload.py):
   which S3 verifies. botocore would otherwise hash every part on the event loop to sign the payload
   (`UNSIGNED-PAYLOAD` is signed instead: the client disables payload signing, see client.py), so the
   integrity guarantee is the same and the loop stays free.
-- A part fills a preallocated buffer, copied once into the part's body when full, then reused: no
-  join, no allocation churn. Bodies are streamed (no copy in the transport's buffer), so memory stays
-  at (parts_in_flight + 1) x part_size.
+- A part is the list of the written chunks themselves (views, never copied: each chunk is already a
+  fresh bytes object, decoded from its request), streamed to S3 piece by piece (`PartBody`); memory
+  stays at about (parts_in_flight + 1) x part_size.
 
 Small totals (one part or less) become a single PutObject at close. abort() cancels and removes the
 upload, so a failed or interrupted transfer never leaves a half-written object visible. A `journal`
@@ -29,25 +29,77 @@ MIN_PART = 5 * 1024 * 1024
 CHECKSUM = "SHA256"
 
 
-class PartBody(io.BytesIO):
-    """A part's bytes as a file, never copied: BytesIO shares its initial bytes until something asks for a
-    writable buffer, and aiohttp asks `getbuffer()` only for the size; a read-only view answers that.
+class _Size:
+    """What aiohttp asks of `getbuffer()`: a length, in a `with`."""
 
-    aiohttp then sends it in 64 KiB writes that wait for the socket, where a bytes body would be handed
-    to the transport whole (which copies what the socket did not take at once).
+    def __init__(self, n: int):
+        self.n = n
+
+    def __len__(self):
+        return self.n
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class PartBody(io.BytesIO):
+    """A part's pieces as one file, never joined: `read` answers views of them.
+
+    A BytesIO to botocore (seek/tell for the length and retries) and to aiohttp (BytesIOPayload: the size
+    from `getbuffer()`, then reads of 256 KiB that each wait for the socket, so the transport never
+    holds a copy of the part).
     """
 
-    def __init__(self, data: bytes):
-        super().__init__(data)
-        self._data = data
+    def __init__(self, pieces: list[memoryview]):
+        super().__init__()
+        self._pieces = pieces
+        self._size = sum(len(p) for p in pieces)
+        self._pos = 0  # offset in the whole part
+        self._at = (0, 0)  # (piece, offset in it) of _pos
 
     def getbuffer(self):
-        return memoryview(self._data)
+        return _Size(self._size)
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        pos = offset + (0, self._pos, self._size)[whence]
+        self._pos = max(0, min(pos, self._size))
+        i = 0
+        left = self._pos
+        while i < len(self._pieces) and left >= len(self._pieces[i]):
+            left -= len(self._pieces[i])
+            i += 1
+        self._at = (i, left)
+        return self._pos
+
+    def read(self, n: int = -1):
+        """At most `n` bytes, never across two pieces (a view of one); everything left, joined, for -1."""
+        i, off = self._at
+        if i >= len(self._pieces):
+            return b""
+        if n is None or n < 0:
+            rest = b"".join([self._pieces[i][off:], *self._pieces[i + 1 :]])
+            self.seek(0, 2)
+            return rest
+        piece = self._pieces[i]
+        take = min(n, len(piece) - off)
+        out = piece[off : off + take]
+        self._pos += take
+        self._at = (i + 1, 0) if off + take == len(piece) else (i, off + take)
+        return out
 
 
-def sha256_b64(data) -> str:
+def sha256_b64(*pieces) -> str:
     """The base64 SHA-256 S3 expects in x-amz-checksum-sha256 (hashlib releases the GIL: run in a thread)."""
-    return base64.b64encode(hashlib.sha256(data).digest()).decode("ascii")
+    h = hashlib.sha256()
+    for piece in pieces:
+        h.update(piece)
+    return base64.b64encode(h.digest()).decode("ascii")
 
 
 async def put_checked(client, bucket: str, key: str, body) -> None:
@@ -74,19 +126,16 @@ class MultipartWriter:
         self.upload_id: str | None = None
         self.parts: list[dict] = []
         self.size = 0
-        self._buf: bytearray | None = None  # the part being filled
+        self._pieces: list[memoryview] = []  # the part being filled
         self._fill = 0
-        self._spare: list[bytearray] = []  # the buffer, between two parts
         self._inflight: set[asyncio.Task] = set()
 
     async def write(self, data) -> None:
-        view = memoryview(data)
+        """Take `data` (bytes nobody changes later: it is kept, not copied, until its part is sent)."""
+        view = memoryview(data).cast("B")
         while view:
-            if self._buf is None:
-                self._buf = self._spare.pop() if self._spare else bytearray(self.part_size)
-                self._fill = 0
             n = min(len(view), self.part_size - self._fill)
-            self._buf[self._fill : self._fill + n] = view[:n]
+            self._pieces.append(view[:n])
             self._fill += n
             self.size += n
             view = view[n:]
@@ -102,21 +151,19 @@ class MultipartWriter:
             await self._note("add", self.bucket, self.key, self.upload_id)
         while len(self._inflight) >= self.parts_in_flight:
             await self._wait_one()
-        body = bytes(memoryview(self._buf)[: self._fill])  # the one copy; the buffer fills the next part
-        self._spare.append(self._buf)
-        self._buf, self._fill = None, 0
+        pieces, self._pieces, self._fill = self._pieces, [], 0
         n = len(self.parts) + 1
         self.parts.append({"PartNumber": n})
-        self._inflight.add(asyncio.ensure_future(self._upload_part(n, body)))
+        self._inflight.add(asyncio.ensure_future(self._upload_part(n, pieces)))
 
-    async def _upload_part(self, n: int, body: bytes) -> None:
-        checksum = await asyncio.to_thread(sha256_b64, body)
+    async def _upload_part(self, n: int, pieces: list[memoryview]) -> None:
+        checksum = await asyncio.to_thread(sha256_b64, *pieces)
         r = await self.client.upload_part(
             Bucket=self.bucket,
             Key=self.key,
             UploadId=self.upload_id,
             PartNumber=n,
-            Body=PartBody(body),
+            Body=PartBody(pieces),
             ChecksumSHA256=checksum,
         )
         self.parts[n - 1].update(ETag=r["ETag"], ChecksumSHA256=checksum)
@@ -134,15 +181,13 @@ class MultipartWriter:
 
     async def close(self) -> None:
         if self.upload_id is None:
-            body = bytes(memoryview(self._buf)[: self._fill]) if self._buf is not None else b""
-            self._buf, self._spare = None, []
+            body, self._pieces, self._fill = b"".join(self._pieces), [], 0
             await put_checked(self.client, self.bucket, self.key, body)
             return
         if self._fill:
             await self._send_part()
         while self._inflight:
             await self._wait_one()
-        self._buf, self._spare = None, []
         await self.client.complete_multipart_upload(
             Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
         )
@@ -150,7 +195,7 @@ class MultipartWriter:
         await self._note("remove", upload_id)
 
     async def abort(self) -> None:
-        self._buf, self._fill, self._spare = None, 0, []
+        self._pieces, self._fill = [], 0
         tasks, self._inflight = self._inflight, set()
         for task in tasks:
             task.cancel()
