@@ -281,7 +281,7 @@ class S3MountContentsManager(AsyncLargeFileManager):
                 raise HTTPError(400, f'File type "{model["type"]}" is not supported for large file transfer')
             if chunk == 1:
                 self.run_pre_save_hooks(model=model, path=path)
-            done = await self.s3.save_chunk(rel, models.encode_file(model, path), chunk)
+            done = await self.s3.save_chunk(rel, lambda: models.encode_file(model, path), chunk)
             if not done:  # the object appears only with the last chunk
                 m = models.base_model(path, "file", writable=True)
                 m["mimetype"] = models.mimetypes.guess_type(path)[0]

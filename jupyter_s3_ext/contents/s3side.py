@@ -7,6 +7,7 @@ wrapped so that a failure becomes a clear 403/404/503 for that request only.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from tornado.web import HTTPError
@@ -220,7 +221,14 @@ class S3Side:
         async with s3_errors(self.api(rel)):
             await c.put_object(Bucket=mount.bucket, Key=dir_prefix(mount, rest), Body=b"")
 
-    async def save_chunk(self, rel: str, data: bytes, chunk: int) -> bool:
+    async def save_chunk(self, rel: str, decode: Callable[[], bytes], chunk: int) -> bool:
+        """Feed one chunk (`decode` gives its bytes); a chunk that cannot be decoded aborts the upload, so
+        that the chunks after it can never complete a file with a hole."""
+        try:
+            data = decode()
+        except BaseException:
+            await isolated(self.uploads.abort(self.api(rel)))
+            raise
         mount, rest = self.target(rel, write=True)
         c = await self.client.get()
         async with s3_errors(self.api(rel)):
