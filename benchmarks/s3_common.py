@@ -1,4 +1,5 @@
-"""Shared pieces of the S3 benchmarks: a counting HTTP proxy in front of SeaweedFS, a Jupyter server, RSS.
+"""Shared pieces of the S3 benchmarks: a counting HTTP proxy in front of SeaweedFS, the servers compared
+(ours, s3contents'), one measured GET, RSS, rounds that interleave the sides, and their summaries.
 
 The proxy counts S3 requests at the wire (one per HTTP request line, keep-alive and 100-continue
 included) so that the figures do not trust any client's own accounting.
@@ -12,6 +13,9 @@ import resource
 import socket
 import sys
 import threading
+import time
+from collections.abc import Callable
+from contextlib import contextmanager
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -145,6 +149,69 @@ def reset_hwm(pid: int) -> None:
 def p50(values: list[float]) -> float:
     s = sorted(values)
     return s[len(s) // 2] if len(s) % 2 else (s[len(s) // 2 - 1] + s[len(s) // 2]) / 2
+
+
+def summary(rows: list[dict], key: str, digits: int = 3) -> dict:
+    """p50, min and max of `key` over the rounds' `rows`."""
+    values = [r[key] for r in rows]
+    return {
+        "p50": round(p50(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
+
+
+def interleaved(
+    rounds: int, sides: dict[str, Callable[[], None]], after_round: Callable[[int], None]
+) -> None:
+    """Each round runs every side once, the one going first rotating from round to round, so that warm
+    caches and a busy moment fall on every side alike; `after_round(i)` then reads the round's figures."""
+    names = list(sides)
+    for i in range(rounds):
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            sides[name]()
+        after_round(i)
+
+
+def measured_get(jp, api_path: str, params: dict) -> tuple[dict, bytes]:
+    """One contents GET: wall time to the last byte and the server's peak RSS growth while it answered
+    (VmHWM after a reset), with the body."""
+    pid = jp.proc.pid
+    base_kb = vm_rss_kb(pid)
+    reset_hwm(pid)
+    t = time.perf_counter()
+    r = jp.http.get(f"{jp.url}/api/contents/{api_path}", params=params, timeout=900)
+    body = r.content
+    wall = time.perf_counter() - t
+    r.raise_for_status()
+    return {"wall": wall, "growth_mb": (vm_hwm_kb(pid) - base_kb) / 1024}, body
+
+
+def mount_settings(sw, endpoint: str, **extra) -> dict:
+    """Our server's settings: SeaweedFS's admin keys, sent through `endpoint`, the bucket bench at s3/bench."""
+    keys = {"endpoint_url": endpoint, "access_key_id": sw.access_key, "secret_access_key": sw.secret_key}
+    return {**keys, "mounts": [{"name": "bench", "bucket": "bench"}], **extra}
+
+
+@contextmanager
+def s3contents_server(bin_dir: Path | None, directory: Path, sw, bucket: str):
+    """s3contents' own Jupyter server on `bucket` (from s3contents_venv()); None when that venv is missing."""
+    if bin_dir is None:
+        yield None
+        return
+    from tests.jupyter_s3_ext.contents.harness import run_jupyter
+
+    settings = {
+        "endpoint_url": sw.endpoint,
+        "access_key_id": sw.access_key,
+        "secret_access_key": sw.secret_key,
+    }
+    with run_jupyter(
+        directory, {**settings, "bucket": bucket}, manager="s3contents.S3ContentsManager",
+        server_bin=bin_dir / "jupyter-server",
+    ) as jp:  # fmt: skip
+        yield jp
 
 
 def raw_client(sw, endpoint_url: str):

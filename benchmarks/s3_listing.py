@@ -24,7 +24,17 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from s3_common import CountingProxy, p50, raw_client, reset_hwm, s3contents_venv, vm_hwm_kb, vm_rss_kb
+from s3_common import (
+    CountingProxy,
+    interleaved,
+    measured_get,
+    mount_settings,
+    p50,
+    raw_client,
+    s3contents_server,
+    s3contents_venv,
+    summary,
+)
 
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
@@ -46,47 +56,17 @@ def raw_listing(client, bucket: str) -> int:
 
 def server_get(jp, api_path: str) -> dict:
     """One file-browser GET: wall time to the last byte, the server's peak RSS growth, the JSON's size."""
-    pid = jp.proc.pid
-    base_kb = vm_rss_kb(pid)
-    reset_hwm(pid)
-    t = time.perf_counter()
-    r = jp.http.get(f"{jp.url}/api/contents/{api_path}", params={"content": 1}, timeout=900)
-    body = r.content
-    wall = time.perf_counter() - t
-    r.raise_for_status()
-    return {
-        "wall": wall,
-        "growth_mb": (vm_hwm_kb(pid) - base_kb) / 1024,
-        "json_mb": len(body) / 2**20,
-        "entries": len(json.loads(body)["content"]),
-    }
-
-
-def settings(sw, endpoint: str) -> dict:
-    return {
-        "endpoint_url": endpoint,
-        "access_key_id": sw.access_key,
-        "secret_access_key": sw.secret_key,
-        "mounts": [{"name": "bench", "bucket": "bench"}],
-    }
+    out, body = measured_get(jp, api_path, {"content": 1})
+    return {**out, "json_mb": len(body) / 2**20, "entries": len(json.loads(body)["content"])}
 
 
 def count_requests(sw, tmp: str) -> tuple[int, int]:
     proxy = CountingProxy(sw.ports["s3"])
-    with run_jupyter(Path(tmp) / "jp-count", settings(sw, proxy.url)) as jp:
+    with run_jupyter(Path(tmp) / "jp-count", mount_settings(sw, proxy.url)) as jp:
         jp.api("GET", "s3/bench")  # the client made, connections opened
         proxy.reset()
         entries = server_get(jp, "s3/bench/big")["entries"]
         return proxy.count, entries
-
-
-def summary(rows: list[dict], key: str, digits: int = 3) -> dict:
-    values = [r[key] for r in rows]
-    return {
-        "p50": round(p50(values), digits),
-        "min": round(min(values), digits),
-        "max": round(max(values), digits),
-    }
 
 
 def main() -> None:
@@ -113,50 +93,41 @@ def main() -> None:
             skip_instance_cache=True,
         )
         raw = raw_client(sw, sw.endpoint)
-        s3c_settings = {
-            "endpoint_url": sw.endpoint,
-            "access_key_id": sw.access_key,
-            "secret_access_key": sw.secret_key,
-            "bucket": "bench",
-        }
-        ours, raws, s3fs_walls, s3c = [], [], [], []
-        with run_jupyter(Path(tmp) / "jp", settings(sw, sw.endpoint)) as jp:
+        ours, raws, s3fs_walls, s3c, entries = [], [], [], [], {}
+        with (
+            run_jupyter(Path(tmp) / "jp", mount_settings(sw, sw.endpoint)) as jp,
+            s3contents_server(s3c_bin, Path(tmp) / "jp-s3c", sw, "bench") as s3c_jp,
+        ):
             server_get(jp, "s3/bench/big")  # warm
             raw_listing(raw, "bench")
-            s3c_ctx = (
-                run_jupyter(
-                    Path(tmp) / "jp-s3c",
-                    s3c_settings,
-                    manager="s3contents.S3ContentsManager",
-                    server_bin=s3c_bin / "jupyter-server",
-                )
-                if s3c_bin
-                else None
-            )
-            s3c_jp = s3c_ctx.__enter__() if s3c_ctx else None
-            try:
-                for i in range(args.rounds):
-                    sides = ["ours", "raw", "s3fs", "s3contents"]
-                    for side in sides[i % 4 :] + sides[: i % 4]:  # who goes first rotates
-                        if side == "ours":
-                            ours.append(server_get(jp, "s3/bench/big"))
-                        elif side == "raw":
-                            t = time.perf_counter()
-                            raw_entries = raw_listing(raw, "bench")
-                            raws.append({"wall": time.perf_counter() - t})
-                        elif side == "s3fs":
-                            t = time.perf_counter()
-                            s3fs_entries = len(fs.ls("bench/big/", detail=True, refresh=True))
-                            s3fs_walls.append({"wall": time.perf_counter() - t})
-                        elif s3c_jp is not None:
-                            s3c.append(server_get(s3c_jp, "big"))
-                    ours[-1]["ratio"] = ours[-1]["wall"] / raws[-1]["wall"]
-                    ours[-1]["s3fs_ratio"] = s3fs_walls[-1]["wall"] / raws[-1]["wall"]
-                    ours[-1]["mem_ratio"] = ours[-1]["growth_mb"] / ours[-1]["json_mb"]
-                    print(f"round {i + 1}: {ours[-1]}", file=sys.stderr)
-            finally:
-                if s3c_ctx:
-                    s3c_ctx.__exit__(None, None, None)
+
+            def raw_side() -> None:
+                t = time.perf_counter()
+                entries["raw"] = raw_listing(raw, "bench")
+                raws.append({"wall": time.perf_counter() - t})
+
+            def s3fs_side() -> None:
+                t = time.perf_counter()
+                entries["s3fs"] = len(fs.ls("bench/big/", detail=True, refresh=True))
+                s3fs_walls.append({"wall": time.perf_counter() - t})
+
+            def s3contents_side() -> None:
+                if s3c_jp is not None:
+                    s3c.append(server_get(s3c_jp, "big"))
+
+            def round_done(i: int) -> None:
+                ours[-1]["ratio"] = ours[-1]["wall"] / raws[-1]["wall"]
+                ours[-1]["s3fs_ratio"] = s3fs_walls[-1]["wall"] / raws[-1]["wall"]
+                ours[-1]["mem_ratio"] = ours[-1]["growth_mb"] / ours[-1]["json_mb"]
+                print(f"round {i + 1}: {ours[-1]}", file=sys.stderr)
+
+            sides = {
+                "ours": lambda: ours.append(server_get(jp, "s3/bench/big")),
+                "raw": raw_side,
+                "s3fs": s3fs_side,
+                "s3contents": s3contents_side,
+            }
+            interleaved(args.rounds, sides, round_done)
     floor = math.ceil(total / 1000)
     ratio = p50([o["ratio"] for o in ours])
     mem_ratio = max(o["mem_ratio"] for o in ours)
@@ -165,8 +136,8 @@ def main() -> None:
         "folders": args.folders,
         "rounds": args.rounds,
         "entries": ours[-1]["entries"],
-        "raw_entries": raw_entries,
-        "s3fs_entries": s3fs_entries,
+        "raw_entries": entries["raw"],
+        "s3fs_entries": entries["s3fs"],
         "s3_requests": requests,
         "s3_requests_floor": floor,
         "wall_s": summary(ours, "wall"),

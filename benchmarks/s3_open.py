@@ -22,7 +22,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from s3_common import p50, raw_client, reset_hwm, s3contents_venv, vm_hwm_kb, vm_rss_kb
+from s3_common import (
+    interleaved,
+    measured_get,
+    mount_settings,
+    raw_client,
+    s3contents_server,
+    s3contents_venv,
+    summary,
+)
 
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
@@ -31,27 +39,10 @@ PARAMS = {"type": "file", "format": "base64", "content": 1}
 
 
 def opened(jp, api_path: str, check: str | None) -> dict:
-    pid = jp.proc.pid
-    base_kb = vm_rss_kb(pid)
-    reset_hwm(pid)
-    t = time.perf_counter()
-    r = jp.http.get(f"{jp.url}/api/contents/{api_path}", params=PARAMS, timeout=900)
-    body = r.content
-    wall = time.perf_counter() - t
-    r.raise_for_status()
-    out = {"wall": wall, "growth_mb": (vm_hwm_kb(pid) - base_kb) / 1024}
+    out, body = measured_get(jp, api_path, PARAMS)
     if check is not None:
         out["sha256_ok"] = hashlib.sha256(base64.b64decode(json.loads(body)["content"])).hexdigest() == check
     return out
-
-
-def stats(rows: list[dict], key: str, digits: int = 2) -> dict:
-    values = [r[key] for r in rows]
-    return {
-        "p50": round(p50(values), digits),
-        "min": round(min(values), digits),
-        "max": round(max(values), digits),
-    }
 
 
 def main() -> None:
@@ -71,70 +62,57 @@ def main() -> None:
         sw.client().put_object(Bucket="bench", Key="warm.bin", Body=data[: 2**20])
         del data
         raw = raw_client(sw, sw.endpoint)
-        keys = {
-            "endpoint_url": sw.endpoint,
-            "access_key_id": sw.access_key,
-            "secret_access_key": sw.secret_key,
-        }
-        ours_settings = {
-            **keys,
-            "mounts": [{"name": "bench", "bucket": "bench"}],
-            "max_open_mb": args.size_mb + 64,
-        }
         ours, theirs, raws = [], [], []
-        with run_jupyter(Path(tmp) / "jp", ours_settings) as jp:
-            s3c_ctx = (
-                run_jupyter(
-                    Path(tmp) / "jp-s3c",
-                    {**keys, "bucket": "bench"},
-                    manager="s3contents.S3ContentsManager",
-                    server_bin=s3c_bin / "jupyter-server",
-                )
-                if s3c_bin
-                else None
-            )
-            s3c = s3c_ctx.__enter__() if s3c_ctx else None
-            try:
-                opened(jp, "s3/bench/warm.bin", None)  # code paths loaded, connections made
+        with (
+            run_jupyter(
+                Path(tmp) / "jp", mount_settings(sw, sw.endpoint, max_open_mb=args.size_mb + 64)
+            ) as jp,
+            s3contents_server(s3c_bin, Path(tmp) / "jp-s3c", sw, "bench") as s3c,
+        ):
+            opened(jp, "s3/bench/warm.bin", None)  # code paths loaded, connections made
+            if s3c is not None:
+                opened(s3c, "warm.bin", None)
+
+            def raw_get() -> None:
+                t = time.perf_counter()
+                raw.get_object(Bucket="bench", Key="big.bin")["Body"].read()
+                raws.append({"wall": time.perf_counter() - t})
+
+            def theirs_get() -> None:
                 if s3c is not None:
-                    opened(s3c, "warm.bin", None)
-                for i in range(args.rounds):
-                    sides = ["ours", "raw", "s3contents"]
-                    for side in sides[i % 3 :] + sides[: i % 3]:
-                        if side == "ours":
-                            ours.append(opened(jp, "s3/bench/big.bin", digest if not ours else None))
-                        elif side == "raw":
-                            t = time.perf_counter()
-                            raw.get_object(Bucket="bench", Key="big.bin")["Body"].read()
-                            raws.append({"wall": time.perf_counter() - t})
-                        elif s3c is not None:
-                            theirs.append(opened(s3c, "big.bin", digest if not theirs else None))
-                    ours[-1]["ratio"] = ours[-1]["wall"] / raws[-1]["wall"]
-                    ours[-1]["mem_per_encoded"] = ours[-1]["growth_mb"] / encoded_mb
-                    print(
-                        f"round {i + 1}: ours {ours[-1]}, s3contents {theirs[-1] if theirs else '-'}",
-                        file=sys.stderr,
-                    )
-            finally:
-                if s3c_ctx:
-                    s3c_ctx.__exit__(None, None, None)
+                    theirs.append(opened(s3c, "big.bin", digest if not theirs else None))
+
+            def round_done(i: int) -> None:
+                ours[-1]["ratio"] = ours[-1]["wall"] / raws[-1]["wall"]
+                ours[-1]["mem_per_encoded"] = ours[-1]["growth_mb"] / encoded_mb
+                print(
+                    f"round {i + 1}: ours {ours[-1]}, s3contents {theirs[-1] if theirs else '-'}",
+                    file=sys.stderr,
+                )
+
+            sides = {
+                "ours": lambda: ours.append(opened(jp, "s3/bench/big.bin", digest if not ours else None)),
+                "raw": raw_get,
+                "s3contents": theirs_get,
+            }
+            interleaved(args.rounds, sides, round_done)
     mem = max(o["mem_per_encoded"] for o in ours)
     result = {
         "size_mb": args.size_mb,
         "encoded_mb": round(encoded_mb, 1),
         "rounds": args.rounds,
         "sha256_ok": ours[0]["sha256_ok"],
-        "wall_s": stats(ours, "wall"),
-        "raw_get_wall_s": stats(raws, "wall"),
-        "ratio_to_raw_get": stats(ours, "ratio"),
-        "peak_rss_growth_mb": stats(ours, "growth_mb", 1),
+        "wall_s": summary(ours, "wall", 2),
+        "raw_get_wall_s": summary(raws, "wall", 2),
+        "ratio_to_raw_get": summary(ours, "ratio", 2),
+        "peak_rss_growth_mb": summary(ours, "growth_mb", 1),
         "peak_rss_growth_per_encoded_size_max": round(mem, 3),
         "s3contents": (
             {
                 "version": s3c_version,
                 "sha256_ok": theirs[0]["sha256_ok"],
-                "wall_s": stats(theirs, "wall"),
-                "peak_rss_growth_mb": stats(theirs, "growth_mb", 1),
+                "wall_s": summary(theirs, "wall", 2),
+                "peak_rss_growth_mb": summary(theirs, "growth_mb", 1),
             }
             if theirs
             else {"skipped": s3c_version}
