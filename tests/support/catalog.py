@@ -70,3 +70,10 @@ def problems_of(root: Path, **kwargs) -> list[str]:
     with pytest.raises(CatalogError) as info:
         load_catalog(root, **kwargs)
     return [f"{Path(p.file).relative_to(root)}:{p.line}: {p.message}" for p in info.value.problems]
+
+
+def assert_reported(root: Path, relpath: str, text: str, line: int, message: str) -> None:
+    """Writing `text` to `relpath` of the catalog at `root` makes it invalid, with `message` at that line."""
+    (root / relpath).write_text(text)
+    found = problems_of(root)
+    assert any(p.startswith(f"{relpath}:{line}: ") and message in p for p in found), found
