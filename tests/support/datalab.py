@@ -1,15 +1,24 @@
 """One `datalab up` of the tests: a temporary state directory, free ports, per-run system account names,
-and the calls tests make against it (sign in through the IdP, credentials, S3)."""
+and the calls tests make against it (sign in through the IdP, credentials, S3, a user's servers, kernels
+and terminals)."""
 
 from __future__ import annotations
 
 import atexit
+import functools
+import json
 import os
 import pwd
+import re
+import shutil
 import signal
 import subprocess
+import tempfile
+import textwrap
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import boto3
@@ -19,8 +28,10 @@ from botocore.config import Config
 from hub.stack.layout import DEFAULT_PORTS
 from tests.support.environments import ensure_session_environments
 from tests.support.idp import login
+from tests.support.kernel import run_code
 from tests.support.log_secrets import register_credentials, register_log, register_secret
 from tests.support.procs import VENV_BIN, ManagedProcess, free_port, tool_env
+from tests.support.terminal import run_in_terminal
 
 
 def free_ports() -> dict[str, int]:
@@ -82,12 +93,102 @@ class Datalab:
             [VENV_BIN / "datalab", *args], env=self.env, capture_output=True, text=True, timeout=60
         )
 
+    def add_user(self, name: str, groups: str = "datalab-users") -> str:
+        """`datalab users add`; the new account's password."""
+        added = self.cli("users", "add", name, "--groups", groups)
+        assert added.returncode == 0, added.stdout + added.stderr
+        return re.search(r"password: (\S+)", added.stdout).group(1)
+
     def terminate(self) -> float:
         """SIGTERM to `datalab up` itself (as a service manager would); seconds until it exited."""
         t0 = time.monotonic()
         self.proc.proc.send_signal(signal.SIGTERM)
         self.proc.proc.wait(30)
         return time.monotonic() - t0
+
+
+@contextmanager
+def running(
+    prefix: str, accounts: str | None = None, before: Callable[[Path], None] | None = None
+) -> Iterator[Datalab]:
+    """`datalab up` in a new temporary state directory on free ports, once it is up: `.top` that directory,
+    `.ports`, `.passwords` of the first users, `.runs` every `datalab up` started on its state (all stopped
+    at the end, their accounts and files removed). `before(state)` runs before the first start."""
+    top = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
+    state = top / "state"
+    state.mkdir()
+    ports = free_ports()
+    (state / "ports.json").write_text(json.dumps(ports))
+    if before is not None:
+        before(state)
+    lab = Datalab(state, free_port(), top / "up.log", accounts)
+    lab.top, lab.ports, lab.runs = top, ports, [lab]
+    try:
+        lab.wait_up()
+        lab.passwords = dict(re.findall(r"^\s+(\w+)\s+password (\S+)", lab.output(), re.M))
+        yield lab
+    finally:
+        for run in lab.runs:
+            run.proc.stop(timeout=20)
+        remove_accounts(lab.accounts)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+class User:
+    """A signed-in datalab user: API token, servers, code in their kernels and terminals; `browser` a
+    session signed in with cookies, for the hub's HTML pages."""
+
+    def __init__(self, lab: Datalab, name: str, password: str | None = None):
+        self.name, self.url = name, lab.url
+        self.password = password or lab.passwords[name]
+        self.admin_token = sign_in(lab.url, name, self.password)  # the name run_code() expects
+        self.headers = {"Authorization": f"token {self.admin_token}"}
+        self.session = requests.Session()
+
+    @functools.cached_property
+    def browser(self) -> requests.Session:
+        browser = requests.Session()
+        r = login(browser, self.name, self.password, start_url=self.url + "/hub/oauth_login?next=/hub/home")
+        assert r.status_code == 200 and r.url.endswith("/hub/home"), r.url
+        return browser
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url + path, headers=self.headers, timeout=60, **kwargs)
+
+    def api(self, method: str, path: str, **kwargs) -> requests.Response:
+        return requests.request(
+            method, f"{self.url}/hub/api{path}", headers=self.headers, timeout=60, **kwargs
+        )
+
+    def server(self, name: str = "") -> dict:
+        return self.api("GET", f"/users/{self.name}").json()["servers"].get(name) or {}
+
+    def _server_path(self, server: str) -> str:
+        return f"/users/{self.name}/" + (f"servers/{server}" if server else "server")
+
+    def start(self, options: dict, server: str = "") -> None:
+        r = self.api("POST", self._server_path(server), json=options)
+        assert r.status_code in (201, 202), r.text
+        deadline = time.monotonic() + 180
+        while not self.server(server).get("ready"):
+            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not start"
+            time.sleep(0.5)
+
+    def stop(self, server: str = "") -> None:
+        assert self.api("DELETE", self._server_path(server)).status_code in (202, 204)
+        deadline = time.monotonic() + 60
+        while self.server(server):
+            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not stop"
+            time.sleep(0.5)
+
+    def run(self, code: str, server: str = "", kernel: str = "python3", timeout: float = 120) -> str:
+        return run_code(
+            self, self.name, textwrap.dedent(code), server=server, timeout=timeout, kernel_name=kernel
+        )
+
+    def shell(self, command: str, server: str = "") -> str:
+        return run_in_terminal(self, self.name, command, server=server)
 
 
 def gone(pid: int, wait: float = 5.0) -> bool:

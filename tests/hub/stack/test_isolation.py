@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import os
 import pwd
-import re
 import shutil
 import subprocess
 import tempfile
@@ -29,43 +28,17 @@ import requests
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from hub.stack import isolation, seaweed, tls
-from hub.stack.layout import DEFAULT_PORTS, Layout
-from hub.stack.supervisor import marked_pids, stack_id
-from tests.support.datalab import Datalab, credentials, free_ports, remove_accounts, s3_client, sign_in
+from hub.stack import isolation
+from hub.stack.supervisor import stack_id
+from tests.support.datalab import User, credentials, running, s3_client
 from tests.support.idp import node_available
-from tests.support.kernel import run_code
-from tests.support.procs import VENV_BIN, free_port
+from tests.support.procs import VENV_BIN
+from tests.support.sockets import PROBE, datalab_listeners, datalab_pids
 
 ROOT = os.geteuid() == 0
 NFT = shutil.which("nft")
 CODE_SERVER = Path(__file__).resolve().parents[3] / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
 SECRET = b"bob's secret " + os.urandom(6).hex().encode()
-
-
-class User:
-    """A signed-in datalab user: API token, servers, code in their kernels (tests.support.kernel)."""
-
-    def __init__(self, lab, name: str, password: str):
-        self.name, self.url = name, lab.url
-        self.admin_token = sign_in(lab.url, name, password)  # the name run_code() expects
-        self.headers = {"Authorization": f"token {self.admin_token}"}
-        self.session = requests.Session()
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.url + path, headers=self.headers, timeout=60, **kwargs)
-
-    def start(self, options: dict, server: str = "") -> None:
-        path = f"/hub/api/users/{self.name}/" + (f"servers/{server}" if server else "server")
-        r = requests.post(self.url + path, json=options, headers=self.headers, timeout=60)
-        assert r.status_code in (201, 202), r.text
-        deadline = time.monotonic() + 180
-        while not (self.get(f"/hub/api/users/{self.name}").json()["servers"].get(server) or {}).get("ready"):
-            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not start"
-            time.sleep(0.5)
-
-    def run(self, code: str, server: str = "", timeout: float = 120) -> str:
-        return run_code(self, self.name, textwrap.dedent(code), server=server, timeout=timeout)
 
 
 def table_name(state: Path) -> str:
@@ -78,34 +51,24 @@ def lab():
         pytest.skip("the IdP's npm packages are not installed")
     if not ROOT:
         pytest.skip("without root every session is the same account: nothing to isolate between users")
-    top = Path(tempfile.mkdtemp(prefix="datalab-isolation-", dir="/tmp"))
-    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
-    state = top / "state"
-    state.mkdir()
-    ports = free_ports()
-    (state / "ports.json").write_text(json.dumps(ports))
-    table = table_name(state)
-    if NFT:  # what a `datalab up` killed with -9 would have left: the next start replaces it
-        subprocess.run(
-            [NFT, "-f", "-"], input=f"table inet {table} {{\n chain stale {{\n }}\n}}\n", text=True
-        )
-    first = Datalab(state, free_port(), top / "up.log")
-    try:
-        first.wait_up()
-        passwords = dict(re.findall(r"^\s+(alice|bob)\s+password (\S+)", first.output(), re.M))
-        added = first.cli("users", "add", "carol", "--groups", "datalab-users")
-        assert added.returncode == 0, added.stdout + added.stderr
-        first.ports, first.top, first.table = ports, top, table
-        first.bob = User(first, "bob", passwords["bob"])
-        first.carol = User(first, "carol", re.search(r"password: (\S+)", added.stdout).group(1))
+
+    def stale_table(state: Path) -> None:  # what a `datalab up` killed with -9 would have left
+        if NFT:  # the next start replaces it
+            table = table_name(state)
+            subprocess.run(
+                [NFT, "-f", "-"], input=f"table inet {table} {{\n chain stale {{\n }}\n}}\n", text=True
+            )
+
+    with running("datalab-isolation-", before=stale_table) as first:
+        first.table = table_name(first.state)
+        first.bob = User(first, "bob")
+        first.carol = User(first, "carol", first.add_user("carol"))
         first.carol.start({"service": "jupyter-python"})
-        yield first
-    finally:
-        first.proc.stop(timeout=20)
-        remove_accounts(first.accounts)
-        if NFT:
-            subprocess.run([NFT, "delete", "table", "inet", table], capture_output=True)
-        shutil.rmtree(top, ignore_errors=True)
+        try:
+            yield first
+        finally:
+            if NFT:
+                subprocess.run([NFT, "delete", "table", "inet", first.table], capture_output=True)
 
 
 # -- what is decided, without a datalab -------------------------------------------------------------------
@@ -126,21 +89,6 @@ def test_what_decides_the_isolation_of_a_start():
     ports = {"hub": 1, "s3": 2, "vault": 3, "idp": 4, "filer": 5, "filer_grpc": 6, "proxy_api": 7,
              "vault_cluster": 8}  # fmt: skip
     assert isolation.allowed_ports(ports, 8000) == {8000, 1, 2, 3, 4}
-
-
-def test_seaweedfs_gets_its_secrets_in_a_file_never_on_its_command_line(tmp_path):
-    layout = Layout(tmp_path)
-    material = tls.ensure(tmp_path / "tls")
-    keys = {k: f"key-{k}" for k in ("volume_write", "volume_read", "filer_write", "filer_read")}
-    toml = seaweed.security_toml(keys, material)
-    for section in ("jwt.signing", "jwt.signing.read", "jwt.filer_signing", "jwt.filer_signing.read"):
-        assert f"[{section}]\nkey = " in toml
-    assert toml.count(f'cert = "{material.cert}"') == len(seaweed.GRPC_SECTIONS)
-    argv = seaweed.argv("weed", layout, {name: 1000 + i for i, name in enumerate(DEFAULT_PORTS)})
-    assert "-disableHttp=true" in argv and "-master.telemetry=false" in argv
-    assert not [a for a in argv if any(v in a for v in keys.values())]
-    assert oct(material.key.stat().st_mode & 0o777) == "0o600"
-    assert tls.ensure(tmp_path / "tls").key.read_text() == material.key.read_text()  # made once, then kept
 
 
 def account(lab, user: str) -> pwd.struct_passwd:
@@ -240,51 +188,6 @@ def test_carol_cannot_make_herself_an_s3_admin_over_grpc(lab, tmp_path):
 
 
 # -- 3. code-server ---------------------------------------------------------------------------------------
-
-PROBE = textwrap.dedent("""
-    import concurrent.futures, socket
-    def listeners():
-        found = []
-        for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
-            for line in open(f"/proc/net/{name}").read().splitlines()[1:]:
-                f = line.split()
-                if f[3] != "0A":
-                    continue
-                addr, port = f[1].split(":")
-                loopback = "127.0.0.1" if family == socket.AF_INET else "::1"
-                found.append((family, (loopback, int(port, 16))))
-        for line in open("/proc/net/unix").read().splitlines()[1:]:
-            f = line.split()
-            if len(f) >= 8 and int(f[3], 16) & 0x10000 and f[4] == "0001":
-                path = f[7]
-                found.append((socket.AF_UNIX, "\\0" + path[1:] if path.startswith("@") else path))
-        return found
-    def exchange(target, request, timeout=5):
-        # None when the connection is refused; else what the socket answered (b"connected" at least)
-        family, address = target
-        s = socket.socket(family, socket.SOCK_STREAM)
-        s.settimeout(timeout)
-        try:
-            s.connect(address)
-        except OSError:
-            s.close()
-            return None
-        data = b""
-        try:
-            if request is not None:
-                s.sendall(request)
-                while len(data) < 65536 and (chunk := s.recv(65536)):
-                    data += chunk
-        except OSError:
-            pass
-        finally:
-            s.close()
-        return data or b"connected"
-    def try_all(request, targets=None):
-        targets = targets if targets is not None else listeners()
-        with concurrent.futures.ThreadPoolExecutor(32) as pool:
-            return list(zip(targets, pool.map(lambda t: exchange(t, request), targets)))
-""")
 
 
 def test_carol_cannot_use_bobs_code_server(lab):
@@ -398,45 +301,6 @@ def test_bobs_database_password_and_role_give_carol_nothing(lab):
 # -- every listening socket -------------------------------------------------------------------------------
 
 
-def socket_owners() -> dict[int, int]:
-    """inode -> pid, for every socket of every process."""
-    owners = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            for fd in os.listdir(f"/proc/{pid}/fd"):
-                link = os.readlink(f"/proc/{pid}/fd/{fd}")
-                if link.startswith("socket:["):
-                    owners.setdefault(int(link[8:-1]), int(pid))
-        except OSError:
-            continue
-    return owners
-
-
-def datalab_listeners(lab) -> list[dict]:
-    """Every listening TCP and unix socket of the datalab's processes (its parts and all sessions)."""
-    uids = {e.pw_uid for e in pwd.getpwall() if e.pw_name.startswith(lab.accounts.split("{")[0])}
-    ours = set(marked_pids(stack_id(lab.state), frozenset(uids)))
-    owners, found = socket_owners(), []
-    for name in ("tcp", "tcp6"):
-        for line in Path(f"/proc/net/{name}").read_text().splitlines()[1:]:
-            f = line.split()
-            if f[3] == "0A":
-                found.append({"kind": name, "port": int(f[1].split(":")[1], 16), "inode": int(f[9])})
-    for line in Path("/proc/net/unix").read_text().splitlines()[1:]:
-        f = line.split()
-        if len(f) >= 8 and int(f[3], 16) & 0x10000 and f[4] == "0001":
-            found.append({"kind": "unix", "path": f[7], "inode": int(f[6])})
-    result = []
-    for sock in found:
-        pid = owners.get(sock["inode"])
-        if pid in ours:
-            status = Path(f"/proc/{pid}/status").read_text()
-            sock["pid"], sock["uid"] = pid, int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
-            sock["process"] = Path(f"/proc/{pid}/comm").read_text().strip()
-            result.append(sock)
-    return result
-
-
 def test_carol_reaches_only_the_allowed_services_and_her_own_sockets(lab):
     socks = datalab_listeners(lab)
     carol_uid = account(lab, "carol").pw_uid
@@ -482,8 +346,7 @@ def test_no_secret_on_any_command_line(lab):
         secrets += [doc["s3"]["secret_access_key"], doc["vault"]["token"]]
     secrets = [s for s in secrets if len(s) >= 8]
     assert len(secrets) > 8
-    uids = {e.pw_uid for e in pwd.getpwall() if e.pw_name.startswith(lab.accounts.split("{")[0])}
-    for pid in marked_pids(stack_id(lab.state), frozenset(uids)):
+    for pid in datalab_pids(lab):
         try:
             argv = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         except OSError:

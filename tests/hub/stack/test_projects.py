@@ -9,49 +9,26 @@ non-member's id_token are attacked in tests/hub/projects/test_isolation.py, on t
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import subprocess
-import tempfile
 import time
 import uuid
-from pathlib import Path
 
 import hvac
 import pytest
 import requests
 from botocore.exceptions import ClientError
 
-from tests.support.datalab import Datalab, credentials, free_ports, s3_client, sign_in
+from tests.support.datalab import credentials, running, s3_client, sign_in
 from tests.support.idp import node_available
-from tests.support.procs import free_port
 
 pytestmark = pytest.mark.skipif(not node_available(), reason="the IdP's npm packages are not installed")
 
 
 @pytest.fixture(scope="module")
 def lab():
-    top = Path(tempfile.mkdtemp(prefix="datalab-projects-", dir="/tmp"))
-    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
-    state = top / "state"
-    state.mkdir()
-    (state / "ports.json").write_text(json.dumps(free_ports()))
-    accounts = "dlp" + uuid.uuid4().hex[:5] + "-{username}"
-    lab = Datalab(state, free_port(), top / "up.log", accounts)
-    try:
-        lab.wait_up()
-        out = lab.output()
-        lab.passwords = dict(re.findall(r"^\s+(alice|bob)\s+password (\S+)", out, re.M))
-        added = lab.cli("users", "add", "carol", "--groups", "datalab-users")
-        assert added.returncode == 0, added.stdout + added.stderr
-        lab.passwords["carol"] = re.search(r"password: (\S+)", added.stdout).group(1)
+    with running("datalab-projects-", accounts="dlp" + uuid.uuid4().hex[:5] + "-{username}") as lab:
+        lab.passwords["carol"] = lab.add_user("carol")
         yield lab
-    finally:
-        lab.proc.stop(timeout=20)
-        for name in ("alice", "bob", "carol"):
-            subprocess.run(["userdel", accounts.format(username=name)], capture_output=True)
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def start_server(lab, token: str, user: str, name: str = "", **options) -> dict:
