@@ -18,10 +18,10 @@ from pathlib import Path
 import hvac
 import pytest
 
+from tests.support.browser import CHROMIUM, Steps, sign_in_with_datalab
 from tests.support.idp import node_available
 from tests.support.procs import REPO
 
-CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = REPO / "test-artifacts" / "e2e"
 CODE_SERVER = REPO / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
 
@@ -33,28 +33,6 @@ pytestmark = [
         not CODE_SERVER.exists(), reason="code-server is not installed (scripts/bootstrap.sh)"
     ),
 ]
-
-
-class Steps:
-    """A page plus numbered screenshots, so a failure shows the last screen reached."""
-
-    def __init__(self, page, who: str):
-        self.page, self.who, self.n = page, who, 0
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def shot(self, name: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.who}-{self.n:02d}-{name}.png"))
-
-
-def sign_in(page, url: str, user: str, password: str) -> None:
-    page.goto(url + "/hub/login")
-    page.click("text=Sign in with Datalab")
-    page.wait_for_selector("input[name=username]")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
 
 
 def entry(page, name: str):
@@ -95,16 +73,9 @@ def scenario(lab, browser, tmp_path):
         path="users/bob/demo", secret={"greeting": "hello bob"}, mount_point="secret"
     )
 
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
-    bob = Steps(page, "bob")
-    page.goto(url + "/hub/login")
-    page.click("text=Sign in with Datalab")
-    page.wait_for_selector("input[name=username]")
-    bob.shot("idp-login-form")
-    page.fill("input[name=username]", "bob")
-    page.fill("input[name=password]", lab.passwords["bob"])
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(url) + r"/hub/"))
+    bob = Steps(browser, "bob", ARTIFACTS)
+    page = bob.page
+    sign_in_with_datalab(page, url, "bob", lab.passwords["bob"], bob.shot)
 
     # The catalog: jupyter-python with 2 CPUs and PostgreSQL.
     page.goto(url + "/hub/spawn")
@@ -180,9 +151,9 @@ def scenario(lab, browser, tmp_path):
     bob.shot("vscode")
 
     # alice, an admin, sees bob's server in the admin panel.
-    alice_page = browser.new_page(viewport={"width": 1280, "height": 900})
-    alice = Steps(alice_page, "alice")
-    sign_in(alice_page, url, "alice", lab.passwords["alice"])
+    alice = Steps(browser, "alice", ARTIFACTS)
+    alice_page = alice.page
+    sign_in_with_datalab(alice_page, url, "alice", lab.passwords["alice"])
     alice_page.goto(url + "/hub/admin")
     row = alice_page.locator("tr", has_text="code").filter(has_text="bob").first
     row.wait_for(timeout=60_000)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM, Steps, sign_in_with_datalab
 from tests.support.idp import node_available
 from tests.support.procs import REPO
 
@@ -50,49 +50,15 @@ RECORD_PROGRESS = """
 """
 
 
-class Steps:
-    def __init__(self, browser, who: str):
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.context.set_default_timeout(60 * SEC)
-        self.context.add_init_script(RECORD_PROGRESS)
-        self.page, self.who, self.n = self.context.new_page(), who, 0
-
-    def shot(self, name: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.who}-{self.n:02d}-{name}.png"), full_page=True)
-
-    def __enter__(self) -> Steps:
-        return self
-
-    def __exit__(self, kind, value, tb) -> None:
-        if kind is not None and issubclass(kind, Exception):
-            self.shot("FAILED")
-        self.context.close()
-
-
-def sign_in(steps: Steps, url: str, user: str, password: str) -> None:
-    page = steps.page
-    page.goto(url + "/hub/login")
-    page.wait_for_selector("#datalab-landing")
-    steps.shot("landing")
-    page.click("text=Sign in with Datalab")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    steps.shot("idp-login-form")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
-
-
 def progress_seen(page) -> list[list]:
     return json.loads(page.evaluate("sessionStorage.getItem('datalab-progress') || '[]'"))
 
 
 def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
     url = lab.url
-    with Steps(browser, "bob") as bob:
+    with Steps(browser, "bob", ARTIFACTS, RECORD_PROGRESS, full_page=True) as bob:
         page = bob.page
-        sign_in(bob, url, "bob", lab.passwords["bob"])
+        sign_in_with_datalab(page, url, "bob", lab.passwords["bob"], bob.shot)
         page.goto(url + "/hub/spawn/bob/pages")
         cards = page.locator("#datalab-grid .datalab-card")
         assert cards.count() >= 3
@@ -153,8 +119,8 @@ def test_catalog_progress_my_services_and_the_admins_view(lab, browser):
         assert again.locator(".datalab-postgres").inner_text() == "yes"
         bob.shot("my-services-restarted")
 
-    with Steps(browser, "alice") as alice:
-        sign_in(alice, url, "alice", lab.passwords["alice"])
+    with Steps(browser, "alice", ARTIFACTS, RECORD_PROGRESS, full_page=True) as alice:
+        sign_in_with_datalab(alice.page, url, "alice", lab.passwords["alice"], alice.shot)
         alice.page.click("#datalab-nav-services")
         row = alice.page.locator('#datalab-admin-table tr[data-server="bob/pages"]')
         row.wait_for()

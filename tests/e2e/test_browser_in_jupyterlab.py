@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM, Steps, sign_in_with_datalab
 from tests.support.datalab import credentials, s3_client
 from tests.support.datalab import sign_in as api_sign_in
 from tests.support.idp import node_available
@@ -40,25 +40,6 @@ pytestmark = [
         reason="the JupyterLab extension is not built (scripts/bootstrap.sh builds it)",
     ),
 ]
-
-
-class Steps:
-    def __init__(self, page):
-        self.page, self.n = page, 0
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-
-    def shot(self, name: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(ARTIFACTS / f"alice-{self.n:02d}-{name}.png"))
-
-
-def sign_in(page, url: str, user: str, password: str) -> None:
-    page.goto(url + "/hub/login")
-    page.click("text=Sign in with Datalab")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
 
 
 def hub_api(page, url: str, method: str, path: str, **kwargs):
@@ -86,23 +67,16 @@ def test_alice_sees_her_credentials_connection_details_and_the_failed_clone(lab,
     token = api_sign_in(url, "alice", lab.passwords["alice"])
     s3_client(credentials(url, token)).put_object(Bucket="user-alice", Key=OBJECT, Body=b"hello")
 
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
-    context.set_default_timeout(60 * SEC)
-    page = context.new_page()
-    steps = Steps(page)
-    try:
-        scenario(page, steps, url, lab.passwords["alice"])
-    except BaseException:
-        steps.shot("FAILED")
-        raise
-    finally:
-        hub_api(page, url, "DELETE", f"/users/alice/servers/{SERVER}", data={"remove": True})
-        context.close()
+    with Steps(browser, "alice", ARTIFACTS) as steps:
+        steps.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=url)
+        try:
+            scenario(steps.page, steps, url, lab.passwords["alice"])
+        finally:
+            hub_api(steps.page, url, "DELETE", f"/users/alice/servers/{SERVER}", data={"remove": True})
 
 
 def scenario(page, steps: Steps, url: str, password: str) -> None:
-    sign_in(page, url, "alice", password)
+    sign_in_with_datalab(page, url, "alice", password)
     # A repository the session cannot clone: a host that cannot exist (RFC 2606's .invalid).
     broken = "https://git.datalab.invalid/team/analysis.git"
     start_lab(page, url, {"service": "jupyter-python", "git_repository": broken})

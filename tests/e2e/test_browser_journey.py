@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import CHROMIUM
+from tests.support.browser import CHROMIUM, Steps, sign_in_with_datalab
 from tests.support.datalab import Datalab
 from tests.support.idp import node_available
 from tests.support.procs import REPO
@@ -58,39 +58,6 @@ total = pandas.read_csv("s3://user-bob/kept.csv")["x"].sum()
 with psycopg.connect() as conn:
     row = conn.execute("select t from journey_notes").fetchone()[0]
 print(secret, total, row)"""
-
-
-class Steps:
-    """One user's browser context plus numbered screenshots; the screen is kept when a step fails."""
-
-    def __init__(self, browser, who: str):
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
-        self.context.set_default_timeout(60 * SEC)
-        self.page, self.who, self.n = self.context.new_page(), who, 0
-
-    def shot(self, name: str) -> None:
-        self.n += 1
-        self.page.screenshot(path=str(ARTIFACTS / f"{self.who}-{self.n:02d}-{name}.png"))
-
-    def __enter__(self) -> Steps:
-        return self
-
-    def __exit__(self, kind, value, tb) -> None:
-        if kind is not None and issubclass(kind, Exception):
-            self.shot("FAILED")
-        self.context.close()
-
-
-def sign_in(steps: Steps, url: str, user: str, password: str) -> None:
-    page = steps.page
-    page.goto(url + "/hub/login")
-    page.click("text=Sign in with Datalab")
-    page.fill("input[name=username]", user)
-    page.fill("input[name=password]", password)
-    steps.shot("idp-login-form")
-    page.click("button[type=submit]")
-    page.wait_for_url(re.compile(re.escape(url) + r"/(hub|user)/"))
 
 
 def start_jupyter_with_postgres(steps: Steps, url: str) -> None:
@@ -184,8 +151,8 @@ def bob_finds_his_work(bob: Steps, url: str) -> None:
 def test_bobs_work_survives_a_restart_of_the_datalab(lab, browser, tmp_path):
     csv = tmp_path / CSV_NAME
     csv.write_text(CSV)
-    with Steps(browser, "bob-before") as bob:
-        sign_in(bob, lab.url, "bob", lab.passwords["bob"])
+    with Steps(browser, "bob-before", ARTIFACTS) as bob:
+        sign_in_with_datalab(bob.page, lab.url, "bob", lab.passwords["bob"], bob.shot)
         bob_writes_his_work(bob, lab.url, csv)
 
     lab.terminate()  # as Ctrl-C or a service manager would; sessions are stopped with it
@@ -193,6 +160,8 @@ def test_bobs_work_survives_a_restart_of_the_datalab(lab, browser, tmp_path):
     lab.runs.append(again)
     again.wait_up()
 
-    with Steps(browser, "bob-after") as bob:
-        sign_in(bob, again.url, "bob", lab.passwords["bob"])  # the same account and password
+    with Steps(browser, "bob-after", ARTIFACTS) as bob:
+        sign_in_with_datalab(
+            bob.page, again.url, "bob", lab.passwords["bob"], bob.shot
+        )  # the same account and password
         bob_finds_his_work(bob, again.url)
