@@ -38,8 +38,9 @@ from .layout import (
     state_dir,
     write_private,
 )
+from .parts import parts as stack_parts
 from .projects import catalog_datasets, known_projects
-from .supervisor import STACK_ENV, Part, Supervisor, stack_id, start_ticks, sweep
+from .supervisor import Supervisor, stack_id, start_ticks, sweep
 from .users import ADMINS_GROUP, DEMO_USERS, USERS_GROUP, ensure_first_users, users_at_start
 from .volumes import check_volumes, entry_size
 
@@ -48,15 +49,6 @@ CLIENT_ID = "datalab-hub"
 
 class StackError(RuntimeError):
     """Something that prevents the datalab from starting, said plainly."""
-
-
-def base_env(layout: Layout, mark: str) -> dict[str, str]:
-    env = dict(os.environ)
-    paths = [str(versions.VENV_BIN), str(versions.NODE_BIN), env.get("PATH", "/usr/bin:/bin")]
-    env["PATH"] = os.pathsep.join(paths)
-    env[STACK_ENV] = mark
-    env["DATALAB_STATE_DIR"] = str(layout.root)
-    return env
 
 
 def check_ports_free(host: str, public_port: int, ports: dict[str, int], ports_file: Path) -> None:
@@ -225,61 +217,6 @@ class Stack:
             "environment_cache": str(self.environment_cache),
         }
 
-    # -- processes --
-    def parts(self) -> dict[str, Part]:
-        lay, p, env = self.layout, self.ports, base_env(self.layout, self.mark)
-        logs = lay.logs
-        idp = Part(
-            "idp",
-            ["node", str(versions.IDP_JS), "--host", "127.0.0.1", "--port", str(p["idp"]), "--issuer",
-             self.issuer, "--users", str(lay.users_file), "--clients", str(lay.idp / "clients.yaml"),
-             "--state", str(lay.idp / "state")],
-            logs / "idp.log", env, self.issuer,
-            health_url=self.issuer + "/.well-known/openid-configuration",
-        )  # fmt: skip
-        s3 = Part(
-            "seaweedfs",
-            seaweed.argv(versions.tool("weed"), lay, p),
-            logs / "seaweedfs.log",
-            env,
-            f"http://127.0.0.1:{p['s3']}",
-            health_url=f"http://127.0.0.1:{p['s3']}/",
-            ready_codes=(200, 400, 403),
-            cwd=lay.s3,  # where it reads security.toml
-            umask=0o077,  # its unix sockets (some fixed in /tmp) for its own account only
-        )
-        vault = Part(
-            "openbao",
-            [versions.tool("bao"), "server", f"-config={lay.vault / 'config.hcl'}"],
-            logs / "openbao.log",
-            {**env, "HOME": str(lay.vault)},
-            f"http://127.0.0.1:{p['vault']}",
-            health_url=f"http://127.0.0.1:{p['vault']}/v1/sys/health",
-            ready_codes=(200, 429, 472, 473, 501, 503),
-            umask=0o077,
-        )
-        proxy_env = {**env, "CONFIGPROXY_AUTH_TOKEN": secret(lay, "proxy_token")}
-        proxy = Part(
-            "proxy",
-            [versions.chp(), "--ip", self.host, "--port", str(self.port), "--api-ip", "127.0.0.1",
-             "--api-port", str(p["proxy_api"]), "--error-target", f"http://127.0.0.1:{p['hub']}/hub/error",
-             "--log-level", "warn"],
-            logs / "proxy.log", proxy_env, self.url,
-            health_url=f"http://127.0.0.1:{p['proxy_api']}/api/routes", ready_codes=(200, 401, 403),
-        )  # fmt: skip
-        hub_env = {**proxy_env, "JUPYTERHUB_CRYPT_KEY": secret(lay, "crypt_key")}
-        hub = Part(
-            "jupyterhub",
-            [str(versions.VENV_BIN / "jupyterhub"), "-f", str(lay.hub / "jupyterhub_config.py")],
-            logs / "jupyterhub.log",
-            hub_env,
-            f"http://127.0.0.1:{p['hub']}",
-            health_url=f"{self.url}/hub/health",
-            cwd=lay.hub,
-            stop_timeout=7.0,
-        )
-        return {x.name: x for x in (idp, s3, vault, proxy, hub)}
-
     def unseal(self) -> None:
         self.root_token = openbao.init_and_unseal(self.layout, f"http://127.0.0.1:{self.ports['vault']}")
 
@@ -300,7 +237,7 @@ class Stack:
             isolation.install(self.isolation, self.ports, self.port, self.session_uids())
         except isolation.IsolationError as e:
             raise StackError(str(e)) from None
-        parts = self.parts()
+        parts = stack_parts(self.layout, self.ports, self.mark, self.host, self.port, self.url, self.issuer)
         self.sup.launch(parts["idp"])
         # SeaweedFS and OpenBao start together; each is waited for.
         s3, vault = parts["seaweedfs"], parts["openbao"]
