@@ -17,10 +17,9 @@ ARG DATALAB_VERSION=0.1.0
 FROM quay.io/jupyterhub/k8s-hub:4.4.0 AS wheel
 ARG DATALAB_VERSION
 USER 0
-WORKDIR /src
 # The build context is what .dockerignore keeps: the sources and every data file the wheel carries.
-COPY . .
-RUN python images/wheel.py /wheels "${DATALAB_VERSION}"
+COPY . /src
+RUN python /src/images/wheel.py /wheels "${DATALAB_VERSION}"
 USER 1000
 
 FROM quay.io/jupyterhub/k8s-hub:4.4.0

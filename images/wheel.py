@@ -1,9 +1,9 @@
 """Build the jupyterhub-datalab wheel and check that it carries every data file pyproject.toml lists.
 
 The one wheel build of both Dockerfiles (their `wheel` stage runs it on the build context .dockerignore
-keeps) and of tests/images/test_wheel.py. setuptools fails on a listed file that is missing, but a pattern
-that matches nothing (the JupyterLab extension before `scripts/bootstrap.sh labextension`) is silently
-left out: here every pattern must have brought at least one file.
+keeps, copied to /src) and of tests/images/test_wheel.py. setuptools fails on a listed file that is
+missing, but a pattern that matches nothing (the JupyterLab extension before `scripts/bootstrap.sh
+labextension`) is silently left out: here every pattern must have brought at least one file.
 
 Usage: python images/wheel.py OUT_DIR VERSION [PIP_OPTION ...]   (stdlib only: it runs before any install)
 """
@@ -17,6 +17,7 @@ import tomllib
 import zipfile
 from pathlib import Path
 
+SOURCE = Path(__file__).resolve().parents[1]  # the repository, or the build context in an image
 HINTS = {
     "jupyter_s3_ext/labextension/": " (the JupyterLab extension: run scripts/bootstrap.sh labextension first)"
 }
@@ -37,7 +38,7 @@ def missing_data_files(wheel: Path, project: dict) -> list[str]:
     return missing
 
 
-def build(out: Path, version: str, source: Path = Path("."), pip_options: tuple[str, ...] = ()) -> Path:
+def build(out: Path, version: str, source: Path = SOURCE, pip_options: tuple[str, ...] = ()) -> Path:
     """The wheel built from `source` into `out`; SystemExit with the reason when it is not the one expected."""
     project = tomllib.loads((source / "pyproject.toml").read_text())
     if project["project"]["version"] != version:

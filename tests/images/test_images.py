@@ -128,8 +128,8 @@ def test_bases_are_pinned_and_users_non_root(name):
 def test_the_package_is_built_at_pyprojects_version_by_the_one_wheel_script(name):
     # images/wheel.py (tests/images/test_wheel.py) on the whole context, which .dockerignore limits
     wheel_stage = next(s for s in parse(ALL[name])[1] if s.name == "wheel")
-    assert ((), (".", ".")) in wheel_stage.copies
-    assert wheel_stage.runs == [f'python images/wheel.py /wheels "{VERSION}"']
+    assert ((), (".", "/src")) in wheel_stage.copies
+    assert wheel_stage.runs == [f'python /src/images/wheel.py /wheels "{VERSION}"']
 
 
 def test_the_hub_package_is_installed_with_the_charts_pins():
