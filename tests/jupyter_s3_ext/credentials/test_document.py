@@ -18,29 +18,7 @@ from jupyter_s3_ext.credentials.document import (
     format_time,
     parse_time,
 )
-
-HUB_JSON = {
-    "s3": {
-        "access_key_id": "AKIAEXAMPLE",
-        "secret_access_key": "s3cr3t-key-value",
-        "session_token": "session-token-value",
-        "expiration": "2026-11-27T09:00:00Z",
-        "endpoint": "http://127.0.0.1:8333",
-        "region": "eu-west-3",
-        "bucket": "user-alice",
-        "prefix": "",
-    },
-    "vault": {
-        "token": "hvs.vault-token-value",
-        "expiration": "2026-11-27T08:10:00+00:00",
-        "addr": "http://127.0.0.1:8200",
-        "mount": "secret",
-        "top_dir": "users/alice",
-        "renewable": True,
-    },
-    "warnings": ["vault is optional"],
-}
-SECRETS = ("s3cr3t-key-value", "session-token-value", "hvs.vault-token-value")
+from tests.jupyter_s3_ext.credentials.samples import HUB_JSON, SECRETS
 
 # A cache file exactly as the session wrote it before the document was defined with pydantic
 # (model.bundle_to_json + json.dumps(indent=1) of commit 48a15dd).

@@ -27,31 +27,9 @@ from jupyter_s3_ext.credentials.model import (
     session_state,
     with_lifetime,
 )
+from tests.jupyter_s3_ext.credentials.samples import HUB_JSON, SECRETS
 
 T0 = datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
-
-HUB_JSON = {
-    "s3": {
-        "access_key_id": "AKIAEXAMPLE",
-        "secret_access_key": "s3cr3t-key-value",
-        "session_token": "session-token-value",
-        "expiration": "2026-11-27T09:00:00Z",
-        "endpoint": "http://127.0.0.1:8333",
-        "region": "eu-west-3",
-        "bucket": "user-alice",
-        "prefix": "",
-    },
-    "vault": {
-        "token": "hvs.vault-token-value",
-        "expiration": "2026-11-27T08:10:00+00:00",
-        "addr": "http://127.0.0.1:8200",
-        "mount": "secret",
-        "top_dir": "users/alice",
-        "renewable": True,
-    },
-    "warnings": ["vault is optional"],
-}
-SECRETS = ("s3cr3t-key-value", "session-token-value", "hvs.vault-token-value")
 
 
 def S3(key, secret, **kw) -> CachedS3:
