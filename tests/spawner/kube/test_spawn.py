@@ -219,29 +219,27 @@ async def test_pvc_found_after_a_timed_out_create_is_ours_only_if_this_spawn_mad
     await spawner.api.delete_namespaced_persistent_volume_claim(pvc.metadata.name, "default")
 
 
-async def test_a_server_in_a_project_mounts_a_home_of_its_own_never_the_owners(kube, spawn):
-    spawner = spawn("bea", {"service": "jupyter-python", "project": "demo"}, server_name="team")
-    spawner.projects_provider = lambda s: ["demo"]
+async def started_claims(kube, spawner) -> set[str]:
+    """The PVCs the pod of `spawner`'s user mounts, once it has started."""
     spawner.start()
     await spawner._start_future
-    pod = only(kube.objects("pods", label_selector="hub.jupyter.org/username=bea"))
-    claims = {
+    pod = only(kube.objects("pods", label_selector=f"hub.jupyter.org/username={spawner.user.name}"))
+    return {
         v["persistentVolumeClaim"]["claimName"]
         for v in pod["spec"]["volumes"]
         if "persistentVolumeClaim" in v
     }
+
+
+async def test_a_server_in_a_project_mounts_a_home_of_its_own_never_the_owners(kube, spawn):
+    spawner = spawn("bea", {"service": "jupyter-python", "project": "demo"}, server_name="team")
+    spawner.projects_provider = lambda s: ["demo"]
+    claims = await started_claims(kube, spawner)
     assert claims == {"claim-bea--team--project-demo"}, claims
     await spawner.stop(now=True)
     personal = spawn("bea", {"service": "jupyter-python"}, server_name="team")
     personal.pvc_name = spawner.pvc_name  # as KubeSpawner restores it from the server's state
     personal.projects_provider = lambda s: ["demo"]
-    personal.start()
-    await personal._start_future
-    pod = only(kube.objects("pods", label_selector="hub.jupyter.org/username=bea"))
-    claims = {
-        v["persistentVolumeClaim"]["claimName"]
-        for v in pod["spec"]["volumes"]
-        if "persistentVolumeClaim" in v
-    }
+    claims = await started_claims(kube, personal)
     assert claims == {"claim-bea--team"}, claims
     await personal.stop(now=True)
