@@ -23,7 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hub.stack.supervisor import marked_pids, stack_id
-from tests.support.datalab import Datalab, free_ports, gone, remove_accounts, sign_in
+from tests.support.datalab import Datalab, User, free_ports, gone, remove_accounts, sign_in
 from tests.support.idp import node_available
 from tests.support.procs import free_port
 
@@ -133,15 +133,9 @@ def test_s3_restarts_and_a_truncated_volume(place):
 def start_bobs_session(lab: Datalab) -> tuple[dict[str, str], str]:
     """Sign bob in, start his JupyterLab · Python and wait until it is ready; his API headers, password."""
     password = re.search(r"^\s+bob\s+password (\S+)", lab.output(), re.M).group(1)
-    h = {"Authorization": f"token {sign_in(lab.url, 'bob', password)}"}
-    r = requests.post(f"{lab.url}/hub/api/users/bob/server", json={"service": "jupyter-python"}, headers=h)
-    assert r.status_code in (201, 202), r.text
-    deadline = time.monotonic() + 150
-    while not (requests.get(f"{lab.url}/hub/api/users/bob", headers=h).json()["servers"].get("") or {}).get(
-        "ready"
-    ):
-        assert time.monotonic() < deadline, "bob's server did not start"
-        time.sleep(0.5)
+    bob = User(lab, "bob", password)
+    bob.start({"service": "jupyter-python"})
+    h = bob.headers
     return h, password
 
 

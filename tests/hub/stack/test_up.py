@@ -17,7 +17,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import hvac
 import pytest
@@ -27,9 +26,8 @@ from botocore.exceptions import ClientError
 from hub.stack.layout import Layout, merge_ports
 from hub.stack.supervisor import marked_pids, stack_id
 from hub.stack.users import UserError, add_user
-from tests.support.datalab import Datalab, credentials, free_ports, gone, s3_client, sign_in
+from tests.support.datalab import Datalab, User, credentials, free_ports, gone, s3_client, sign_in
 from tests.support.idp import node_available
-from tests.support.kernel import run_code
 from tests.support.procs import VENV_BIN, free_port
 
 pytestmark = pytest.mark.skipif(not node_available(), reason="the IdP's npm packages are not installed")
@@ -83,28 +81,17 @@ def test_up_status_stop_and_restart_keeps_data(stack_dir):
     assert lab.cli("status").returncode == 0
 
     # bob signs in through the IdP, starts a session; his credentials reach his bucket and Vault folder only.
-    token = sign_in(lab.url, "bob", passwords["bob"])
-    h = {"Authorization": f"token {token}"}
-    r = requests.post(f"{lab.url}/hub/api/users/bob/server", json={"service": "jupyter-python"}, headers=h)
-    assert r.status_code in (201, 202), r.text
-    deadline = time.monotonic() + 120
-    while not (requests.get(f"{lab.url}/hub/api/users/bob", headers=h).json()["servers"].get("") or {}).get(
-        "ready"
-    ):
-        assert time.monotonic() < deadline, "bob's server did not start"
-        time.sleep(0.5)
+    bob = User(lab, "bob", passwords["bob"])
+    bob.start({"service": "jupyter-python"})
+    token, h = bob.admin_token, bob.headers
     r = requests.put(
         f"{lab.url}/user/bob/api/contents/notes.txt",
         json={"type": "file", "format": "text", "content": "kept across restarts"}, headers=h,
     )  # fmt: skip
     assert r.status_code in (200, 201), r.text
     # A process bob starts without the stack's mark in its environment still ends with the datalab.
-    bob_api = SimpleNamespace(url=lab.url, admin_token=token, session=requests.Session())
-    bob_api.get = lambda path, **kw: requests.get(lab.url + path, headers=h, timeout=30)
-    escaped = run_code(
-        bob_api,
-        "bob",
-        "import subprocess\nprint(subprocess.Popen(['env', '-i', 'sleep', '600'], start_new_session=True).pid)",
+    escaped = bob.run(
+        "import subprocess\nprint(subprocess.Popen(['env', '-i', 'sleep', '600'], start_new_session=True).pid)"
     )
     escaped_pid = int(escaped.strip())
     creds = credentials(lab.url, token)
