@@ -28,6 +28,7 @@ from .credentials.refresher import CredentialsRefresher, RefresherSettings
 from .notices.clone import STATUS_DIR_ENV
 from .notices.handlers import NoticesHandler
 from .notices.home import read_failure, sync_home_notice
+from .session_env import DEFAULT_REGION
 
 CONTENTS_MANAGER_CLASS = "jupyter_s3_ext.contents.S3MountContentsManager"
 
@@ -150,9 +151,9 @@ class DatalabExtensionApp(ExtensionApp):
         help="File holding the current Vault token, read by hvac.Client() and the vault/bao CLI (empty: none).",
     ).tag(config=True)
 
-    default_region = Unicode("us-east-1", help="AWS region used when the credentials do not name one.").tag(
-        config=True
-    )
+    default_region = Unicode(
+        DEFAULT_REGION, help="AWS region used when the credentials do not name one."
+    ).tag(config=True)
 
     set_environment = Bool(
         True,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from ..contents.mounts import Mount
+from ..session_env import endpoint_of, region_of
 from .snippets import postgres_snippets, s3_snippets, vault_snippets
 
 # The non-secret variables the session sets for tools, in the order the panel lists them.
@@ -32,14 +33,6 @@ KIND_LABELS = {
     "dataset": "dataset",
     "bucket": "bucket",
 }
-
-
-def endpoint_of(env: Mapping[str, str]) -> str:
-    """The S3 endpoint URL as tools see it (Onyxia's AWS_S3_ENDPOINT is a bare host name: https)."""
-    url = env.get("AWS_ENDPOINT_URL") or env.get("AWS_S3_ENDPOINT") or ""
-    if url and "://" not in url:
-        url = "https://" + url
-    return url
 
 
 def location(mount: Mount, folder: str | None, endpoint: str, region: str) -> dict:
@@ -66,7 +59,7 @@ def connection_details(
     A part the session does not have is None.
     """
     endpoint = endpoint_of(env)
-    region = env.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = region_of(env)
     s3 = None
     if mounts:
         s3 = {

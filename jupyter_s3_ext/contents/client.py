@@ -32,6 +32,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 from tornado.web import HTTPError
 
 from ..credentials.document import CredentialsError
+from ..session_env import DEFAULT_REGION
 from . import listing
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class S3Client:
         self, *, endpoint_url, region, credentials: Callable, connect_timeout, read_timeout, max_attempts=2
     ):
         self.endpoint_url = endpoint_url or None
-        self.region = region or "us-east-1"
+        self.region = region or DEFAULT_REGION
         self._credentials = credentials
         self._config = Config(
             connect_timeout=connect_timeout,

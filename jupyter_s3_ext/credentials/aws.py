@@ -14,11 +14,10 @@ import asyncio
 
 from botocore.credentials import CredentialProvider
 
+from ..session_env import DEFAULT_REGION
 from .document import CachedS3, CredentialsError, format_time
 from .model import missing_message
 from .source import CredentialSource
-
-DEFAULT_REGION = "us-east-1"
 
 
 def _metadata(s3: CachedS3) -> dict:

@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from ..session_env import region_of
 from .document import CredentialsError
 from .model import credential_process_output, describe, export_lines, utcnow
 from .source import CredentialSource
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     args = _parser().parse_args(argv)
     source = CredentialSource.from_env()
-    region = os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    region = region_of(os.environ)
     try:
         if args.command == "aws":
             s3 = source.current().s3

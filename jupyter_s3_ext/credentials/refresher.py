@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..session_env import DEFAULT_REGION
 from . import store, vault
 from .document import CacheDocument, CredentialsError, format_time
 from .hub import HubEndpoint, HubError, fetch_async
@@ -59,7 +60,7 @@ class RefresherSettings:
     vault_token_file: Path | None = None
     aws_config_file: Path | None = None
     aws_command: str = "datalab-credentials aws"
-    default_region: str = "us-east-1"
+    default_region: str = DEFAULT_REGION
     vault_env_path: str | None = None  # read `<top>/<path>` for kernels' environment; None = off
     expected: tuple[str, ...] = ()  # parts the hub serves ("s3", "vault"): missing ones are retried
 

@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from ..session_env import per_server
 from .document import CacheDocument, CredentialsError
 from .model import newer
 
@@ -27,8 +28,7 @@ def default_runtime_dir() -> Path:
 
     Named servers of one user may share a home: each gets its own directory.
     """
-    server = os.environ.get("JUPYTERHUB_SERVER_NAME", "")
-    name = "datalab-credentials" + (f"-{server}" if server else "")
+    name = per_server("datalab-credentials")
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and os.access(base, os.W_OK):
         return Path(base) / name

@@ -71,39 +71,3 @@ def test_checkpoint_paths(key, ck):
 def test_checkpoint_path_of_a_long_name_stays_short():
     path = checkpoint_path(Path("/r"), "work", "d/" + "é" * 300)
     assert len(path.name.encode()) < 255 and path.parent == Path("/r/work/d.d")
-
-
-def test_the_hubs_projects_become_group_folders():
-    import json
-    import logging
-
-    from jupyter_s3_ext.contents.manager import env_projects, project_mounts
-
-    hub_env = json.dumps([
-        {"name": "demo", "bucket": "project-demo", "prefix": "", "folder": "project-demo"},
-        {"name": "b", "bucket": "projects", "prefix": "b/", "folder": "project-b"},
-    ])  # fmt: skip
-    table, problems = build_table(
-        own_bucket="user-alice", group_buckets=project_mounts(env_projects(hub_env, None))
-    )
-    assert problems == []
-    assert [(m.name, m.bucket, m.prefix, m.kind) for m in table] == [
-        ("user-alice", "user-alice", "", "own"),
-        ("project-demo", "project-demo", "", "group"),
-        ("project-b", "projects", "b/", "group"),
-    ]
-    assert env_projects("{not json", logging.getLogger("test")) == [] == env_projects("", None)
-
-
-def test_the_hubs_event_datasets_become_read_only_folders():
-    import json
-    import logging
-
-    from jupyter_s3_ext.contents.manager import env_projects
-
-    hub_env = json.dumps([{"name": "census", "bucket": "events", "prefix": "hack/census", "read_only": True}])
-    table, problems = build_table(datasets=env_projects(hub_env, logging.getLogger("t"), "DATALAB_DATASETS"))
-    assert problems == []
-    assert [(m.name, m.bucket, m.prefix, m.writable, m.kind) for m in table] == [
-        ("census", "events", "hack/census/", False, "dataset")
-    ]
