@@ -25,6 +25,9 @@ HINTS = {
 }
 
 
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+
 class MachineMixin(Configurable):
     """Environments, tools and resources of this machine, for the catalog's offers and plans."""
 
@@ -94,7 +97,9 @@ class MachineMixin(Configurable):
         if home:
             first.append(str(home / ".local" / "bin"))
         layer = [str(self.layer() / "bin")] if environment else []
-        system = os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        # With an environment, the system's folders as in an image, not the hub's own PATH (its venv,
+        # root's tools); without one, the hub's, where jupyterhub-singleuser is found.
+        system = SYSTEM_PATH if environment else os.environ.get("PATH", SYSTEM_PATH)
         return os.pathsep.join([*first, *layer, *self.tools_path, system])
 
     def layer(self) -> Path:

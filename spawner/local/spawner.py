@@ -257,6 +257,9 @@ class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessS
         # jupyter-vscode-proxy: code-server (`--auth none`) on a 0600 socket in a 0700 directory, not on a
         # TCP port other accounts could open; jupyter-server-proxy checks the session's own login first.
         env["JUPYTER_VSCODE_PROXY_USE_SOCKET"] = "1"
+        # code-server otherwise gives its terminals a login shell's environment, whose /etc/profile resets
+        # PATH to the system's (no python, pip or aws of the session); as in images/Dockerfile's vscode.
+        env["VSCODE_CLI"] = "1"
         env["TMPDIR"] = self.tmp_dir  # where that socket's directory goes: the session's own, removed at stop
         if CREDENTIALS_FILE in credentials.secret_files:
             env["DATALAB_CREDENTIALS_FILE"] = str(sdir / CREDENTIALS_FILE)

@@ -25,6 +25,8 @@ REPO = Path(__file__).resolve().parents[2]
 # The environment running the tests (.venv, or .venv-z2jh for `make test-z2jh`): its hub, its servers.
 VENV_BIN = Path(sys.executable).parent
 NODE_BIN = REPO / "node_modules" / ".bin"
+# Where scripts/bootstrap.sh installs code-server (for VS Code sessions).
+CODE_SERVER = REPO / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
 
 
 # Ports handed out come from below the kernel's ephemeral range (net.ipv4.ip_local_port_range, 32768

@@ -24,10 +24,11 @@ import requests
 import websocket
 
 from spawner.local import cgroups
+from tests.support.browser import ARTIFACTS, launched
 from tests.support.datalab import Datalab, credentials, free_ports, remove_accounts, s3_client, sign_in
 from tests.support.idp import login, node_available
 from tests.support.kernel import run_code
-from tests.support.procs import free_port
+from tests.support.procs import CODE_SERVER, free_port
 from tests.support.terminal import run_in_terminal
 
 PROMISED = [
@@ -155,6 +156,58 @@ def test_a_terminal_has_the_sessions_tools_and_credentials(lab):
     assert re.search(r"^pandas \d", out, re.M), out
     assert "terminal.txt" in out and "environment-test/" in out, out
     assert "vault ok True" in out, out
+
+
+def test_a_vs_code_terminal_has_the_sessions_tools_and_credentials(lab):
+    """Typed into VS Code's own terminal in a real browser: its python, aws and credentials are the
+    session's (the command writes its answers into the home, read back through the contents API)."""
+    if not CODE_SERVER.exists():
+        pytest.skip("code-server is not installed (scripts/bootstrap.sh installs it)")
+    user, env_bin = lab.user, environment_bin(lab)
+    user.start({"service": "vscode-python"}, server="code")
+    try:
+        command = (
+            "cd ~ && { echo PATH=$PATH; command -v python aws; python -c 'import pandas; print(\"pandas\", pandas.__version__)'; "
+            "echo from-vs-code | aws s3 cp - s3://$DATALAB_S3_BUCKET/vscode.txt && "
+            "aws s3 ls s3://$DATALAB_S3_BUCKET/; } > vscode-answers.txt 2>&1; mv vscode-answers.txt vscode-done.txt"
+        )
+        with launched(ARTIFACTS) as browser:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.add_cookies(
+                [{"name": c.name, "value": c.value, "url": lab.url} for c in user.browser.cookies]
+            )
+            page = context.new_page()
+            page.set_default_timeout(90_000)
+            page.goto(f"{lab.url}/user/{user.name}/code/vscode/")
+            page.wait_for_selector(".monaco-workbench")
+            answers, deadline = None, time.monotonic() + 120
+            while answers is None and time.monotonic() < deadline:
+                if not page.locator(".xterm-helper-textarea").count():
+                    page.keyboard.press("Control+Backquote")  # View > Terminal
+                    page.wait_for_timeout(2000)
+                    continue
+                page.locator(".xterm-helper-textarea").first.focus()
+                page.keyboard.type(command)
+                page.keyboard.press("Enter")
+                for _ in range(60):
+                    r = user.get(f"/user/{user.name}/code/api/contents/vscode-done.txt?content=1")
+                    if r.status_code == 200:
+                        answers = r.json()["content"]
+                        break
+                    time.sleep(1)
+            page.screenshot(path=str(ARTIFACTS / "vscode-terminal.png"))
+            context.close()
+        assert answers is not None, "the command typed into VS Code's terminal never finished"
+        lines = answers.splitlines()
+        assert lines[1:3] == [f"{env_bin}/python", f"{env_bin}/aws"], answers
+        path = lines[0].removeprefix("PATH=").split(":")
+        assert "/root" not in lines[0] and str(Path(__file__).resolve().parents[3] / ".venv") not in path, (
+            "the hub's own PATH reached the session"
+        )
+        assert re.search(r"^pandas \d", answers, re.M), answers
+        assert "vscode.txt" in answers, answers
+    finally:
+        user.stop("code")
 
 
 def probe_wheel(directory: Path) -> Path:

@@ -27,10 +27,9 @@ import requests
 from tests.support.environments import ensure_session_environments
 from tests.support.hub import run_hub
 from tests.support.kernel import run_code
-from tests.support.procs import wait_until
+from tests.support.procs import CODE_SERVER, wait_until
 
 ROOT = os.geteuid() == 0
-CODE_SERVER = Path(__file__).resolve().parents[3] / ".datalab-tools" / "node_modules" / ".bin" / "code-server"
 pytestmark = pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
 
 
