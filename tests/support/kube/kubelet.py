@@ -231,6 +231,19 @@ class Kubelet:
         if started:
             self.event(pod, "Started", f"Started container {name}", field_path=name)
 
+    def _launch(self, pod: dict, container: dict, command: tuple[str, list[str]], runtime: PodRuntime):
+        """One container of the pod as a local process, in the pod's IP, root and PVCs."""
+        return containers.launch(
+            self.store,
+            pod,
+            container,
+            command,
+            runtime.ip,
+            runtime.root,
+            self.workdir / "pvcs",
+            self.node_env,
+        )
+
     def _alive(self, key, runtime: PodRuntime) -> bool:
         return self.runtimes.get(key) is runtime and not runtime.terminating
 
@@ -252,16 +265,7 @@ class Kubelet:
                 command = containers.local_command(container)
                 if command is None:
                     break
-                proc = runtime.init = containers.launch(
-                    self.store,
-                    pod,
-                    container,
-                    command,
-                    runtime.ip,
-                    runtime.root,
-                    self.workdir / "pvcs",
-                    self.node_env,
-                )
+                proc = runtime.init = self._launch(pod, container, command, runtime)
                 await asyncio.get_running_loop().run_in_executor(None, proc.proc.wait)  # teardown kills it
                 if not self._alive(key, runtime):
                     return  # the teardown stops it
@@ -281,16 +285,7 @@ class Kubelet:
             self._container_events(pod, container)
             command = containers.local_command(container)
             if command is not None:
-                runtime.processes[container["name"]] = containers.launch(
-                    self.store,
-                    pod,
-                    container,
-                    command,
-                    runtime.ip,
-                    runtime.root,
-                    self.workdir / "pvcs",
-                    self.node_env,
-                )
+                runtime.processes[container["name"]] = self._launch(pod, container, command, runtime)
             probe = ((container.get("readinessProbe") or {}).get("exec") or {}).get("command")
             if command is not None and (argv := containers.probe_argv(probe or [], runtime.ip)):
                 probes[container["name"]] = argv
