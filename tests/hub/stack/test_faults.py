@@ -58,6 +58,15 @@ def new_state(top: Path, name: str) -> Path:
     return state
 
 
+def up(place, state: Path, port: int, log: str) -> Datalab:
+    """`datalab up` on `state`, once it is up; stopped with the test's others at its end."""
+    top, labs, accounts = place
+    lab = Datalab(state, port, top / log, accounts)
+    labs.append(lab)
+    lab.wait_up()
+    return lab
+
+
 def admin_s3(state: Path, read_timeout: float = 20):
     secrets = state / "secrets"
     port = json.loads((state / "ports.json").read_text())["s3"]
@@ -82,9 +91,7 @@ def test_s3_restarts_and_a_truncated_volume(place):
     top, labs, accounts = place
     state = new_state(top, "state")
     port = free_port()
-    lab = Datalab(state, port, top / "up1.log", accounts)
-    labs.append(lab)
-    lab.wait_up()
+    lab = up(place, state, port, "up1.log")
     s3 = admin_s3(state)
     bodies = {f"data/part-{i:02d}.bin": os.urandom(40_000 + i) for i in range(30)}
     for key, body in bodies.items():
@@ -109,9 +116,7 @@ def test_s3_restarts_and_a_truncated_volume(place):
     data = state / "s3" / "data"
     volume = max(data.glob("user-bob_*.dat"), key=lambda p: p.stat().st_size)
     os.truncate(volume, volume.stat().st_size // 2)
-    lab = Datalab(state, port, top / "up2.log", accounts)
-    labs.append(lab)
-    lab.wait_up()
+    lab = up(place, state, port, "up2.log")
     out = lab.output()
     assert re.search(r"WARNING: S3 volume \d+ \(bucket user-bob, .*\) is truncated", out), out
     named = set(re.findall(r"user-bob/data/part-\d\d\.bin", out))
@@ -150,9 +155,7 @@ def test_kill_9_of_up_leaves_leftovers_the_next_start_stops(place):
     top, labs, accounts = place
     state = new_state(top, "state")
     port = free_port()
-    lab = Datalab(state, port, top / "up1.log", accounts)
-    labs.append(lab)
-    lab.wait_up()
+    lab = up(place, state, port, "up1.log")
     _, password = start_bobs_session(lab)
     in_cgroups = session_cgroups(accounts)
     # `datalab up` killed with -9: its parts run on unsupervised, and status says so honestly.
@@ -164,9 +167,7 @@ def test_kill_9_of_up_leaves_leftovers_the_next_start_stops(place):
     assert "not running, leftovers found" in status.stdout, status.stdout
     assert str(hub_pid) in status.stdout
     # The next start stops those leftovers first, then starts on the same ports.
-    lab = Datalab(state, port, top / "up3.log", accounts)
-    labs.append(lab)
-    lab.wait_up()
+    lab = up(place, state, port, "up3.log")
     assert re.search(r"stopped \d+ process\(es\) left over", lab.output()), lab.output()
     assert gone(hub_pid)
     assert lab.cli("status").returncode == 0
@@ -189,18 +190,14 @@ def test_kill_9_of_up_leaves_leftovers_the_next_start_stops(place):
 def test_copy_of_state_never_adopts_the_original_sessions(place):
     top, labs, accounts = place
     state = new_state(top, "original")
-    lab = Datalab(state, free_port(), top / "original.log", accounts)
-    labs.append(lab)
-    lab.wait_up()
+    lab = up(place, state, free_port(), "original.log")
     h, password = start_bobs_session(lab)
 
     # A copy of the whole state directory, started on other ports on the same machine.
     copy = top / "copy"
     subprocess.run(["cp", "-a", str(state), str(copy)], check=True)
     (copy / "ports.json").write_text(json.dumps(free_ports()))
-    twin = Datalab(copy, free_port(), top / "copy.log", accounts)
-    labs.append(twin)
-    twin.wait_up()
+    twin = up(place, copy, free_port(), "copy.log")
     twin_token = sign_in(twin.url, "bob", password)
     th = {"Authorization": f"token {twin_token}"}
     servers = requests.get(f"{twin.url}/hub/api/users/bob", headers=th, timeout=30).json()["servers"]
