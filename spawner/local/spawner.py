@@ -2,8 +2,9 @@
 
 Same catalog, form, validation, capacity and credentials seam as CatalogSpawner (spawner.runtime's
 CatalogMixin).
-- Run as root, each hub user's sessions run as their own system account (created on first spawn, home
-  0700 under `<state_dir>/homes`); run as another user, the hub serves that user only and says so.
+- Run as root, each hub user's sessions run as their own system account (spawner.local.identity: created
+  on first spawn, home 0700 under `<state_dir>/homes`); run as another user, the hub serves that user only
+  and says so.
 - Jupyter kinds start `jupyterhub-singleuser` (with the session extension); `vscode` opens code-server
   through jupyter-server-proxy; `rstudio` needs RStudio Server: a service whose programs are missing here
   is shown as a greyed card in the form, with the reason, and refused with that reason.
@@ -26,7 +27,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
-from jupyterhub.spawner import LocalProcessSpawner, set_user_setuid
+from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.utils import random_port
 from traitlets import Dict, Float, Unicode, default
 
@@ -34,10 +35,10 @@ from ..catalog import Offer
 from ..errors import SpawnException
 from ..plan import CREDENTIALS_FILE, LaunchPlan, repository_folder
 from ..runtime.mixin import CatalogMixin
-from . import firewall
 from . import postgres as local_postgres
-from .accounts import Account, AccountError, account_name, ensure_account, ensure_home
+from .accounts import Account
 from .answering import wait_answering
+from .identity import IdentityMixin
 from .layer import session_env as layer_env
 from .limits import LimitsMixin
 from .machine import MachineMixin
@@ -68,7 +69,7 @@ def carries_mark(pid: int, mark: str) -> bool:
     return f"{STACK_ENV}={mark}".encode() in environ.split(b"\0")
 
 
-class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessSpawner):
+class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin, LocalProcessSpawner):
     """The catalog on one machine: sessions are processes of the user's own account."""
 
     state_dir = Unicode(
@@ -79,28 +80,6 @@ class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessS
     @default("state_dir")
     def _state_dir_default(self):
         return str(Path(os.environ.get("DATALAB_STATE_DIR") or ".datalab").resolve())
-
-    account_template = Unicode(
-        "dl-{username}",
-        help="""System account of a hub user when the hub runs as root (`{username}` is replaced). Only
-        accounts created by Datalab are used, so a hub user never maps onto an existing system account.""",
-    ).tag(config=True)
-
-    single_user = Unicode(
-        help="""When the hub does not run as root, every session runs as the hub's own account, so only this
-        hub user may start servers. Default: the name of the account running the hub.""",
-    ).tag(config=True)
-
-    @default("single_user")
-    def _single_user_default(self):
-        return getpass.getuser().lower()
-
-    firewall_table = Unicode(
-        "",
-        help="""The nftables table (inet family) that confines session accounts, made by `datalab up` as root
-        (spawner.local.firewall). Each account is added to it before anything runs as that account; a
-        spawn fails when that cannot be done. Empty: sessions are not confined by a packet filter.""",
-    ).tag(config=True)
 
     git_env = Dict(
         help="Extra environment for `git clone` (e.g. GIT_SSL_CAINFO for a private certificate authority).",
@@ -121,12 +100,6 @@ class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessS
     pg_data: str = ""
     log_path: str = ""
 
-    # -- where things are --------------------------------------------------------------------------
-
-    @property
-    def is_root(self) -> bool:
-        return os.geteuid() == 0
-
     # -- form: unavailable services are greyed cards with the reason, not offered -------------------
 
     def form_unavailable(self, offers: list[Offer]) -> dict[str, str]:
@@ -142,73 +115,12 @@ class LocalCatalogSpawner(LimitsMixin, MachineMixin, CatalogMixin, LocalProcessS
         )
         return notice + f'<div class="alert alert-info datalab-unavailable">{html.escape(line)}</div>'
 
-    # -- account -----------------------------------------------------------------------------------
-
-    def account_user(self) -> str:
-        """Whose account the session runs as: the user's own, or for a server in a project their account of
-        that project (`<user>_<project>`: no user or project name holds '_'), with a home of its own, so a
-        visitor of a shared project server never reaches the owner's personal home or sessions."""
-        project = getattr(self.plan, "project", "") if self.plan is not None else ""
-        return f"{self.user.name}_{project}" if project else self.user.name
-
-    async def get_account(self) -> Account:
-        homes = Path(self.state_dir) / "homes"
-        if not self.is_root:
-            if self.user.name != self.single_user:
-                raise SpawnException(
-                    f"This datalab runs without root as {getpass.getuser()}, so it serves the user "
-                    f"{self.single_user} only; {self.user.name} cannot start a server here.",
-                    reason="single_user",
-                    status_code=403,
-                )
-            account = Account.current(homes / self.account_user())
-            homes.mkdir(parents=True, exist_ok=True)
-            ensure_home(account.home, account.uid, account.gid)
-            return account
-        try:
-            name = account_name(self.account_template, self.account_user())
-            return await ensure_account(name, homes / name)
-        except AccountError as e:
-            raise SpawnException(f"Cannot start: {e}", reason="account", status_code=500) from None
-
-    def make_preexec_fn(self, name):
-        account = self.account
-        if self.is_root and account is not None and account.uid != 0:
-            return self.joining(set_user_setuid(account.name))
-        home = str(account.home) if account else None
-
-        def preexec():
-            if home:
-                os.chdir(home)
-
-        return self.joining(preexec)
-
-    def user_env(self, env):
-        if self.account is not None:
-            env["USER"] = self.account.name
-            env["HOME"] = str(self.account.home)
-            env["SHELL"] = "/bin/bash"
-        return env
-
     # -- start ---------------------------------------------------------------------------------------
 
     def start(self):
         self._progress_messages = []
         self._start_future = asyncio.ensure_future(self._start())
         return self._start_future
-
-    async def confine(self, account: Account) -> None:
-        """Put the account in the sessions' packet filter (when there is one)."""
-        if not self.firewall_table or not self.is_root or account.uid == 0:
-            return
-        try:
-            await firewall.apply_async(firewall.admission(self.firewall_table, [account.uid]))
-        except (firewall.FirewallError, ValueError) as e:
-            raise SpawnException(
-                f"Cannot start: the session could not be confined by the packet filter: {e}",
-                reason="firewall",
-                status_code=500,
-            ) from None
 
     def _environment(self) -> Path | None:
         return self.environment_of(self.plan.image)[0] if self.plan else None
