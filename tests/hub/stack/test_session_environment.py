@@ -9,27 +9,21 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import os
 import re
 import shutil
-import tempfile
-import textwrap
 import time
 import zipfile
 from pathlib import Path
 
 import pytest
-import requests
 import websocket
 
 from spawner.local import cgroups
 from tests.support.browser import ARTIFACTS, launched
-from tests.support.datalab import Datalab, credentials, free_ports, remove_accounts, s3_client, sign_in
-from tests.support.idp import login, node_available
-from tests.support.kernel import run_code
-from tests.support.procs import CODE_SERVER, free_port
-from tests.support.terminal import run_in_terminal
+from tests.support.datalab import User, credentials, running, s3_client
+from tests.support.idp import node_available
+from tests.support.procs import CODE_SERVER
 
 PROMISED = [
     "pandas",
@@ -46,76 +40,15 @@ PROMISED = [
 R_READY = shutil.which("R") is not None and Path("/usr/share/jupyter/kernels/ir/kernel.json").exists()
 
 
-class User:
-    """A signed-in datalab user: API token, servers, code in kernels and terminals."""
-
-    def __init__(self, lab, name: str, password: str):
-        self.name, self.url = name, lab.url
-        self.admin_token = sign_in(lab.url, name, password)  # the name run_code() expects
-        self.headers = {"Authorization": f"token {self.admin_token}"}
-        self.session = requests.Session()
-        self.browser = requests.Session()  # signed in with cookies, for the hub's HTML pages
-        r = login(self.browser, name, password, start_url=lab.url + "/hub/oauth_login?next=/hub/home")
-        assert r.status_code == 200 and r.url.endswith("/hub/home"), r.url
-
-    def get(self, path: str, **kwargs) -> requests.Response:
-        return requests.get(self.url + path, headers=self.headers, timeout=60, **kwargs)
-
-    def api(self, method: str, path: str, **kwargs) -> requests.Response:
-        return requests.request(
-            method, f"{self.url}/hub/api{path}", headers=self.headers, timeout=60, **kwargs
-        )
-
-    def server(self, name: str = "") -> dict:
-        return self.api("GET", f"/users/{self.name}").json()["servers"].get(name) or {}
-
-    def start(self, options: dict, server: str = "") -> None:
-        path = f"/users/{self.name}/" + (f"servers/{server}" if server else "server")
-        r = self.api("POST", path, json=options)
-        assert r.status_code in (201, 202), r.text
-        deadline = time.monotonic() + 180
-        while not self.server(server).get("ready"):
-            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not start"
-            time.sleep(0.5)
-
-    def stop(self, server: str = "") -> None:
-        path = f"/users/{self.name}/" + (f"servers/{server}" if server else "server")
-        assert self.api("DELETE", path).status_code in (202, 204)
-        deadline = time.monotonic() + 60
-        while self.server(server):
-            assert time.monotonic() < deadline, f"{self.name}'s server {server!r} did not stop"
-            time.sleep(0.5)
-
-    def run(self, code: str, server: str = "", kernel: str = "python3", timeout: float = 120) -> str:
-        return run_code(
-            self, self.name, textwrap.dedent(code), server=server, timeout=timeout, kernel_name=kernel
-        )
-
-    def shell(self, command: str, server: str = "") -> str:
-        return run_in_terminal(self, self.name, command, server=server)
-
-
 @pytest.fixture(scope="module")
 def lab():
     if not node_available():
         pytest.skip("the IdP's npm packages are not installed")
-    top = Path(tempfile.mkdtemp(prefix="datalab-envs-", dir="/tmp"))
-    os.chmod(top, 0o711)  # homes inside must be reachable by the users' accounts
-    state = top / "state"
-    state.mkdir()
-    (state / "ports.json").write_text(json.dumps(free_ports()))
-    run = Datalab(state, free_port(), top / "up.log")
-    try:
-        run.wait_up()
-        passwords = dict(re.findall(r"^\s+(\w+)\s+password (\S+)", run.output(), re.M))
-        name = "alice" if "alice" in passwords else next(iter(passwords))
-        run.top, run.user = top, User(run, name, passwords[name])
+    with running("datalab-envs-") as run:
+        name = "alice" if "alice" in run.passwords else next(iter(run.passwords))
+        run.user = User(run, name)
         run.user.start({"service": "jupyter-python"})
         yield run
-    finally:
-        run.proc.stop(timeout=20)
-        remove_accounts(run.accounts)
-        shutil.rmtree(top, ignore_errors=True)
 
 
 def environment_bin(lab) -> str:
