@@ -114,9 +114,9 @@ def raw_upload(client, src: Path, bucket: str, key: str, s3_pid: int | None = No
     return {"wall": wall, "cpu": {"client": own_cpu_s() - cpu[0], "s3": s3}}
 
 
-def count_requests(sw, src: Path, size: int, tmp: str, part_mb: int) -> dict:
+def count_requests(sw, src: Path, size: int, tmp: str, tuning: dict) -> dict:
     proxy = CountingProxy(sw.ports["s3"])
-    settings = {**server_settings(sw, proxy.url), "part_size_mb": part_mb}
+    settings = {**server_settings(sw, proxy.url), **tuning}
     with run_jupyter(Path(tmp) / "jp-count", settings) as jp:
         warm(jp, "s3/bench/", tmp)
         proxy.reset()
@@ -175,10 +175,15 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--part-mb", type=int, default=8, help="S3MountContentsManager.part_size_mb")
+    ap.add_argument("--part-mb", type=int, default=None, help="S3MountContentsManager.part_size_mb")
+    ap.add_argument(
+        "--in-flight", type=int, default=None, help="S3MountContentsManager.upload_parts_in_flight"
+    )
     ap.add_argument("--no-s3contents", dest="s3contents", action="store_false", help="skip the reference")
     args = ap.parse_args()
     size = args.size_mb * CHUNK
+    tuning = {"part_size_mb": args.part_mb, "upload_parts_in_flight": args.in_flight}
+    tuning = {k: v for k, v in tuning.items() if v is not None}  # unset: the manager's defaults
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp, run_seaweedfs(Path(tmp) / "sw", buckets=["bench"]) as sw:
         src = Path(tmp) / "upload.bin"
@@ -187,7 +192,7 @@ def main() -> None:
         raw = raw_client(sw, sw.endpoint)
         walls, raw_walls, growth, ratios, sha_ok = [], [], [], [], True
         cpus: dict[str, list[dict]] = {"ours": [], "raw": []}
-        settings = {**server_settings(sw, sw.endpoint), "part_size_mb": args.part_mb}
+        settings = {**server_settings(sw, sw.endpoint), **tuning}
         with run_jupyter(Path(tmp) / "jp", settings) as jp:
             warm(jp, "s3/bench/", tmp)
             raw_upload(raw, src, "bench", "raw-warm.bin")
@@ -216,9 +221,7 @@ def main() -> None:
                     file=sys.stderr,
                 )
             leftovers = admin.list_multipart_uploads(Bucket="bench").get("Uploads", [])
-        requests = (
-            count_requests(sw, src, size, tmp, args.part_mb) if args.size_mb <= 1024 else {"skipped": "size"}
-        )
+        requests = count_requests(sw, src, size, tmp, tuning) if args.size_mb <= 1024 else {"skipped": "size"}
         s3c = (
             s3contents_upload(sw, src, size, digest, tmp)
             if args.s3contents
@@ -233,6 +236,7 @@ def main() -> None:
     )
     result = {
         "size_mb": args.size_mb,
+        "settings": tuning,
         "rounds": args.rounds,
         "sha256_ok": sha_ok,
         "ratio_wall_p50": round(ratio, 2),

@@ -2,7 +2,8 @@
 
 Why it is shaped so (measured with benchmarks/s3_upload.py):
 - Several parts in flight (`parts_in_flight`, default 2): receiving chunks and sending parts overlap,
-  and S3 is given parts concurrently, as boto3's own transfer manager does from threads.
+  and S3 is given parts concurrently, as boto3's own transfer manager does from threads. A part is
+  sent as soon as it is full; then the writer waits while more than `parts_in_flight` are in flight.
 - Each part's SHA-256 is computed in a thread and sent as the signed `x-amz-checksum-sha256` header,
   which S3 verifies. botocore would otherwise hash every part on the event loop to sign the payload
   (`UNSIGNED-PAYLOAD` is signed instead: the client disables payload signing, see client.py), so the
@@ -149,12 +150,14 @@ class MultipartWriter:
             )
             self.upload_id = r["UploadId"]
             await self._note("add", self.bucket, self.key, self.upload_id)
-        while len(self._inflight) >= self.parts_in_flight:
-            await self._wait_one()
         pieces, self._pieces, self._fill = self._pieces, [], 0
         n = len(self.parts) + 1
         self.parts.append({"PartNumber": n})
+        # Sent at once (its bytes are in memory either way), then no more is taken in while more than
+        # parts_in_flight are in flight: the same memory as waiting first, one more part reaching S3.
         self._inflight.add(asyncio.ensure_future(self._upload_part(n, pieces)))
+        while len(self._inflight) > self.parts_in_flight:
+            await self._wait_one()
 
     async def _upload_part(self, n: int, pieces: list[memoryview]) -> None:
         checksum = await asyncio.to_thread(sha256_b64, *pieces)
