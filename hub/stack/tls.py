@@ -27,8 +27,11 @@ class Material:
     key: Path
 
 
-def make_pems(common_name: str = "datalab-internal") -> tuple[bytes, bytes, bytes]:
-    """(CA certificate, certificate, private key) in PEM: the certificate serves and authenticates clients."""
+def make_pems(
+    common_name: str = "datalab-internal", names: tuple[str, ...] = ()
+) -> tuple[bytes, bytes, bytes]:
+    """(CA certificate, certificate, private key) in PEM: the certificate serves and authenticates clients,
+    for localhost, 127.0.0.1 and `names`."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -71,7 +74,11 @@ def make_pems(common_name: str = "datalab-internal") -> tuple[bytes, bytes, byte
         .not_valid_after(end)
         .add_extension(
             x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                [
+                    x509.DNSName("localhost"),
+                    *map(x509.DNSName, names),
+                    x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                ]
             ),
             critical=False,
         )

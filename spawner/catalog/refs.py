@@ -163,3 +163,49 @@ def git_host_problem(host: str, addresses: Iterable[str] = (), *, allowed: Itera
         shown = host if literal is not None else f"{host} ({address})"
         return f"{shown} is {kind}: repositories are cloned from public hosts only"
     return None
+
+
+# git 2.37 added http.curloptResolve; older ones ignore it (unknown keys are no error), so they cannot pin.
+GIT_PINS_FROM = (2, 37)
+
+
+def git_clone_pin(url: str, addresses: Iterable[str], allowed: Iterable[str] = ()) -> dict[str, str] | None:
+    """The git configuration that makes a clone of `url` connect only to `addresses`, those the hub checked
+    at spawn (git_host_problem): a name resolved again when the clone runs could answer another address
+    (DNS rebinding). `http.curloptResolve` pins them; redirects are not followed (their host would be
+    resolved unchecked). {} when nothing needs pinning: the URL writes an address, or the operator allows
+    its host by name, trusting that name's DNS. None when it needs pinning and nothing was resolved: then
+    the clone must not run."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if _literal_address(host) is not None or _host_allowed(host, None, list(allowed)):
+        return {}
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for text in addresses:
+        try:
+            found.append(ipaddress.ip_address(text.split("%", 1)[0]))
+        except ValueError:
+            continue
+    if not found:
+        return None
+    shown = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in dict.fromkeys(found))
+    return {"http.curloptResolve": f"{host}:{parts.port or 443}:{shown}", "http.followRedirects": "false"}
+
+
+def git_config_env(config: dict[str, str]) -> dict[str, str]:
+    """`config` as the environment git (2.31+) reads configuration from, for a clone that runs elsewhere."""
+    env = {"GIT_CONFIG_COUNT": str(len(config))} if config else {}
+    for i, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
+def git_version_pins(version: str) -> bool:
+    """Whether `git version`'s output names a git that honours http.curloptResolve."""
+    match = re.match(r"git version (\d+)\.(\d+)", version.strip())
+    return bool(match) and (int(match[1]), int(match[2])) >= GIT_PINS_FROM
+
+
+UNRESOLVED = (
+    "{host} did not resolve when the session started: not cloned (the clone would resolve it unchecked)"
+)

@@ -17,7 +17,7 @@ Choices:
 - The git init container runs the session's image by default (same user id, so the clone belongs to the
   user; our images ship git), clones only when the target folder is absent or empty, never puts a token
   in the URL and never blocks the session: a failed clone is reported in its log and recorded in a small
-  status volume the session reads (DATALAB_STATUS_DIR), which shows it to the user.
+  status volume the session reads (DATALAB_STATUS_DIR), which shows it to the user (spawner/kube/clone.py).
 - Without a persistent home, a cloned repository lives in an `emptyDir` mounted at its folder.
 """
 
@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..plan import CREDENTIALS_FILE, LaunchPlan, SessionCredentials, repository_folder
+from .clone import STATUS_MOUNT_PATH, STATUS_VOLUME, git_init_container
 
 SECRET_MOUNT_PATH = "/var/run/datalab"
 API_TOKEN_KEY = "jupyterhub-api-token"
@@ -37,54 +38,9 @@ HOME_VOLUME = "datalab-home"
 SECRETS_VOLUME = "datalab-secrets"
 POSTGRES_VOLUME = "postgres-data"
 GIT_VOLUME = "git-repository"
-STATUS_VOLUME = "datalab-status"
-STATUS_MOUNT_PATH = "/var/run/datalab-status"
 GIB = 1024**3
 
 _SECRET_KEY = re.compile(r"^[-._a-zA-Z0-9]+$")
-
-# The init container's script. Values come from env, never interpolated into the script. A failed clone is
-# recorded in the status volume (jupyter_s3_ext/notices/clone.py reads that format) for the session to show.
-# Its outcome, one line, is also the container's termination message, which the pod's status carries to the
-# hub (the chart's hub Role reads pods, not their logs): `clone_outcome` reads it for the spawn progress.
-GIT_CLONE_SCRIPT = """\
-set -u
-outcome="${TERMINATION_LOG:-/dev/termination-log}"
-if [ -e "$CLONE_DIR" ] && [ -n "$(ls -A "$CLONE_DIR" 2>/dev/null)" ]; then
-  echo "datalab: $CLONE_DIR already exists, not cloning"
-  printf '%s is already in your home: not cloned again' "$CLONE_FOLDER" 2>/dev/null >"$outcome"
-  exit 0
-fi
-mkdir -p "$CLONE_DIR"
-status="${STATUS_DIR:-/tmp}"
-log="$status/git-clone.log"
-if git clone --quiet -- "$GIT_REPOSITORY" "$CLONE_DIR" 2>"$log"; then
-  echo "datalab: cloned $GIT_REPOSITORY into $CLONE_DIR"
-  printf 'cloned %s into ~/%s' "$GIT_REPOSITORY" "$CLONE_FOLDER" 2>/dev/null >"$outcome"
-else
-  cat "$log" >&2
-  echo "datalab: could not clone $GIT_REPOSITORY (the session starts without it)" >&2
-  { printf 'repository: %s\\nfolder: %s\\ntime: %s\\n\\n' "$GIT_REPOSITORY" "$CLONE_FOLDER" \\
-      "$(date -u +%Y-%m-%dT%H:%M:%SZ)"; tail -n 20 "$log"; } >"$status/git-clone-failed.txt"
-  { printf 'could not clone %s: ' "$GIT_REPOSITORY"; tail -n 2 "$log" | tr '\\n' ' ' | cut -c1-600; \\
-    printf '. The session starts without it.'; } 2>/dev/null >"$outcome"
-fi
-rm -f "$log"
-exit 0
-"""
-GIT_CLONE_CONTAINER = "git-clone"
-
-
-def clone_outcome(pod: dict | None) -> str | None:
-    """The git clone's outcome from the pod's status (its init container's termination message), or None
-    when the pod has no clone or it did not say (an older image, a runtime without termination messages)."""
-    statuses = ((pod or {}).get("status") or {}).get("initContainerStatuses") or []
-    for status in statuses:
-        if status.get("name") != GIT_CLONE_CONTAINER:
-            continue
-        message = (((status.get("state") or {}).get("terminated") or {}).get("message") or "").strip()
-        return " ".join(message.split())[:800] or None
-    return None
 
 
 @dataclass(frozen=True)
@@ -200,35 +156,6 @@ def postgres_sidecar(
     return container, volume
 
 
-def git_init_container(
-    plan: LaunchPlan, clone_dir: str, volume_name: str, mount_path: str, image: str | None
-) -> dict[str, Any]:
-    """Clones `plan.git_repository` into `clone_dir` unless it is already there; a failure goes to the
-    status volume."""
-    assert plan.git_repository is not None
-    return {
-        "name": GIT_CLONE_CONTAINER,
-        "image": image or plan.image,
-        "command": ["sh", "-c", GIT_CLONE_SCRIPT],
-        "env": _env_list(
-            {
-                "GIT_REPOSITORY": plan.git_repository,
-                "CLONE_DIR": clone_dir,
-                "CLONE_FOLDER": repository_folder(plan.git_repository),
-                "STATUS_DIR": STATUS_MOUNT_PATH,
-                "GIT_TERMINAL_PROMPT": "0",
-                "HOME": "/tmp",
-            }
-        ),
-        "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
-        "volumeMounts": [
-            {"name": volume_name, "mountPath": mount_path},
-            {"name": STATUS_VOLUME, "mountPath": STATUS_MOUNT_PATH},
-        ],
-        "securityContext": {"allowPrivilegeEscalation": False},
-    }
-
-
 def build_pod_parts(
     plan: LaunchPlan,
     names: PodNames,
@@ -236,6 +163,7 @@ def build_pod_parts(
     *,
     home_mount_path: str = "/home/jovyan",
     git_image: str | None = None,
+    git_pin: dict[str, str] | None = None,
     cpu_guarantee_fraction: float = 1.0,
     mem_guarantee_fraction: float = 1.0,
     secret_file_mode: int = 0o444,
@@ -263,12 +191,14 @@ def build_pod_parts(
         clone_dir = f"{home_mount_path}/{folder}"
         if plan.storage_gib:
             init_containers.append(
-                git_init_container(plan, clone_dir, HOME_VOLUME, home_mount_path, git_image)
+                git_init_container(plan, clone_dir, HOME_VOLUME, home_mount_path, git_image, git_pin)
             )
         else:
             volumes.append({"name": GIT_VOLUME, "emptyDir": {}})
             mounts.append({"name": GIT_VOLUME, "mountPath": clone_dir})
-            init_containers.append(git_init_container(plan, clone_dir, GIT_VOLUME, clone_dir, git_image))
+            init_containers.append(
+                git_init_container(plan, clone_dir, GIT_VOLUME, clone_dir, git_image, git_pin)
+            )
         env["DATALAB_GIT_REPOSITORY"] = plan.git_repository
         volumes.append({"name": STATUS_VOLUME, "emptyDir": {"sizeLimit": "1Mi"}})
         mounts.append({"name": STATUS_VOLUME, "mountPath": STATUS_MOUNT_PATH, "readOnly": True})

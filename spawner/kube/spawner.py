@@ -38,7 +38,7 @@ from ..errors import SpawnException
 from ..plan import SessionCredentials
 from ..runtime import form
 from ..runtime.mixin import CatalogMixin
-from . import pod
+from . import clone, pod
 
 _CREATED_BY_SPAWN = "datalab.io/created-by-spawn"
 
@@ -132,7 +132,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
             self.plan = self.validate()
         plan = self.plan
         self.pvc_name = project_claim(self.pvc_name, plan.project)
-        await self.check_git_repository(plan)
+        git_pin = await self.check_git_repository(plan)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         credentials = await self.session_credentials()
         self.credentials = credentials
@@ -142,6 +142,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
             credentials,
             home_mount_path=self.home_mount_path,
             git_image=self.git_clone_image or None,
+            git_pin=git_pin,
             cpu_guarantee_fraction=self.cpu_guarantee_fraction,
             mem_guarantee_fraction=self.mem_guarantee_fraction,
             secret_file_mode=0o440 if self.fs_gid is not None else 0o444,
@@ -287,7 +288,7 @@ class CatalogSpawner(CatalogMixin, KubeSpawner):
         if not (self.plan and self.plan.git_repository):
             return
         pods = getattr(getattr(self, "pod_reflector", None), "pods", None) or {}
-        outcome = pod.clone_outcome(pods.get(f"{self.namespace}/{self.pod_name}"))
+        outcome = clone.clone_outcome(pods.get(f"{self.namespace}/{self.pod_name}"))
         if outcome:
             self.report_progress(f"Git: {outcome}")
 

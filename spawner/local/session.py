@@ -15,7 +15,9 @@ import tempfile
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from ..catalog.refs import GIT_PINS_FROM, UNRESOLVED, git_config_env, git_version_pins
 from .accounts import Account
 
 
@@ -161,15 +163,32 @@ def restore_vault_token(account: Account, token: str) -> bool:
 # -- git ------------------------------------------------------------------------------------------------
 
 
-async def clone(account: Account, url: str, folder: str, env: Mapping[str, str], limit: float) -> str:
-    """Clone `url` into ~/folder as the user unless that folder already has content; a line for progress."""
+class CloneRefused(CommandFailed):
+    """The clone was not run: running it could reach an address nobody checked."""
+
+    def __init__(self, why: str):
+        self.output = why
+        RuntimeError.__init__(self, why)
+
+
+async def clone(
+    account: Account, url: str, folder: str, env: Mapping[str, str], limit: float, pin: dict[str, str] | None
+) -> str:
+    """Clone `url` into ~/folder as the user unless that folder already has content; a line for progress.
+    `pin`: the git configuration from the spawn's check (refs.git_clone_pin; None: not resolved, not run)."""
     target = account.home / folder
     try:
         if target.exists() and any(target.iterdir()):
             return f"{folder} is already in your home: not cloned again"
     except PermissionError:
         return f"{folder} in your home cannot be read: not cloned"
-    git_env = {**env, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
+    if pin is None:
+        raise CloneRefused(UNRESOLVED.format(host=urlsplit(url).hostname))
+    if pin and not git_version_pins(await run_as(account, ["git", "version"], env=env, limit=limit)):
+        raise CloneRefused(
+            f"git older than {'.'.join(map(str, GIT_PINS_FROM))} cannot pin the address checked at start: not cloned"
+        )
+    git_env = {**env, **git_config_env(pin), "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"}
     await run_as(account, ["git", "clone", "--quiet", "--", url, str(target)], env=git_env, limit=limit)
     return f"Cloned {url} into ~/{folder}"
 

@@ -135,7 +135,7 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
         reason = self.unavailable_reason(plan)
         if reason:
             raise SpawnException(reason, reason="unavailable_here", status_code=400)
-        await self.check_git_repository(plan)
+        pin = await self.check_git_repository(plan)
         self.report_progress(f"Options accepted: {plan.service_display_name} from {plan.profile_list}")
         self.account = await self.get_account()
         await self.confine(self.account)
@@ -144,7 +144,7 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
         self.session_dir = str(make_session_dir(run_dir / self._key(), self.account))
         self.tmp_dir = str(make_tmp_dir(self.account))
         try:
-            return await self._start_session(plan)
+            return await self._start_session(plan, pin)
         except BaseException:
             await self._clean_up()
             raise
@@ -160,7 +160,7 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
             env[STACK_ENV] = os.environ[STACK_ENV]
         return env
 
-    async def _start_session(self, plan: LaunchPlan):
+    async def _start_session(self, plan: LaunchPlan, pin: dict[str, str] | None):
         account, sdir = self.account, Path(self.session_dir)
         credentials = await self.session_credentials()
         for name, content in credentials.secret_files.items():
@@ -181,7 +181,7 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
             self.report_progress(f"Git: cloning {plan.git_repository} into ~/{folder}")
             try:
                 outcome = await clone(account, plan.git_repository, folder,
-                                      {**self._base_env(), **self.git_env}, self.git_timeout)  # fmt: skip
+                                      {**self._base_env(), **self.git_env}, self.git_timeout, pin)  # fmt: skip
                 self.report_progress(f"Git: {outcome[0].lower()}{outcome[1:]}")
             except CommandFailed as e:
                 self.report_progress(

@@ -29,6 +29,7 @@ from ..catalog import (
     resolve,
     validate_options,
 )
+from ..catalog.refs import git_clone_pin
 from ..catalog.validate import git_repository_problem
 from ..errors import SpawnException
 from ..plan import LaunchPlan
@@ -73,14 +74,15 @@ class CatalogOptionsMixin(Configurable):
         help="""Repository hosts users may clone from although they are not public: host names, `*.suffix`
         wildcards, addresses or networks (`10.1.0.0/16`). By default a git_repository on a loopback,
         private or link-local host is refused, whether the URL writes it as an address, as localhost, or
-        as a name that resolves to one (resolved by the hub at spawn). Applies to the catalog's own
-        defaults too.""",
+        as a name that resolves to one (resolved by the hub at spawn; the clone then connects to the
+        addresses checked, never resolving the name again). A host listed by name is trusted with its DNS:
+        its clone resolves it. Applies to the catalog's own defaults too.""",
     ).tag(config=True)
 
     git_resolve_timeout = Float(
         5.0,
         help="""Seconds allowed to resolve a repository's host at spawn. A name that does not resolve from
-        the hub is not refused for that (the clone then says what failed).""",
+        the hub does not stop the session; it starts without the clone, saying why.""",
     ).tag(config=True)
 
     plan: LaunchPlan | None = None  # the plan of the current spawn (None between spawns)
@@ -210,23 +212,29 @@ class CatalogOptionsMixin(Configurable):
             reason = "forbidden_options" if e.status == 403 else "invalid_options"
             raise SpawnException(e.message, reason=reason, status_code=e.status, field=e.field) from None
 
-    async def check_git_repository(self, plan: LaunchPlan) -> None:
-        """Refuse the plan's repository when its host name resolves to a non-public address (validation
-        already refused hosts written as such). Both backends call it before anything is created."""
-        url = plan.git_repository
-        if not url:
-            return
-        host = urlsplit(url).hostname or ""
+    async def resolve_repository_host(self, host: str) -> list[str]:
+        """The addresses `host` resolves to from the hub (off the event loop); [] when it does not resolve."""
         try:
             found = await asyncio.wait_for(
                 asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM),
                 self.git_resolve_timeout,
             )
-            addresses = [info[4][0] for info in found]
         except (OSError, TimeoutError):
-            addresses = []  # not resolvable from here: nothing says it is private
+            return []  # not resolvable from here: nothing says it is private
+        return [info[4][0] for info in found]
+
+    async def check_git_repository(self, plan: LaunchPlan) -> dict[str, str] | None:
+        """Refuse the plan's repository when its host name resolves to a non-public address (validation
+        already refused hosts written as such). Both backends call it before anything is created, and give
+        the clone the git configuration it returns, which pins the addresses checked here (None: the name
+        did not resolve, so the clone must not run; refs.git_clone_pin)."""
+        url = plan.git_repository
+        if not url:
+            return {}
+        addresses = await self.resolve_repository_host(urlsplit(url).hostname or "")
         if why := git_repository_problem(url, addresses, self.git_allowed_hosts):
             raise SpawnException(why, reason="invalid_options", status_code=400, field="git_repository")
+        return git_clone_pin(url, addresses, self.git_allowed_hosts)
 
     def offer_plan(self, plan: LaunchPlan) -> None:
         """A plan validated just before a spawn (a launch link): used if the spawn has its options."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import socket
 import ssl
 import subprocess
 import threading
@@ -38,7 +39,7 @@ def serve_repository(workdir: Path, files: dict[str, str], name: str = "analysis
     _git("-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm", "first", cwd=source)
     _git("clone", "-q", "--bare", str(source), str(served / f"{name}.git"), cwd=workdir)
     _git("update-server-info", cwd=served / f"{name}.git")
-    ca, cert, key = make_pems("git-server")
+    ca, cert, key = make_pems("git-server", (socket.gethostname(),))  # the name a rebinding test uses
     for file, pem in (("ca.crt", ca), ("server.crt", cert), ("server.key", key)):
         (workdir / file).write_bytes(pem)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

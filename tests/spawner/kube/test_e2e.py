@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+import socket
 import subprocess
 from pathlib import Path
 
@@ -22,10 +23,18 @@ pytestmark = pytest.mark.e2e
 
 HUB_CONFIG = """
 import json
+import socket
 from spawner.kube.spawner import CatalogSpawner
 from spawner.plan import SessionCredentials
 
 class E2ESpawner(CatalogSpawner):
+    async def resolve_repository_host(self, host):
+        # The test's DNS, as a rebinding attacker's would answer: at spawn, this machine's name is 127.0.0.2,
+        # an address the operator allows; when the init container clones, the system resolver says 127.0.0.1.
+        if host == socket.gethostname():
+            return ["127.0.0.2"]
+        return await super().resolve_repository_host(host)
+
     async def session_credentials(self):
         # A stand-in for the broker: a secret file the session must find at $DATALAB_CREDENTIALS_FILE.
         doc = {"s3": None, "vault": None, "warnings": [], "marker": "e2e-secret-" + self.user.name}
@@ -39,7 +48,7 @@ c.KubeSpawner.http_timeout = 90
 c.KubeSpawner.k8s_api_request_timeout = 3
 c.KubeSpawner.k8s_api_request_retry_timeout = 6
 c.JupyterHub.tornado_settings = {"slow_spawn_timeout": 30}
-c.CatalogOptionsMixin.git_allowed_hosts = ["localhost"]  # the test's git server, as an operator allows its own
+c.CatalogOptionsMixin.git_allowed_hosts = ["localhost", "127.0.0.2"]  # the test's git server, as an operator allows its own
 """
 
 
@@ -257,6 +266,25 @@ def _psql(pod: dict, sql: str) -> str:
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     return out.stdout.strip()
+
+
+def test_a_repository_name_rebound_to_this_machine_after_the_check_is_not_cloned(hub, emu, repo):
+    """DNS rebinding: the repository's name resolved to an allowed address when the hub checked it, and to
+    127.0.0.1 (where the git server listens) when the init container ran. The clone connects to the address
+    that was checked, so the repository never reaches the session."""
+    machine = socket.gethostname()
+    if {i[4][0] for i in socket.getaddrinfo(machine, None, type=socket.SOCK_STREAM)} != {"127.0.0.1"}:
+        pytest.skip(f"this machine's name {machine!r} does not resolve to 127.0.0.1 only")
+    rebound = repo.url.replace("//localhost:", f"//{machine}:")
+    assert hub.spawn("carol", {"service": "jupyter-python", "git_repository": rebound}, name="rebound").ok
+    hub.wait_server("carol", "rebound", timeout=150)
+    [pod] = pods_of(emu, "carol")
+    [clone] = pod["status"]["initContainerStatuses"]
+    message = clone["state"]["terminated"]["message"]
+    assert message.startswith(f"could not clone {rebound}: ") and "127.0.0.2" in json.dumps(pod), message
+    assert hub.api("DELETE", "/users/carol/servers/rebound").status_code in (202, 204)
+    hub.wait_server("carol", "rebound", ready=False)
+    wait_until(lambda: not pods_of(emu, "carol"), what="pod deleted")
 
 
 @pytest.mark.skipif(shutil.which("psql") is None, reason="Debian's postgresql client is not installed")

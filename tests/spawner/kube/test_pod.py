@@ -2,10 +2,11 @@
 
 import base64
 import json
+import subprocess
 
 import pytest
 
-from spawner.kube import pod
+from spawner.kube import clone, pod
 from spawner.plan import LaunchPlan, PostgresSidecar, SessionCredentials
 
 NAMES = pod.PodNames(
@@ -220,13 +221,13 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
     def outcome():  # what the pod's status carries to the hub, as clone_outcome reads it
         message = (tmp_path / "outcome").read_text()
         status = {"name": "git-clone", "state": {"terminated": {"exitCode": 0, "message": message}}}
-        return pod.clone_outcome({"status": {"initContainerStatuses": [status]}})
+        return clone.clone_outcome({"status": {"initContainerStatuses": [status]}})
 
-    run = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
+    run = subprocess.run(["sh", "-c", clone.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert run.returncode == 0 and (dest / "README").read_text() == "hello\n"
     assert outcome() == f"cloned {source} into ~/source"
     (dest / "README").write_text("my changes\n")
-    again = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
+    again = subprocess.run(["sh", "-c", clone.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert again.returncode == 0 and "already exists" in again.stdout
     assert outcome() == "source is already in your home: not cloned again"
     assert not (tmp_path / "git-clone-failed.txt").exists()
@@ -234,7 +235,7 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
     env["GIT_REPOSITORY"] = str(tmp_path / "missing")
     env["CLONE_DIR"] = str(tmp_path / "home" / "missing")
     env["CLONE_FOLDER"] = "missing"
-    failed = subprocess.run(["sh", "-c", pod.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
+    failed = subprocess.run(["sh", "-c", clone.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
     assert failed.returncode == 0 and "could not clone" in failed.stderr  # the session still starts
     record = (tmp_path / "git-clone-failed.txt").read_text()
     assert record.startswith(f"repository: {tmp_path / 'missing'}\nfolder: missing\ntime: 20")
@@ -243,8 +244,56 @@ def test_git_clone_script_skips_existing_folder_and_never_fails(tmp_path):
     assert said.startswith(f"could not clone {tmp_path / 'missing'}: ") and "does not exist" in said
     assert said.endswith("The session starts without it.")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["git-clone-failed.txt", "home", "outcome", "source"]
-    assert pod.clone_outcome({"status": {"initContainerStatuses": [{"name": "git-clone"}]}}) is None
-    assert pod.clone_outcome(None) is None
+    assert clone.clone_outcome({"status": {"initContainerStatuses": [{"name": "git-clone"}]}}) is None
+    assert clone.clone_outcome(None) is None
+
+
+def test_the_clone_connects_only_to_the_addresses_the_hub_checked():
+    plan = make_plan(git_repository="https://git.example.org/team/analysis.git")
+    pin = {"http.curloptResolve": "git.example.org:443:203.0.113.7", "http.followRedirects": "false"}
+    (init,) = pod.build_pod_parts(plan, NAMES, git_pin=pin).init_containers
+    env = {k: v["value"] for k, v in env_by_name(init["env"]).items()}
+    assert env["GIT_CONFIG_COUNT"] == "2" and env["GIT_CONFIG_VALUE_0"] == "git.example.org:443:203.0.113.7"
+    assert "CLONE_REFUSED" not in env
+    (unresolved,) = pod.build_pod_parts(plan, NAMES, git_pin=None).init_containers
+    env = {k: v["value"] for k, v in env_by_name(unresolved["env"]).items()}
+    assert "git.example.org did not resolve" in env["CLONE_REFUSED"] and "GIT_CONFIG_COUNT" not in env
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"CLONE_REFUSED": "h did not resolve when the session started: not cloned"}, "did not resolve"),
+        ({"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.curloptResolve", "GIT_CONFIG_VALUE_0": "h:443:x"},
+         "git version 2.30.1 cannot pin the address"),
+    ],
+)  # fmt: skip
+def test_the_clone_script_refuses_what_it_cannot_pin(tmp_path, extra, said):
+    """Unresolved at spawn, or a git too old to honour http.curloptResolve (it would ignore the key and
+    resolve the name itself): nothing is cloned, the session is told why."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").write_text(
+        '#!/bin/sh\n[ "$1" = version ] && { echo "git version 2.30.1"; exit 0; }\ntouch "$CLONE_DIR/CLONED"\n'
+    )
+    (bin_dir / "git").chmod(0o755)
+    dest = tmp_path / "home" / "r"
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "GIT_REPOSITORY": "https://h/r.git",
+        "CLONE_DIR": str(dest),
+        "CLONE_FOLDER": "r",
+        "STATUS_DIR": str(tmp_path),
+        "HOME": str(tmp_path),
+        "TERMINATION_LOG": str(tmp_path / "outcome"),
+        "PINS_MAJOR": "2",
+        "PINS_MINOR": "37",
+        **extra,
+    }
+    run = subprocess.run(["sh", "-c", clone.GIT_CLONE_SCRIPT], env=env, capture_output=True, text=True)
+    assert run.returncode == 0 and not (dest / "CLONED").exists()
+    assert said in (tmp_path / "git-clone-failed.txt").read_text()
+    assert (tmp_path / "outcome").read_text().startswith("could not clone https://h/r.git: ")
 
 
 def test_credentials_files_are_mounted_read_only_and_named_in_env():

@@ -13,6 +13,7 @@ import os
 import pwd
 import re
 import shutil
+import socket
 import ssl
 import subprocess
 import tempfile
@@ -52,11 +53,12 @@ def serve_git_https(top: Path):
     served = top / "served"
     subprocess.run(["git", "clone", "-q", "--bare", str(work), str(served / "demo.git")], check=True)
     subprocess.run(["git", "-C", str(served / "demo.git"), "update-server-info"], check=True)
+    shutil.copytree(served / "demo.git", served / "internal.git")  # what a rebound name must not reach
     ca = top / "ca"
     ca.mkdir(mode=0o755)
     subprocess.run(
         ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+         "-addext", f"subjectAltName=DNS:localhost,DNS:{socket.gethostname()},IP:127.0.0.1",
          "-keyout", str(ca / "key.pem"), "-out", str(ca / "cert.pem")],
         check=True, capture_output=True,
     )  # fmt: skip
@@ -85,6 +87,13 @@ from spawner.local.spawner import LocalCatalogSpawner
 from spawner.plan import SessionCredentials
 
 class TestLocalSpawner(LocalCatalogSpawner):
+    async def resolve_repository_host(self, host):
+        # The test's DNS, as a rebinding attacker's would answer: at spawn, this machine's name is 127.0.0.2,
+        # an address the operator allows; when the clone runs, the system resolver says 127.0.0.1.
+        if host == {machine!r}:
+            return ["127.0.0.2"]
+        return await super().resolve_repository_host(host)
+
     # The broker is tested with real STS and Vault elsewhere; here only its result's delivery matters.
     async def session_credentials(self):
         # One Vault token per user, as the broker's cache gives every server of a user (never contacted).
@@ -99,7 +108,7 @@ c.JupyterHub.allow_named_servers = True
 c.LocalCatalogSpawner.state_dir = {state!r}
 c.LocalCatalogSpawner.account_template = {template!r}
 c.LocalCatalogSpawner.git_env = {{"GIT_SSL_CAINFO": {ca!r}}}
-c.LocalCatalogSpawner.git_allowed_hosts = ["localhost"]  # the test's repository is on this machine
+c.LocalCatalogSpawner.git_allowed_hosts = ["localhost", "127.0.0.2"]  # the test's repository is on this machine
 c.LocalCatalogSpawner.single_user = "alice"
 c.LocalCatalogSpawner.cmd = ["jupyterhub-singleuser"]  # the session environment's, not the test venv's
 c.LocalProcessSpawner.interrupt_timeout = 3
@@ -116,7 +125,9 @@ def local_hub(tmp_path_factory):
     git_server, repo_url, ca = serve_git_https(top)
     template = "dlt" + uuid.uuid4().hex[:5] + "-{username}"
     ensure_session_environments()
-    config = SPAWNER_CONFIG.format(state=str(state), template=template, ca=str(ca))
+    config = SPAWNER_CONFIG.format(
+        state=str(state), template=template, ca=str(ca), machine=socket.gethostname()
+    )
     try:
         with run_hub(tmp_path_factory.mktemp("hub"), config) as hub:
             assert hub.api("POST", "/users", json={"usernames": ["alice", "bob"]}).status_code == 201
@@ -270,6 +281,25 @@ def test_a_clone_that_fails_is_shown_in_the_session(local_hub):
     assert f"git clone {missing} ~/missing" in (home / "GIT-CLONE-FAILED.txt").read_text()
     hub.api("DELETE", "/users/alice/servers/clone")
     hub.wait_server("alice", "clone", ready=False, timeout=60)
+
+
+def test_a_repository_name_rebound_to_this_machine_after_the_check_is_not_cloned(local_hub):
+    """DNS rebinding: the repository's name resolved to an allowed address when the hub checked it, and to
+    127.0.0.1 (where this machine's git server listens) when the clone ran. The clone connects to the
+    address that was checked, so the machine's repository never reaches the home."""
+    hub = local_hub
+    machine = socket.gethostname()
+    if {i[4][0] for i in socket.getaddrinfo(machine, None, type=socket.SOCK_STREAM)} != {"127.0.0.1"}:
+        pytest.skip(f"this machine's name {machine!r} does not resolve to 127.0.0.1 only")
+    rebound = hub.repo_url.replace("//localhost:", f"//{machine}:").replace("demo.git", "internal.git")
+    start_server(hub, "alice", {"service": "jupyter-python", "git_repository": rebound}, server="rebound")
+    home = hub.state / "homes" / account(hub, "alice")
+    assert not (home / "internal" / "README.md").exists(), "the clone reached the rebound address"
+    (notice,) = hub.get("/user/alice/rebound/datalab/notices").json()["notices"]
+    assert notice["kind"] == "git-clone-failed" and rebound in notice["message"]
+    assert "127.0.0.2" in notice["detail"] or "onnect" in notice["detail"], notice["detail"]
+    hub.api("DELETE", "/users/alice/servers/rebound")
+    hub.wait_server("alice", "rebound", ready=False, timeout=60)
 
 
 def test_two_servers_of_one_user_share_the_vault_token_file_until_the_last_stops(local_hub):
