@@ -6,7 +6,7 @@
 Ours: 1 MiB chunks, base64, `chunk` 1..N-1 then -1, one request after the other (as JupyterLab does), to
 `PUT /api/contents/s3/bench/upload.bin`; the client builds each JSON body natively, as a browser's
 JSON.stringify does. Baseline: boto3's `upload_fileobj` of the same file (its transfer manager: 8 MiB
-parts from 10 threads). The two are interleaved, alternating which goes first, for `--rounds` rounds
+parts from 10 threads). The two are interleaved (s3_common.interleaved), for `--rounds` rounds
 straight to SeaweedFS; every object is read back and checked by SHA-256. One more upload of ours goes
 through a counting proxy to count S3 requests at the wire (not timed: the proxy shares this process).
 The server's peak memory is VmHWM after a reset (writing 5 to /proc/PID/clear_refs) before each round.
@@ -31,10 +31,13 @@ from pathlib import Path
 from s3_common import (
     CountingProxy,
     group_cpu_s,
+    interleaved,
+    mount_settings,
     own_cpu_s,
     p50,
     raw_client,
     reset_hwm,
+    s3contents_server,
     s3contents_venv,
     vm_hwm_kb,
     vm_rss_kb,
@@ -116,8 +119,7 @@ def raw_upload(client, src: Path, bucket: str, key: str, s3_pid: int | None = No
 
 def count_requests(sw, src: Path, size: int, tmp: str, tuning: dict) -> dict:
     proxy = CountingProxy(sw.ports["s3"])
-    settings = {**server_settings(sw, proxy.url), **tuning}
-    with run_jupyter(Path(tmp) / "jp-count", settings) as jp:
+    with run_jupyter(Path(tmp) / "jp-count", mount_settings(sw, proxy.url, **tuning)) as jp:
         warm(jp, "s3/bench/", tmp)
         proxy.reset()
         upload_like_jupyterlab(jp, "s3/bench/counted.bin", src, size)
@@ -141,17 +143,8 @@ def s3contents_upload(sw, src: Path, size: int, digest: str, tmp: str) -> dict:
     bin_dir, version = s3contents_venv()
     if bin_dir is None:
         return {"skipped": version}
-    settings = {
-        "endpoint_url": sw.endpoint,
-        "access_key_id": sw.access_key,
-        "secret_access_key": sw.secret_key,
-        "bucket": "s3c",
-    }
     sw.client().create_bucket(Bucket="s3c")
-    server = bin_dir / "jupyter-server"
-    with run_jupyter(
-        Path(tmp) / "jp-s3c", settings, manager="s3contents.S3ContentsManager", server_bin=server
-    ) as jp:
+    with s3contents_server(bin_dir, Path(tmp) / "jp-s3c", sw, "s3c") as jp:
         warm(jp, "", tmp)
         m = ours(jp, "upload.bin", src, size)
     return {
@@ -159,15 +152,6 @@ def s3contents_upload(sw, src: Path, size: int, digest: str, tmp: str) -> dict:
         "sha256_ok": sha_of_object(sw.client(), "s3c", "upload.bin") == digest,
         "peak_rss_growth_mb": round(m["growth_mb"], 1),
         "wall_s": round(m["wall"], 2),
-    }
-
-
-def server_settings(sw, endpoint: str) -> dict:
-    return {
-        "endpoint_url": endpoint,
-        "access_key_id": sw.access_key,
-        "secret_access_key": sw.secret_key,
-        "mounts": [{"name": "bench", "bucket": "bench"}],
     }
 
 
@@ -190,36 +174,34 @@ def main() -> None:
         digest = make_file(src, size)
         admin = sw.client()
         raw = raw_client(sw, sw.endpoint)
-        walls, raw_walls, growth, ratios, sha_ok = [], [], [], [], True
-        cpus: dict[str, list[dict]] = {"ours": [], "raw": []}
-        settings = {**server_settings(sw, sw.endpoint), **tuning}
-        with run_jupyter(Path(tmp) / "jp", settings) as jp:
+        rows: list[dict] = []
+        row: dict = {}
+        with run_jupyter(Path(tmp) / "jp", mount_settings(sw, sw.endpoint, **tuning)) as jp:
             warm(jp, "s3/bench/", tmp)
             raw_upload(raw, src, "bench", "raw-warm.bin")
-            for i in range(args.rounds):
-                sides = ("ours", "raw") if i % 2 == 0 else ("raw", "ours")
-                for side in sides:
-                    if side == "ours":
-                        m = ours(jp, "s3/bench/upload.bin", src, size, sw.proc.pid)
-                        walls.append(m["wall"])
-                        cpus["ours"].append(m["cpu"])
-                        growth.append(m["growth_mb"])
-                        sha_ok &= sha_of_object(admin, "bench", "upload.bin") == digest
-                        admin.delete_object(Bucket="bench", Key="upload.bin")
-                    else:
-                        r = raw_upload(raw, src, "bench", "raw.bin", sw.proc.pid)
-                        raw_walls.append(r["wall"])
-                        cpus["raw"].append(r["cpu"])
-                        sha_ok &= sha_of_object(admin, "bench", "raw.bin") == digest
-                        admin.delete_object(Bucket="bench", Key="raw.bin")
-                ratios.append(walls[-1] / raw_walls[-1])
-                o, r = cpus["ours"][-1], cpus["raw"][-1]
+
+            def ours_side() -> None:
+                row["ours"] = ours(jp, "s3/bench/upload.bin", src, size, sw.proc.pid)
+                row["ours"]["sha_ok"] = sha_of_object(admin, "bench", "upload.bin") == digest
+                admin.delete_object(Bucket="bench", Key="upload.bin")
+
+            def raw_side() -> None:
+                row["raw"] = raw_upload(raw, src, "bench", "raw.bin", sw.proc.pid)
+                row["raw"]["sha_ok"] = sha_of_object(admin, "bench", "raw.bin") == digest
+                admin.delete_object(Bucket="bench", Key="raw.bin")
+
+            def round_done(i: int) -> None:
+                o, r = row["ours"], row["raw"]
+                rows.append({"ours": o, "raw": r, "ratio": o["wall"] / r["wall"]})
+                oc, rc = o["cpu"], r["cpu"]
                 print(
-                    f"round {i + 1}: ours {walls[-1]:.2f}s (+{growth[-1]:.1f} MB; CPU client {o['client']:.2f}"
-                    f" server {o['server']:.2f} S3 {o['s3']:.2f}), raw {raw_walls[-1]:.2f}s (CPU boto3 "
-                    f"{r['client']:.2f} S3 {r['s3']:.2f}), ratio {ratios[-1]:.2f}",
+                    f"round {i + 1}: ours {o['wall']:.2f}s (+{o['growth_mb']:.1f} MB; CPU client "
+                    f"{oc['client']:.2f} server {oc['server']:.2f} S3 {oc['s3']:.2f}), raw {r['wall']:.2f}s "
+                    f"(CPU boto3 {rc['client']:.2f} S3 {rc['s3']:.2f}), ratio {rows[-1]['ratio']:.2f}",
                     file=sys.stderr,
                 )
+
+            interleaved(args.rounds, {"ours": ours_side, "raw": raw_side}, round_done)
             leftovers = admin.list_multipart_uploads(Bucket="bench").get("Uploads", [])
         requests = count_requests(sw, src, size, tmp, tuning) if args.size_mb <= 1024 else {"skipped": "size"}
         s3c = (
@@ -227,13 +209,18 @@ def main() -> None:
             if args.s3contents
             else {"skipped": "--no-s3contents"}
         )
+    ratios = [r["ratio"] for r in rows]
+    walls, raw_walls = [r["ours"]["wall"] for r in rows], [r["raw"]["wall"] for r in rows]
+    growth = [r["ours"]["growth_mb"] for r in rows]
+    sha_ok = all(r[side]["sha_ok"] for r in rows for side in ("ours", "raw"))
     ratio = p50(ratios)
     # CPU seconds by process: on a machine whose cores are all busy, the wall ratio cannot go below
     # the ratio of the CPU both sides need (the client and S3 run here too).
-    cpu = {side: {k: round(p50([c[k] for c in runs]), 2) for k in runs[0]} for side, runs in cpus.items()}
-    cpu_ratio = p50(
-        [sum(o.values()) / sum(r.values()) for o, r in zip(cpus["ours"], cpus["raw"], strict=True)]
-    )
+    cpu = {
+        side: {k: round(p50([r[side]["cpu"][k] for r in rows]), 2) for k in rows[0][side]["cpu"]}
+        for side in ("ours", "raw")
+    }
+    cpu_ratio = p50([sum(r["ours"]["cpu"].values()) / sum(r["raw"]["cpu"].values()) for r in rows])
     result = {
         "size_mb": args.size_mb,
         "settings": tuning,
