@@ -24,6 +24,7 @@ import html
 import os
 import shutil
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -129,6 +130,7 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
         return self.account.name + (f"--{self.name}" if self.name else "")
 
     async def _start(self):
+        self._start_began = time.monotonic()
         if self.plan is None:  # started without JupyterHub's spawn (which makes the plan first)
             self.plan = self.validate()
         plan = self.plan
@@ -229,10 +231,11 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
             ip, port = await LocalProcessSpawner.start(self)
         finally:
             log.close()  # the session keeps its own copy of the descriptor
+        # Within start_timeout, with a margin: what is left of http_timeout is the hub's own check's.
+        left = self._start_began + self.start_timeout - 5 - time.monotonic()
         url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
-        await wait_answering(
-            url, lambda: self.proc is not None and self.proc.poll() is None, self.http_timeout
-        )
+        alive = lambda: self.proc is not None and self.proc.poll() is None  # noqa: E731
+        await wait_answering(url, alive, max(0.0, min(self.http_timeout, left)))
         return ip, port
 
     def _open_session_log(self):
