@@ -13,7 +13,7 @@ import pytest
 
 from jupyter_s3_ext.notices.clone import HOME_NOTICE, is_home_notice, parse_failure
 from jupyter_s3_ext.notices.home import read_failure, sync_home_notice
-from spawner.kube.pod import GIT_CLONE_SCRIPT
+from spawner.kube.clone import GIT_CLONE_SCRIPT
 from spawner.local.session import CLONE_FAILED_FILE, clone_failure_record
 from tests.jupyter_s3_ext.credentials.session import run_session
 
