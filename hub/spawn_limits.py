@@ -4,8 +4,10 @@ JupyterHub's REST spawn (`POST /hub/api/users/<name>/server`, `.../servers/<serv
 body as JSON and saves it as the server's options before any spawner sees it: a 10 MB body became a
 10 MB database row; the spawn form (`POST /hub/spawn/...`) reads every field of its body the same way.
 Both handlers here stream the body instead of letting Tornado buffer it (up to its 100 MB default):
-a request announcing more than `SpawnLimits.max_options_bytes` is answered 413 from its headers, before
-a byte of its body is read; a body sent without a length is cut off at the limit. The message names the
+a request announcing more than `SpawnLimits.max_options_bytes` is refused 413 from its headers: above
+8 MiB at once, before a byte of its body is read; below, once the body has been read and dropped (kept
+nowhere), so that a client still sending reads the answer. A body sent without a length is cut off at the
+limit. The message names the
 sizes and quotes nothing of the body. Catalog options fit in a few hundred bytes; what validation refuses
 after that is bounded too (spawner/catalog/validate.py).
 
@@ -26,6 +28,9 @@ from traitlets.config import LoggingConfigurable
 
 API_ROUTES = (r"/api/users/([^/]+)/server", r"/api/users/([^/]+)/servers/([^/]*)")
 FORM_ROUTES = (r"/spawn", r"/spawn/([^/]+)", r"/spawn/([^/]+)/([^/]+)")
+# An oversized body announcing at most this much is read and dropped before the 413 (so the client, still
+# sending, gets it); a larger one is answered from its headers and the connection closed.
+DISCARDED_AT_MOST = 8 * 1024 * 1024
 
 
 class SpawnLimits(LoggingConfigurable):
@@ -50,6 +55,7 @@ class BoundedBody:
     """A JupyterHub handler whose body is streamed, bounded, then parsed as Tornado would have parsed it."""
 
     _xsrf_waits = False
+    _refused: str | None = None
 
     async def prepare(self):
         self._chunks: list[bytes] = []
@@ -60,13 +66,20 @@ class BoundedBody:
             self._xsrf_waits = False
         limit = SpawnLimits(config=self.settings.get("config")).max_options_bytes
         declared = self.request.headers.get("Content-Length", "")
-        if declared.isdigit() and (why := body_problem(int(declared), limit)):
+        self._refused = body_problem(int(declared), limit) if declared.isdigit() else None
+        if self._refused:
             self.log.warning("Refused a spawn request of %s bytes (at most %d)", declared, limit)
-            raise web.HTTPError(413, why)
+            if int(declared) > DISCARDED_AT_MOST:
+                raise web.HTTPError(413, self._refused)
+            # Read and drop what the client is sending, so that it reads the 413 (a server that closes on
+            # unread data resets the connection, and the client sees no answer); nothing of it is kept.
+            self.request.connection.set_max_body_size(int(declared))
+            return
         self.request.connection.set_max_body_size(limit)  # a body without a length stops there
 
     def data_received(self, chunk: bytes) -> None:
-        self._chunks.append(chunk)
+        if not self._refused:
+            self._chunks.append(chunk)
 
     def check_xsrf_cookie(self):
         if not self._xsrf_waits:
@@ -74,6 +87,8 @@ class BoundedBody:
 
     def body_received(self) -> None:
         """The body as `request.body` and its form fields as arguments; then JupyterHub's xsrf check."""
+        if self._refused:
+            raise web.HTTPError(413, self._refused)
         request = self.request
         request.body = b"".join(self._chunks)
         self._chunks = []

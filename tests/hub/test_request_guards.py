@@ -128,8 +128,9 @@ def test_a_spawn_body_sent_without_a_length_is_cut_off_at_the_limit(hub):
             answer = s.recv(65536)
         except (BrokenPipeError, ConnectionResetError, TimeoutError):
             pass
-    # The hub stopped reading at the limit (Tornado's bare 400, or the connection dropped): JupyterHub never
-    # parsed the options, so nothing of theirs is answered, logged or stored.
-    assert not answer or (answer.startswith(b"HTTP/1.1 400") and b"message" not in answer), answer[:300]
+    # The hub stopped reading at the limit (Tornado's bare 400, the proxy's 503 for the dropped connection, or
+    # no answer): JupyterHub never parsed the options, so nothing of them is answered ("unknown option
+    # 'notes'" was), logged or stored.
+    assert not answer.startswith((b"HTTP/1.1 2", b"HTTP/1.1 3")) and b"notes" not in answer, answer[:300]
     assert hub.server(USER) is None
     assert "z" * 100 not in hub.log()
