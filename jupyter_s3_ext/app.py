@@ -28,6 +28,7 @@ from .credentials.refresher import CredentialsRefresher, RefresherSettings
 from .notices.clone import STATUS_DIR_ENV
 from .notices.handlers import NoticesHandler
 from .notices.home import read_failure, sync_home_notice
+from .notices.projects import UNAVAILABLE_ENV, as_notice, unavailable_projects
 from .session_env import DEFAULT_REGION
 
 CONTENTS_MANAGER_CLASS = "jupyter_s3_ext.contents.S3MountContentsManager"
@@ -242,15 +243,19 @@ class DatalabExtensionApp(ExtensionApp):
         )
 
     def _session_notices(self) -> list[dict]:
-        """The notices of this session's start (a failed git clone), and the home's notice file kept in step."""
+        """The notices of this session's start (a failed git clone, projects it goes without), and the home's
+        notice file kept in step."""
+        notices = [as_notice(p) for p in unavailable_projects(os.environ.get(UNAVAILABLE_ENV))]
+        for notice in notices:
+            self.log.warning("jupyter_s3_ext: %s", notice["message"])
         if not self.status_dir:
-            return []
+            return notices
         failure = read_failure(Path(self.status_dir))
         path = sync_home_notice(Path.home(), failure) if self.home_notices else None
         if failure is None:
-            return []
+            return notices
         self.log.warning("jupyter_s3_ext: the git clone of %s failed at start", failure.repository)
-        return [failure.as_notice(self._root_relative(path))]
+        return [failure.as_notice(self._root_relative(path)), *notices]
 
     def _root_relative(self, path: Path | None) -> str | None:
         """`path` as the contents API names it (None when it is outside the server's root)."""

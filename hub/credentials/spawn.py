@@ -56,13 +56,17 @@ async def session_credentials(
         raise SpawnException(f"Cannot start: {e}", reason="credentials", status_code=503) from None
     member_of, refused = projects.of_token(id_token)
     reached, problems = await access.reachable(member_of, document.s3, broker.timeout)
-    for problem in refused + problems:
+    for problem in [*refused, *problems]:
         spawner.log.warning("Projects of %s: %s", username, problem)
     return SessionCredentials(
-        env={**broker.session_env(username), **access.session_env(reached), **datasets_env(spawner)},
+        env={
+            **broker.session_env(username),
+            **access.session_env(reached, problems),
+            **datasets_env(spawner),
+        },
         secret_files={CREDENTIALS_FILE: json.dumps(document.to_json())},
         warnings=tuple(f"Credentials: {w}" for w in document.warnings)
-        + tuple(f"Projects: {w}" for w in refused + problems),
+        + tuple(f"Projects: {w}" for w in [*refused, *problems]),
         summary=summary(document),
         expiration=first_expiration(document),
     )

@@ -1,7 +1,9 @@
 """What the "Connection details" panel shows, from the mount table and the session's environment (pure).
 
 Only names on the allowlists below are read from the environment, so a secret variable (a static AWS key,
-PGPASSWORD, VAULT_TOKEN) can never reach the answer: for the password only its presence is said.
+PGPASSWORD, VAULT_TOKEN) can never reach the answer: for the password only its presence is said. The
+session's projects ($DATALAB_PROJECTS: their folders and Vault folders) and the projects it goes without
+($DATALAB_PROJECTS_UNAVAILABLE, with why) come parsed by the handler.
 """
 
 from __future__ import annotations
@@ -35,9 +37,20 @@ KIND_LABELS = {
 }
 
 
-def location(mount: Mount, folder: str | None, endpoint: str, region: str) -> dict:
-    """One S3 location: where it is, its `s3://` URL, its folder in the file browser, and its snippets."""
+def location(
+    mount: Mount,
+    folder: str | None,
+    endpoint: str,
+    region: str,
+    project: dict | None = None,
+    vault_mount: str = "",
+) -> dict:
+    """One S3 location: where it is, its `s3://` URL, its folder in the file browser, and its snippets; for
+    a project's, the project and its Vault folder."""
+    vault_dir = str((project or {}).get("vault_dir") or "").strip("/")
     return {
+        "project": (project or {}).get("name"),
+        "vault_path": f"{vault_mount}/{vault_dir}" if vault_dir and vault_mount else None,
         "name": mount.name,
         "kind": mount.kind,
         "kind_label": KIND_LABELS.get(mount.kind, mount.kind),
@@ -51,22 +64,40 @@ def location(mount: Mount, folder: str | None, endpoint: str, region: str) -> di
 
 
 def connection_details(
-    mounts: Sequence[Mount], env: Mapping[str, str], *, s3_folder: str | None = None
+    mounts: Sequence[Mount],
+    env: Mapping[str, str],
+    *,
+    s3_folder: str | None = None,
+    projects: Sequence[dict] = (),
+    unavailable: Sequence[dict] = (),
 ) -> dict:
-    """The panel's data: S3 locations (own first, as the mount table orders them), PostgreSQL, Vault.
+    """The panel's data: S3 locations (own first, as the mount table orders them), PostgreSQL, Vault, and
+    the projects the session goes without.
 
     `s3_folder` is the file browser's S3 folder when the contents manager shows one (None otherwise).
     A part the session does not have is None.
     """
     endpoint = endpoint_of(env)
     region = region_of(env)
+    vault_mount = (env.get("VAULT_MOUNT") or "secret") if env.get("VAULT_ADDR") else ""
+    by_folder = {str(p.get("folder") or p.get("bucket")): p for p in projects}
     s3 = None
     if mounts:
         s3 = {
             "endpoint": endpoint or None,
             "region": region,
             "folder": s3_folder,
-            "locations": [location(m, s3_folder, endpoint, region) for m in mounts],
+            "locations": [
+                location(
+                    m,
+                    s3_folder,
+                    endpoint,
+                    region,
+                    by_folder.get(m.name) if m.kind == "group" else None,
+                    vault_mount,
+                )
+                for m in mounts
+            ],  # fmt: skip
         }
     postgres = None
     if env.get("PGHOST") or env.get("PGDATABASE"):
@@ -82,9 +113,15 @@ def connection_details(
             "top_dir": top_dir or None,
             "path": f"{mount}/{top_dir}" if top_dir else mount,
             "snippets": [s.as_dict() for s in vault_snippets(mount, top_dir)] if top_dir else [],
+            "projects": [
+                {"name": p.get("name"), "path": f"{mount}/{str(p['vault_dir']).strip('/')}"}
+                for p in projects
+                if p.get("vault_dir")
+            ],
         }
     return {
         "s3": s3,
+        "unavailable_projects": [dict(u) for u in unavailable],
         "postgres": postgres,
         "vault": vault,
         "environment": [{"name": k, "value": env[k]} for k in ENVIRONMENT if env.get(k)],

@@ -30,6 +30,8 @@ export interface S3Location {
   writable: boolean;
   browser_path: string | null;
   snippets: Snippet[];
+  project?: string | null;
+  vault_path?: string | null;
 }
 
 export interface ConnectionDetails {
@@ -38,6 +40,14 @@ export interface ConnectionDetails {
     variables: { name: string; value: string | null; secret?: boolean }[];
     snippets: Snippet[];
   } | null;
-  vault: { addr: string; mount: string; top_dir: string | null; path: string; snippets: Snippet[] } | null;
+  vault: {
+    addr: string;
+    mount: string;
+    top_dir: string | null;
+    path: string;
+    snippets: Snippet[];
+    projects?: { name: string; path: string }[];
+  } | null;
   environment: { name: string; value: string }[];
+  unavailable_projects?: { name: string; reason: string }[];
 }

@@ -199,6 +199,11 @@ export class ConnectionPanel extends Widget {
   private s3(details: ConnectionDetails): HTMLElement[] {
     const s3 = details.s3;
     const node = section('S3 storage');
+    for (const gone of details.unavailable_projects ?? []) {
+      node.append(
+        el('p', 'datalab-Hint datalab-Problem', `Project ${gone.name}: its storage is unavailable in this session (${gone.reason}).`)
+      );
+    }
     if (!s3 || !s3.locations.length) {
       node.append(el('p', 'datalab-Hint', 'This session has no S3 location.'));
       return [node];
@@ -283,6 +288,9 @@ export class ConnectionPanel extends Widget {
     ];
     if (vault.top_dir) {
       rows.push(['Your folder', codeWithCopy(vault.path, 'your Vault folder')]);
+    }
+    for (const project of vault.projects ?? []) {
+      rows.push([`Project ${project.name}`, codeWithCopy(project.path, `the Vault folder of project ${project.name}`)]);
     }
     node.append(table(rows));
     if (vault.snippets.length) {

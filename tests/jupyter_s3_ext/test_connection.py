@@ -10,6 +10,8 @@ from pathlib import Path
 
 from jupyter_s3_ext.connection.details import connection_details
 from jupyter_s3_ext.contents.mounts import build_table
+from jupyter_s3_ext.contents.settings import project_mounts
+from jupyter_s3_ext.notices.projects import as_notice, unavailable_projects
 from tests.jupyter_s3_ext.credentials.session import run_session
 from tests.support.seaweedfs import seaweedfs  # noqa: F401
 
@@ -92,6 +94,47 @@ def test_vault_shows_the_mount_and_the_users_folder():
     assert "vault kv get -mount=onyxia-kv alice/example" in cli
 
 
+PROJECTS = [
+    {"name": "demo", "group": "project-demo", "bucket": "project-demo", "prefix": "", "vault_dir": "projects/demo",
+     "folder": "project-demo"},
+]  # fmt: skip
+
+
+def test_a_projects_location_names_its_vault_folder_and_the_vault_part_lists_it():
+    mounts, _ = build_table(own_bucket="user-alice", group_buckets=project_mounts(PROJECTS))
+    details = connection_details(mounts, SESSION_ENV, s3_folder="s3", projects=PROJECTS)
+    own, demo = details["s3"]["locations"]
+    assert (own["project"], own["vault_path"]) == (None, None)
+    assert (demo["name"], demo["project"], demo["vault_path"]) == (
+        "project-demo",
+        "demo",
+        "onyxia-kv/projects/demo",
+    )
+    assert details["vault"]["projects"] == [{"name": "demo", "path": "onyxia-kv/projects/demo"}]
+
+
+def test_projects_the_session_goes_without_are_listed_with_why():
+    text = json.dumps(
+        [{"name": "ghost", "reason": "s3://project-ghost/ is not reachable (AccessDenied)\nforged"}]
+    )
+    unavailable = unavailable_projects(text)
+    assert unavailable == [
+        {"name": "ghost", "reason": "s3://project-ghost/ is not reachable (AccessDenied) forged"}
+    ]
+    assert connection_details([], SESSION_ENV, unavailable=unavailable)["unavailable_projects"] == unavailable
+    notice = as_notice(unavailable[0])
+    assert notice["kind"] == "project-unavailable" and "project ghost" in notice["message"]
+    assert "AccessDenied" in notice["message"] and "\n" not in notice["message"]
+    for broken in (
+        "not json",
+        "{}",
+        '[{"reason": "no name"}]',
+        json.dumps([{"name": "x" * 500, "reason": "y" * 5000}]),
+    ):
+        assert all(len(p["name"]) <= 64 and len(p["reason"]) <= 300 for p in unavailable_projects(broken))
+    assert unavailable_projects("not json") == [] and unavailable_projects(None) == []
+
+
 def test_no_secret_value_ever_reaches_the_answer():
     text = json.dumps(connection_details(table(), SESSION_ENV, s3_folder="s3"))
     for value in SECRETS.values():
@@ -106,7 +149,13 @@ def test_no_secret_value_ever_reaches_the_answer():
 
 def test_a_session_without_s3_postgres_or_vault_says_so():
     details = connection_details([], {})
-    assert details == {"s3": None, "postgres": None, "vault": None, "environment": []}
+    assert details == {
+        "s3": None,
+        "postgres": None,
+        "vault": None,
+        "environment": [],
+        "unavailable_projects": [],
+    }
 
 
 def test_odd_prefixes_are_quoted_for_each_language():

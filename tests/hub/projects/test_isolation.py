@@ -308,9 +308,11 @@ async def test_a_project_the_s3_server_was_not_set_up_for_is_reported_and_left_o
     [ghost], _ = resolve(RULES, ["project-ghost"])  # a group added after the servers were configured
     reached, problems = await access.reachable([DEMO, ghost], alice.s3, 10)
     assert reached == [DEMO]
-    assert problems == [
+    assert [str(p) for p in problems] == [
         "project ghost: s3://project-ghost/ is not reachable (AccessDenied): the S3 server is not set up for it"
     ]
+    unavailable = json.loads(access.session_env(reached, problems)["DATALAB_PROJECTS_UNAVAILABLE"])
+    assert unavailable == [{"name": "ghost", "reason": problems[0].reason}]  # what the session shows
     assert "project-ghost" not in {
         b["Name"] for b in sw.client().list_buckets()["Buckets"]
     }  # nothing half-made

@@ -28,6 +28,8 @@ pytestmark = pytest.mark.skipif(not node_available(), reason="the IdP's npm pack
 def lab():
     with running("datalab-projects-", accounts="dlp" + uuid.uuid4().hex[:5] + "-{username}") as lab:
         lab.passwords["carol"] = lab.add_user("carol")
+        # dave is in the demo project and in one added after the S3 server was set up: its bucket is refused
+        lab.passwords["dave"] = lab.add_user("dave", "datalab-users,project-demo,project-ghost")
         yield lab
 
 
@@ -79,6 +81,26 @@ def test_members_share_the_demo_project_and_carol_reaches_nothing_of_it(lab):
         hvac.Client(url=cv["addr"], token=cv["token"], timeout=10).secrets.kv.v2.read_secret_version(
             path="projects/demo/db", mount_point=cv["mount"], raise_on_deleted_version=True
         )
+
+
+def test_a_session_shows_its_projects_vault_folders_and_says_which_storage_it_goes_without(lab):
+    dave = sign_in(lab.url, "dave", lab.passwords["dave"])
+    h = start_server(lab, dave, "dave")  # the refused project never stops the start
+    r = requests.get(f"{lab.url}/user/dave/datalab/connection", headers=h, timeout=60)
+    assert r.status_code == 200, r.text
+    details = r.json()
+    [demo] = [x for x in details["s3"]["locations"] if x["name"] == "project-demo"]
+    mount = details["vault"]["mount"]
+    assert demo["project"] == "demo" and demo["vault_path"] == f"{mount}/projects/demo"
+    assert {"name": "demo", "path": f"{mount}/projects/demo"} in details["vault"]["projects"]
+    assert "project-ghost" not in {x["name"] for x in details["s3"]["locations"]}  # never half-made
+    [ghost] = details["unavailable_projects"]
+    assert ghost["name"] == "ghost" and "AccessDenied" in ghost["reason"], ghost
+    notices = requests.get(f"{lab.url}/user/dave/datalab/notices", headers=h, timeout=60).json()["notices"]
+    [notice] = [n for n in notices if n["kind"] == "project-unavailable"]
+    assert "project ghost" in notice["message"] and "AccessDenied" in notice["message"], notice
+    listing = requests.get(f"{lab.url}/user/dave/api/contents/s3", headers=h, timeout=60)
+    assert {"user-dave", "project-demo"} <= {m["name"] for m in listing.json()["content"]}
 
 
 RENEW = """
