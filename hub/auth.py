@@ -45,7 +45,7 @@ from traitlets import Float, Integer, Unicode, default
 
 # The pure parts, by job; importable from here as before.
 from .discovery import discovery_url, fetch_discovery
-from .token_times import jwt_claims, needs_refresh, still_valid, token_expiries
+from .token_times import jwt_claims, needs_refresh, refresh_due_at, still_valid, token_expiries
 
 __all__ = [
     "DatalabOAuthenticator",
@@ -226,6 +226,9 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         self._refresh_locks: dict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
         # user name -> monotonic time when their last refresh went unanswered
         self._unanswered_at: dict[str, float] = {}
+        # user name -> (their encrypted auth_state when last read, when its refresh is due): renewals and
+        # JupyterHub's own checks ask often, and reading auth_state means decrypting it in a thread
+        self._fresh_until: dict[str, tuple[bytes, float]] = {}
         if self.oidc_issuer:
             # Resolve the endpoint defaults now, while the hub is starting and serves nothing: no login
             # ever waits for discovery, and a provider that stays unreachable stops the hub with the reason.
@@ -270,6 +273,11 @@ class DatalabOAuthenticator(GenericOAuthenticator):
         """True while tokens are fresh; a new auth model after refreshing; False when a new login is needed."""
         if not self.enable_auth_state:
             return True
+        sealed = getattr(user, "encrypted_auth_state", None)
+        if sealed and self.refresh_user_hook is None:
+            known, fresh_until = self._fresh_until.get(user.name, (None, 0.0))
+            if known == sealed and time.time() < fresh_until:
+                return True  # the same stored tokens as last read, not due yet: no decrypting them again
         async with self._refresh_locks[user.name]:
             # Read inside the lock: a concurrent refresh of this user may just have saved new tokens.
             auth_state = await user.get_auth_state()
@@ -293,6 +301,12 @@ class DatalabOAuthenticator(GenericOAuthenticator):
                 self.log.info("No tokens stored for %s: a new login is needed", user.name)
                 return False
             if not due:
+                if sealed and self.refresh_user_hook is None:
+                    margins = {
+                        "fraction": self.refresh_margin_fraction,
+                        "min_margin": self.refresh_min_margin,
+                    }
+                    self._fresh_until[user.name] = (sealed, refresh_due_at(auth_state, **margins) or 0.0)
                 return True
             refresh_token = auth_state.get("refresh_token")
             if not refresh_token:

@@ -33,23 +33,24 @@ def token_expiries(token_info: dict, now: float) -> dict:
     return out
 
 
-def needs_refresh(auth_state: dict, now: float, *, fraction: float, min_margin: float) -> bool | None:
-    """True when a token expires within its margin; None when auth_state says nothing about expiry.
-
-    The margin is `fraction` of the token's lifetime, at least `min_margin` seconds.
-    """
+def refresh_due_at(auth_state: dict, *, fraction: float, min_margin: float) -> float | None:
+    """When (epoch seconds) the first token comes within its margin of expiry; None when auth_state says
+    nothing about expiry. The margin is `fraction` of the token's lifetime, at least `min_margin` seconds."""
     issued = auth_state.get("tokens_obtained_at")
-    known = False
+    due = []
     for key in ("access_token_expires_at", "id_token_expires_at"):
         expires_at = auth_state.get(key)
         if not isinstance(expires_at, int | float):
             continue
-        known = True
         lifetime = expires_at - issued if isinstance(issued, int | float) else 0.0
-        margin = max(min_margin, fraction * max(lifetime, 0.0))
-        if expires_at - now <= margin:
-            return True
-    return False if known else None
+        due.append(expires_at - max(min_margin, fraction * max(lifetime, 0.0)))
+    return min(due) if due else None
+
+
+def needs_refresh(auth_state: dict, now: float, *, fraction: float, min_margin: float) -> bool | None:
+    """True when a token expires within its margin; None when auth_state says nothing about expiry."""
+    due = refresh_due_at(auth_state, fraction=fraction, min_margin=min_margin)
+    return None if due is None else now >= due
 
 
 def still_valid(auth_state: dict, now: float) -> bool:

@@ -32,7 +32,7 @@ from ..user_role import extend_user_role
 from .broker import get_broker
 from .errors import BrokerError
 from .grants import SCOPE, requested_for_someone_else
-from .tokens import LoginRequired, fresh_id_token
+from .tokens import LoginRequired, ensure_signed_in, id_token_of
 
 # What a server's token gets by default (JupyterHub's `server` role), plus the right to renew credentials.
 SERVER_TOKEN_SCOPES = ["users:activity!user", "access:servers!server", f"{SCOPE}!user"]
@@ -83,7 +83,7 @@ class CredentialsHandler(APIHandler):
         live = token is not None and (token.expires_in is None or token.expires_in > 0)
         if owner is None and live and token.user is not None:
             # JupyterHub 5.5 drops the user of a token whose sign-in could not be refreshed (6 keeps it and
-            # fresh_id_token below says so): the same answer on both, log in again
+            # ensure_signed_in below says so): the same answer on both, log in again
             name = token.user.name
             return self._json(401, {"message": f"the sign-in of {name} has expired: log in to the hub again"})
         if owner is None or getattr(owner, "kind", None) != "user":
@@ -129,16 +129,17 @@ class CredentialsHandler(APIHandler):
                     },
                 )
         try:
-            id_token = await fresh_id_token(self.authenticator, owner, self)
+            await ensure_signed_in(self.authenticator, owner, self)
         except LoginRequired as e:
             return self._json(401, {"message": str(e)})
         project = session.server_project(owner, token)  # a project server's own token: its project's only
         try:
             if project:
                 projects = get_projects(self.settings.get("config"), self.log)
+                id_token = await id_token_of(owner)  # its groups say whether they are still a member
                 document, _ = await session.credentials(broker, projects, project, owner.name, id_token)
-            else:
-                document = await broker.credentials(owner.name, id_token, force=force)
+            else:  # the id_token is only read (decrypted) when something is minted, not for cached ones
+                document = await broker.credentials(owner.name, lambda: id_token_of(owner), force=force)
         except BrokerError as e:
             self.log.warning("Credentials for %s unavailable: %s", owner.name, e)
             return self._json(503, {"message": str(e)})

@@ -13,6 +13,7 @@ import asyncio
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from traitlets import Bool, Enum, Float, Integer, Unicode, default
@@ -161,16 +162,19 @@ class CredentialBroker(LoggingConfigurable):
         return env
 
     async def credentials(
-        self, username: str, id_token: str | None, *, force: bool = False
+        self, username: str, id_token: IdToken, *, force: bool = False
     ) -> CredentialsDocument:
-        """Credentials for `username` (cached unless `force`); BrokerError when a required one fails."""
+        """Credentials for `username` (cached unless `force`); BrokerError when a required one fails.
+        `id_token` may be a coroutine function giving it: then it is only asked for when something is minted
+        (the renewal endpoint: reading it decrypts the user's auth_state)."""
         warnings: list[str] = []
         s3_part = vault_part = None
+        token = _Once(id_token)
         async with self._locks[username]:
             if self.s3_mode != "off":
-                s3_part = await self._one("s3", username, id_token, force, warnings)
+                s3_part = await self._one("s3", username, token, force, warnings)
             if self.vault_mode != "off":
-                vault_part = await self._one("vault", username, id_token, force, warnings)
+                vault_part = await self._one("vault", username, token, force, warnings)
         return CredentialsDocument(s3=s3_part, vault=vault_part, warnings=tuple(warnings))
 
     def latest_expiration(self, username: str) -> str | None:
@@ -212,7 +216,7 @@ class CredentialBroker(LoggingConfigurable):
         )
 
     # -- internals ------------------------------------------------------------------------------------------
-    async def _one(self, kind: str, username: str, id_token: str | None, force: bool, warnings: list[str]):
+    async def _one(self, kind: str, username: str, token: _Once, force: bool, warnings: list[str]):
         mode = self.s3_mode if kind == "s3" else self.vault_mode
         cached = self._cache.get((username, kind))
         if cached and not force:
@@ -221,7 +225,7 @@ class CredentialBroker(LoggingConfigurable):
                 return cred
         issued_at = time.time()
         try:
-            minted = await self._call(kind, username, id_token)
+            minted = await self._call(kind, username, await token.get())
         except BrokerError as e:
             if mode == "required":
                 raise
@@ -256,6 +260,22 @@ class CredentialBroker(LoggingConfigurable):
             if self._sts is None:
                 self._sts = s3.sts_client(self.s3_settings())
             return self._sts
+
+
+IdToken = str | None | Callable[[], Awaitable[str | None]]
+
+
+class _Once:
+    """An id_token given as a value or as a coroutine function, asked for at most once."""
+
+    def __init__(self, source: IdToken):
+        self.source, self.done = source, not callable(source)
+        self.value = None if callable(source) else source
+
+    async def get(self) -> str | None:
+        if not self.done:
+            self.value, self.done = await self.source(), True
+        return self.value
 
 
 _broker: CredentialBroker | None = None

@@ -99,6 +99,36 @@ async def test_fresh_tokens_are_kept_without_calling_the_idp():
     assert await auth.refresh_user(FakeUser("alice", state(lifetime_left=500))) is True
 
 
+class SealedUser(FakeUser):
+    """A user whose auth_state, as JupyterHub's, is stored encrypted: each read decrypts it."""
+
+    def __init__(self, name, auth_state):
+        super().__init__(name, auth_state)
+        self.encrypted_auth_state, self.reads = b"sealed-1", 0
+
+    async def get_auth_state(self):
+        self.reads += 1
+        return self.auth_state
+
+
+async def test_a_sign_in_not_due_is_not_decrypted_again_until_it_changes_or_falls_due():
+    """Renewals ask refresh_user at every call: reading auth_state each time cost the hub most of a renewal's
+    CPU beyond an ordinary API call (issue 17)."""
+    auth = authenticator(f"http://127.0.0.1:{free_port()}/token")  # nothing listens there
+    user = SealedUser("alice", state(lifetime_left=500))
+    for _ in range(3):
+        assert await auth.refresh_user(user) is True
+    assert user.reads == 1
+    user.encrypted_auth_state = b"sealed-2"  # a new login or refresh stored other tokens
+    assert await auth.refresh_user(user) is True and user.reads == 2
+    user.auth_state = state(lifetime_left=-5)  # expired, the IdP unreachable: a new login is needed
+    user.encrypted_auth_state = b"sealed-3"
+    assert await auth.refresh_user(user) is False and user.reads == 3
+    assert await auth.refresh_user(user) is False and user.reads == 4  # never remembered as fresh
+    auth._fresh_until["alice"] = (b"sealed-3", time.time() - 1)  # remembered, but due by now
+    assert await auth.refresh_user(user) is False and user.reads == 5
+
+
 async def test_unavailable_idp_keeps_valid_tokens_but_not_expired_ones():
     auth = authenticator(f"http://127.0.0.1:{free_port()}/token")
     assert await auth.refresh_user(FakeUser("alice", state(lifetime_left=10))) is True  # due, still valid

@@ -96,3 +96,20 @@ async def test_cached_credentials_are_reused_and_force_or_forget_mints_again():
     assert (await broker.credentials("alice", None, force=True)).s3 is not first.s3
     broker.forget("alice")
     assert (await broker.credentials("alice", None)).s3 is not first.s3
+
+
+async def test_the_id_token_is_only_asked_for_when_something_is_minted():
+    """The renewal endpoint hands a coroutine function: reading the id_token decrypts auth_state, which a
+    renewal served from the cache (nearly all of them) never needs."""
+    asked = []
+
+    async def id_token():
+        asked.append(1)
+        return None
+
+    broker = CredentialBroker(**STATIC)
+    first = await broker.credentials("alice", id_token)
+    assert len(asked) == 1  # one mint, asked once
+    assert (await broker.credentials("alice", id_token)).s3 is first.s3 and len(asked) == 1
+    await broker.credentials("alice", id_token, force=True)
+    assert len(asked) == 2
