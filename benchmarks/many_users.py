@@ -230,6 +230,10 @@ def main() -> None:
                                       {"service": "jupyter-python"}, hub_pid)  # fmt: skip
                 else:
                     row[side] = burst(url, users, lambda u: dummy_sign_in(base.url, u), {}, base_pid)
+            if row["datalab"]["failures"]:  # why, from the hub's own log
+                log = (state / "logs" / "jupyterhub.log").read_text(errors="replace").splitlines()
+                why = [line[:300] for line in log if line.startswith("[E") or "Giving up" in line]
+                print("\n".join(why[-5:]), file=sys.stderr)
             row["ratio"] = round(row["datalab"]["all_ready_s"] / row["bare"]["all_ready_s"], 2)
             rounds.append(row)
             print(f"round {n + 1}: {json.dumps(row)}", flush=True)
