@@ -48,6 +48,9 @@ c.KubeSpawner.namespace = "default"
 c.KubeSpawner.start_timeout = 60
 c.KubeSpawner.http_timeout = 60
 c.KubeSpawner.k8s_api_request_timeout = 10
+# The page tests act as their users with tokens the admin mints for them; the guard that refuses those
+# tokens the credentials scope by default has its own tests (tests/hub/test_request_guards.py).
+c.CredentialBroker.allow_granting_to_others = True
 hub.configure(c)
 """
 
