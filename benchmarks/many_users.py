@@ -10,7 +10,8 @@ plain `jupyterhub-singleuser` servers. Hub memory: peak RSS of the hub process d
 
 Renewal: with the users' tokens, `GET /hub/api/datalab/credentials` paced at 1,000 calls a minute (1,000
 sessions renewing every minute) for RENEW_SECONDS, the hub's CPU time over that window as a share of one
-core; and the hub's CPU per call, served from the broker's cache and minted (`?force=1`: STS + Vault),
+core (and, before, the hub's share with no request at all: its own periodic work, which that share
+includes); and the hub's CPU per call, served from the broker's cache and minted (`?force=1`: STS + Vault),
 against `GET /hub/api/user` with the same tokens (an authenticated hub call doing no credential work).
 
 Not part of `make test`: it loads the whole machine. Last line: one JSON object.
@@ -166,6 +167,11 @@ def renewal_cost(url: str, tokens: list[str], hub_pid: int, seconds: float) -> d
 
     for token in tokens:  # warm the broker's cache, as running sessions have it
         call(token)
+    # What the hub spends with no request at all (its own periodic work): the renewals' share is the rest.
+    idle_s = min(seconds, 30.0)
+    c0, t0 = cpu_s(hub_pid), time.monotonic()
+    time.sleep(idle_s)
+    idle_pct = round(100 * (cpu_s(hub_pid) - c0) / (time.monotonic() - t0), 2)
     interval = 60.0 / 1000
     calls, c0, t0 = 0, cpu_s(hub_pid), time.monotonic()
     while time.monotonic() - t0 < seconds:
@@ -186,6 +192,7 @@ def renewal_cost(url: str, tokens: list[str], hub_pid: int, seconds: float) -> d
     return {
         "renewals_per_minute": round(calls * 60 / wall),
         "hub_core_share_pct": round(100 * used / wall, 2),
+        "hub_idle_core_share_pct": idle_pct,
         **per_call,
     }
 
