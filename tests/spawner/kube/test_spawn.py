@@ -193,7 +193,8 @@ async def test_spawn_cancelled_by_the_hub_timeout_cleans_up(kube, spawn):
     spawner._start_future.cancel()
     with pytest.raises(asyncio.CancelledError):
         await spawner._start_future
-    await wait_until(lambda: not kube.objects("pods", label_selector=selector))  # deletion is asynchronous
+    # deletion is asynchronous (and slow on a loaded machine: 10 s was once not enough)
+    await wait_until(lambda: not kube.objects("pods", label_selector=selector), limit=30)
     assert not kube.objects("persistentvolumeclaims", label_selector=selector)
     assert not kube.objects("secrets", label_selector=selector)
 
