@@ -17,15 +17,11 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel, ValidationError
 
 from .checks import (
     NUMBER_OPTIONS,
     Effective,
     ImageBounds,
-    Issue,
     apply_overrides,
     check_capacity,
     check_datasets,
@@ -36,7 +32,6 @@ from .checks import (
     check_service,
 )
 from .model import (
-    BUCKET_PATTERN,
     SLUG_PATTERN,
     GitOption,
     ImageOption,
@@ -50,23 +45,10 @@ from .model import (
 )
 from .offer import Offer
 from .refs import image_problem
-from .yamlmarks import load_with_lines
+from .yamlfile import CatalogFile, Problem
 
-REGISTRY_PLACEHOLDER = "{registry}"
 _ICON_TYPES = {".svg": "image/svg+xml", ".png": "image/png"}
 _MAX_ICON_BYTES = 64 * 1024
-
-
-@dataclass(frozen=True, order=True)
-class Problem:
-    """One thing wrong with the catalog; line 0 means the whole file or directory."""
-
-    file: str
-    line: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
 
 
 class CatalogError(Exception):
@@ -104,108 +86,6 @@ def default_catalog_dir() -> Path:
         if (installed / "services").is_dir():
             return installed
     return checkout
-
-
-class _File:
-    """One YAML file being loaded: its data, the line of each key and the problems found in it."""
-
-    def __init__(self, path: Path, problems: list[Problem], registry: str | None = None):
-        self.path = path
-        self.problems = problems
-        self.lines: dict[tuple, int] = {}
-        self.data: Any = None
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            self.add((), f"cannot read the file: {e}")
-            self.ok = False
-            return
-        self.data, self.lines, found = load_with_lines(text)
-        for p in found:
-            problems.append(Problem(str(path), p.line, p.message))
-        self.ok = self.data is not None or not found  # only a syntax error leaves nothing to check
-        self.data = _substitute(self.data, registry)
-
-    def line(self, loc: tuple) -> int:
-        """The line of the longest known prefix of `loc` (pydantic may add non-key parts)."""
-        known: tuple = ()
-        best = self.lines.get((), 1 if self.lines else 0)
-        for part in loc:
-            if known + (part,) in self.lines:
-                known += (part,)
-                best = self.lines[known]
-        return best
-
-    def add(self, loc: tuple, message: str) -> None:
-        self.problems.append(Problem(str(self.path), self.line(loc), message))
-
-    def add_all(self, issues: list[Issue], registry: str | None) -> None:
-        for loc, message in issues:
-            self.add(loc, _placeholder_hint(message, registry))
-
-    def part(self, model: type[BaseModel], loc: tuple) -> Any:
-        """The value at `loc` parsed as `model`, or None when absent or invalid (already reported)."""
-        value = self.data
-        for key in loc:
-            if not isinstance(value, dict) or key not in value:
-                return None
-            value = value[key]
-        try:
-            return model.model_validate(value)
-        except ValidationError:
-            return None
-
-    def parse(self, model: type[BaseModel], what: str) -> Any:
-        if not self.ok:
-            return None
-        if not isinstance(self.data, dict):
-            self.add((), f"a {what} file must be a YAML mapping (key: value lines)")
-            return None
-        try:
-            return model.model_validate(self.data)
-        except ValidationError as e:
-            for err in e.errors(include_url=False):
-                self.add(tuple(err["loc"]), _message(err))
-            return None
-
-
-def _message(err: Mapping[str, Any]) -> str:
-    # Drop the parts pydantic adds that are not keys (e.g. "[key]", "function-before[...]").
-    where = ".".join(str(p) for p in err["loc"] if not (isinstance(p, str) and "[" in p))
-    if err["type"] == "extra_forbidden":
-        return f"unknown key {where!r}"
-    if err["type"] == "missing":
-        return f"missing key {where!r}"
-    msg = (
-        err["msg"]
-        .replace("Input should", "should")
-        .replace("a valid tuple", "a list")
-        .replace("Tuple", "List")
-    )
-    msg = msg.replace("a valid dictionary", "a mapping (key: value)")
-    value = err.get("input")
-    if isinstance(value, str | int | float | bool) or value is None:
-        msg += (
-            f" (got {value!r})"
-            if not isinstance(value, str) or len(value) <= 60
-            else f" (got {value[:57]!r}...)"
-        )
-    if err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == BUCKET_PATTERN:
-        msg = "must be a bucket name: 3-63 lowercase letters, digits, '.' or '-', e.g. hackathon-data"
-    elif err["type"] == "string_pattern_mismatch" and "pattern" in err.get("ctx", {}):
-        msg = "must be lowercase letters, digits and '-' (at most 63), e.g. jupyter-python"
-    return f"{where}: {msg}" if where else msg
-
-
-def _substitute(data: Any, registry: str | None, key: str | None = None) -> Any:
-    """Replace {registry} in every string (escaped inside regexes); leave it when no registry is set."""
-    if isinstance(data, dict):
-        return {k: _substitute(v, registry, k if isinstance(k, str) else None) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_substitute(v, registry, key) for v in data]
-    if isinstance(data, str) and registry is not None and REGISTRY_PLACEHOLDER in data:
-        return data.replace(REGISTRY_PLACEHOLDER, re.escape(registry) if key == "custom_regex" else registry)
-    return data
 
 
 def _yaml_files(directory: Path, problems: list[Problem], kind: str) -> dict[str, Path]:
@@ -266,7 +146,7 @@ def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
 
     settings_file = root / "catalog.yaml"
     if settings_file.is_file():
-        f = _File(settings_file, problems)
+        f = CatalogFile(settings_file, problems)
         settings = f.parse(Settings, "catalog settings") if f.data is not None or not f.ok else Settings()
         if settings and settings.registry and (why := image_problem(settings.registry + "/image:1")):
             f.add(
@@ -282,7 +162,7 @@ def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
     services: dict[str, Service] = {}
     images: dict[str, ImageBounds] = {}
     for slug, spath in service_paths.items():
-        f = _File(spath, problems, registry)
+        f = CatalogFile(spath, problems, registry)
         svc = f.parse(Service, "service")
         if svc is None:
             _salvage_service(f, registry)
@@ -299,7 +179,7 @@ def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
     lists: dict[str, ProfileList] = {}
     offers: dict[str, tuple[Offer, ...]] = {}
     for name, lpath in list_paths.items():
-        f = _File(lpath, problems, registry)
+        f = CatalogFile(lpath, problems, registry)
         plist = f.parse(ProfileList, "profile list")
         if plist is None:
             _salvage_list(f, registry, service_paths, services, images)
@@ -327,7 +207,7 @@ def load_catalog(path: str | Path, *, registry: str | None = None) -> Catalog:
     return Catalog(root, registry, services, lists, offers)
 
 
-def _check_window(f: _File, window: Window | None) -> bool:
+def _check_window(f: CatalogFile, window: Window | None) -> bool:
     if window and window.end <= window.start:
         f.add(("window", "end"), "window: end must be after start")
         return False
@@ -335,7 +215,7 @@ def _check_window(f: _File, window: Window | None) -> bool:
 
 
 def _check_entry(
-    f: _File,
+    f: CatalogFile,
     registry: str | None,
     slug: str,
     overrides: ServiceOverrides | None,
@@ -355,7 +235,7 @@ def _check_entry(
     return eff
 
 
-def _salvage_service(f: _File, registry: str | None) -> None:
+def _salvage_service(f: CatalogFile, registry: str | None) -> None:
     """The file has shape errors: still check the parts that parse, so all problems come out at once."""
     for name in NUMBER_OPTIONS:
         if (spec := f.part(NumberOption, ("options", name))) is not None:
@@ -368,7 +248,7 @@ def _salvage_service(f: _File, registry: str | None) -> None:
         f.add_all(check_postgres(pg, ("options", "postgres")), registry)
 
 
-def _salvage_list(f: _File, registry, service_paths, services, images) -> None:
+def _salvage_list(f: CatalogFile, registry, service_paths, services, images) -> None:
     """Like _salvage_service, for a list: its window and each of its service entries."""
     _check_window(f, f.part(Window, ("window",)))
     entries = f.data.get("services") if isinstance(f.data, dict) else None
@@ -378,12 +258,6 @@ def _salvage_list(f: _File, registry, service_paths, services, images) -> None:
         overrides = f.part(ServiceOverrides, ("services", slug))
         if slug not in service_paths or overrides is not None or entries[slug] is None:
             _check_entry(f, registry, slug, overrides, service_paths, services, images)
-
-
-def _placeholder_hint(message: str, registry: str | None) -> str:
-    if registry is None and REGISTRY_PLACEHOLDER in message:
-        return message + "; {registry} needs `registry:` in catalog.yaml"
-    return message
 
 
 def _offer(slug: str, svc: Service, list_name: str, plist: ProfileList, eff: Effective) -> Offer:
