@@ -20,6 +20,21 @@ HACKATHON = VALUES_DIR / "values-hackathon.yaml"
 RELEASE = "datalab"
 NAMESPACE = "datalab"
 
+# The hub Secret's values as the tests give them, and the combinations of values files a deployment uses.
+SECRETS = {
+    "datalab-hub": {
+        "oidc-client-secret": "oidc-client-secret-for-tests",
+        "crypt-key": "a" * 64 + ";" + "b" * 64,
+    }
+}
+COMBINATIONS = {
+    "values": [VALUES],
+    "values+hackathon": [VALUES, HACKATHON],
+    "hackathon-alone": [HACKATHON],
+}
+CONFIGMAP_NAMES = ("datalab-catalog-services", "datalab-catalog-icons")
+
+
 # The commands docs/deploy.md gives for the catalog ConfigMaps (tests run the part before the pipe).
 CONFIGMAP_COMMANDS = {
     "datalab-catalog-services": "kubectl create configmap datalab-catalog-services --namespace datalab "
