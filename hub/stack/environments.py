@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from spawner.catalog import CatalogError, load_catalog
-from spawner.local import environments
+from spawner.local import environment_cache, environments
 
 
 class EnvironmentStepError(RuntimeError):
@@ -56,3 +56,15 @@ def build_for_catalog(
         except environments.EnvironmentError_ as e:
             raise EnvironmentStepError(f"the {d.name} session environment could not be built: {e}") from None
     return spent
+
+
+def hold_and_prune(
+    catalog_dir: Path, cache: Path, say: Callable[[str], None] = print, images_dir: Path | None = None
+) -> environment_cache.Held:
+    """Hold the environments the catalog uses for as long as this datalab runs; remove the ones no
+    datalab has used for environment_cache.UNUSED_DAYS days (old definitions' leftovers)."""
+    images_dir = environments.images_dir() if images_dir is None else images_dir
+    used = [d.directory(cache) for d in needed(catalog_images(catalog_dir), images_dir)]
+    held = environment_cache.Held(cache, used)
+    environment_cache.prune(cache, used, say=say)
+    return held

@@ -121,6 +121,7 @@ class Stack:
         self.sup = Supervisor(self.mark, say=say, session_uids=self.session_uids)
         self.lock = None  # held while this process owns the state directory
         self.isolation: isolation.Isolation | None = None
+        self.held_environments = None  # the session environments this run uses, kept from pruning
 
     def session_uids(self) -> set[int]:
         """The system accounts Datalab made for this state directory's users (root only)."""
@@ -230,6 +231,7 @@ class Stack:
             raise StackError(str(e)) from None
         ready = ", ".join(f"{name} ({seconds:.1f} s)" for name, seconds in spent.items())
         self.say(f"datalab: session environments ready: {ready or 'none needed'}")
+        self.held_environments = environments.hold_and_prune(catalog, self.environment_cache, say=self.say)
 
     def start(self) -> None:
         self.build_environments()
@@ -326,6 +328,8 @@ class Stack:
         except firewall.FirewallError as e:
             self.say(f"datalab: could not remove the sessions' packet filter: {e}")
         self.layout.status_file.unlink(missing_ok=True)
+        if self.held_environments:  # after the sweep: no session of ours runs from them any more
+            self.held_environments.release()
         self.say(f"datalab: stopped in {time.monotonic() - t0:.1f}s")
 
 

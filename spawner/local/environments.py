@@ -149,6 +149,14 @@ def built(directory: Path) -> bool:
     return (directory / MARKER).exists()
 
 
+def mark_used(directory: Path) -> None:
+    """The marker's time is when a datalab last built, found or held the environment (see environment_cache)."""
+    try:
+        os.utime(directory / MARKER)
+    except OSError:
+        pass  # a cache this account cannot write: it cannot prune it either
+
+
 # -- building (I/O, synchronous: `datalab up` and the test fixtures run it before the hub) ---------------
 
 
@@ -179,6 +187,7 @@ def build(d: Definition, cache: Path, say: Callable[[str], None] = print) -> tup
     t0 = time.monotonic()
     target = d.directory(cache)
     if built(target):
+        mark_used(target)
         return target, time.monotonic() - t0
     old = os.umask(0o022)  # as root, every session account reads the environment
     try:

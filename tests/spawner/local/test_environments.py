@@ -59,11 +59,13 @@ def test_build_is_cached_by_content_and_a_change_builds_anew(tmp_path):
     assert out.stdout.strip() == "1.16.0"
     # Byte-compiled at build: sessions run as accounts that cannot write __pycache__ there.
     assert list(first.glob("lib/python*/site-packages/__pycache__/six.*.pyc")), "six was not byte-compiled"
-    marker = (first / envs.MARKER).stat().st_mtime_ns
+    marker = (first / envs.MARKER).stat().st_ino
+    said = len(lines)
 
     t0 = time.monotonic()
     again, _ = envs.build(d, cache, say=lines.append)
-    assert again == first and (first / envs.MARKER).stat().st_mtime_ns == marker
+    assert again == first and (first / envs.MARKER).stat().st_ino == marker, "not built again"
+    assert lines[said:] == [], "nothing to say when nothing changed"
     assert time.monotonic() - t0 < 0.5, "an unchanged definition costs nothing"
 
     req.write_text("six==1.17.0\n")
