@@ -1,10 +1,10 @@
 """The Kubernetes API emulator behaves like an API server for the clients we use (kubernetes_asyncio,
-KubeSpawner's reflector, kubectl): errors, validation, selectors, watches, garbage collection, the kubelet."""
+KubeSpawner's reflector, kubectl): errors, validation, selectors, watches, garbage collection, faults.
+The node (scheduler and kubelet) has test_kube_kubelet.py."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import shutil
 import subprocess
 import time
@@ -15,56 +15,7 @@ from kubernetes_asyncio import client, watch
 
 from tests.support.kube import KubeEmulator
 from tests.support.kube.selectors import Selector
-
-
-@pytest.fixture(scope="module")
-def emu():
-    with KubeEmulator(fast=True) as emulator:
-        yield emulator
-
-
-@pytest.fixture
-async def core(emu):
-    api_client = client.ApiClient(client.Configuration(host=emu.url))
-    yield client.CoreV1Api(api_client)
-    await api_client.close()
-
-
-def pod(name, labels=None, **container):
-    return {
-        "apiVersion": "v1",
-        "kind": "Pod",
-        "metadata": {"name": name, "labels": labels or {}},
-        "spec": {"containers": [{"name": "main", "image": "busybox", **container}]},
-    }
-
-
-def secret(name, data, owner=None):
-    meta = {"name": name}
-    if owner:
-        meta["ownerReferences"] = [
-            {
-                "apiVersion": "v1",
-                "kind": "Pod",
-                "name": owner["metadata"]["name"],
-                "uid": owner["metadata"]["uid"],
-            }
-        ]
-    encoded = {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}
-    return {"apiVersion": "v1", "kind": "Secret", "metadata": meta, "data": encoded}
-
-
-def post(emu, plural, body, ns="default"):
-    return requests.post(f"{emu.url}/api/v1/namespaces/{ns}/{plural}", json=body, timeout=10)
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")
+from tests.support_tests.kube_objects import pod, post, secret, wait_until
 
 
 @pytest.mark.parametrize(
@@ -272,51 +223,6 @@ def test_garbage_collection_follows_owner_references(emu):
     wait_until(lambda: emu.store.find("secrets", "default", "gc-owned") is None)
 
 
-def test_kubelet_waits_for_a_missing_secret(emu):
-    env = [{"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "late", "key": "token"}}}]
-    post(emu, "pods", pod("waiter", env=env))
-
-    def reasons():
-        return {e["reason"] for e in emu.objects("events") if e["involvedObject"]["name"] == "waiter"}
-
-    wait_until(lambda: "CreateContainerConfigError" in reasons())
-    time.sleep(0.3)
-    waiter = emu.store.get("pods", "default", "waiter")
-    assert waiter["status"]["phase"] == "Pending"
-    assert (
-        waiter["status"]["containerStatuses"][0]["state"]["waiting"]["reason"] == "CreateContainerConfigError"
-    )
-
-    post(emu, "secrets", secret("late", {"other": "x"}))  # the key is still missing
-    wait_until(
-        lambda: any(
-            "couldn't find key token" in e["message"]
-            for e in emu.objects("events")
-            if e["involvedObject"]["name"] == "waiter"
-        )
-    )
-    assert emu.store.get("pods", "default", "waiter")["status"]["phase"] == "Pending"
-
-    requests.patch(
-        f"{emu.url}/api/v1/namespaces/default/secrets/late",
-        json={"data": {"token": base64.b64encode(b"t").decode()}},
-        headers={"Content-Type": "application/merge-patch+json"},
-        timeout=10,
-    ).raise_for_status()
-    running = wait_until(
-        lambda: (p := emu.store.get("pods", "default", "waiter"))["status"]["phase"] == "Running" and p
-    )
-    assert running["status"]["podIP"].startswith("127.")
-    assert all(c["ready"] for c in running["status"]["containerStatuses"])
-    assert {"Scheduled", "Pulling", "Pulled", "Created", "Started"} <= reasons()
-    # Fast mode: a stub answers on the pod's own address in place of the server.
-    assert wait_until(lambda: requests.get(f"http://{running['status']['podIP']}:8888/", timeout=5).ok)
-    requests.delete(f"{emu.url}/api/v1/namespaces/default/pods/waiter", timeout=10).raise_for_status()
-    wait_until(lambda: emu.store.find("pods", "default", "waiter") is None)
-    with pytest.raises(requests.ConnectionError):
-        requests.get(f"http://{running['status']['podIP']}:8888/", timeout=5)
-
-
 def test_injected_faults_and_dropped_connections(emu):
     emu.fail("GET", r"/secrets", count=1)
     url = f"{emu.url}/api/v1/namespaces/default/secrets"
@@ -359,35 +265,6 @@ async def test_kubespawner_reflector_recovers_after_the_api_server_drops_connect
     finally:
         await reflector.stop()
         client.Configuration.set_default(previous)
-
-
-def test_graceful_pod_deletion_marks_then_removes(emu, core):
-    post(emu, "pods", pod("graceful"))
-    wait_until(lambda: emu.store.get("pods", "default", "graceful")["status"]["phase"] == "Running")
-    seen = []
-
-    def record(change):
-        if change.plural == "pods":
-            seen.append((change.type, change.obj))
-
-    emu.store.subscribe(record)
-    try:
-        r = requests.delete(
-            f"{emu.url}/api/v1/namespaces/default/pods/graceful", json={"gracePeriodSeconds": 5}, timeout=10
-        )
-        assert r.status_code == 200 and r.json()["metadata"]["deletionTimestamp"]
-        wait_until(lambda: emu.store.find("pods", "default", "graceful") is None)
-    finally:
-        emu.store.unsubscribe(record)
-    types = [t for t, o in seen if o["metadata"]["name"] == "graceful"]
-    assert types[0] == "MODIFIED" and types[-1] == "DELETED"
-    assert seen[0][1]["metadata"]["deletionGracePeriodSeconds"] == 5
-    killing = [
-        e
-        for e in emu.objects("events")
-        if e["involvedObject"]["name"] == "graceful" and e["reason"] == "Killing"
-    ]
-    assert killing
 
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")

@@ -7,6 +7,7 @@ import logging
 import signal
 import threading
 
+from tests.support.kube.scheduler import MAX_PODS
 from tests.support.kube.server import KubeEmulator
 
 
@@ -20,6 +21,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--start-delay", type=float, default=0.1, help="seconds from binding to container start"
     )
+    parser.add_argument(
+        "--max-pods", type=int, default=MAX_PODS, help="pods the node holds at once (more stay Pending)"
+    )
     parser.add_argument("--kubeconfig", help="write a kubeconfig for this emulator to this path")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
@@ -28,6 +32,7 @@ def main(argv=None) -> None:
         port=args.port,
         fast=args.fast,
         start_delay=args.start_delay,
+        max_pods=args.max_pods,
         namespaces=args.namespace or ["default"],
         workdir=args.workdir,
     )

@@ -1,7 +1,6 @@
-"""The kubelet (and scheduler) of the emulator's one node: pods go Pending -> scheduled -> Running, with events.
+"""The kubelet of the emulator's one node: pods go Pending -> scheduled (scheduler.py) -> Running, with events.
 
-Each pod gets its own loopback address (a random 127.A.B.0/24 per emulator, so parallel test runs never
-collide); containers run as local processes (tests/support/kube/containers.py says which), in kubelet order: init
+Each pod gets its own loopback address (scheduler.py); containers run as local processes (tests/support/kube/containers.py says which), in kubelet order: init
 containers one after the other to completion, then the containers, each ready when its exec readiness probe
 passes. With `fast`, every container is pretended and a tiny in-loop HTTP stub answers on the main
 container's port, so a hub sees the server come up.
@@ -13,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,11 +19,11 @@ from pathlib import Path
 from tests.support.kube import containers, stub
 from tests.support.kube import status as pod_status
 from tests.support.kube.errors import ApiError
+from tests.support.kube.scheduler import MAX_PODS, Scheduler, event
 from tests.support.kube.store import Change, Store, now_iso
 from tests.support.procs import ManagedProcess
 
 log = logging.getLogger("kube-emulator.kubelet")
-NODE = "emulator-node"
 
 
 @dataclass
@@ -34,6 +32,8 @@ class PodRuntime:
     root: Path
     ip: str = ""
     started: bool = False
+    bound: bool = False  # on the node (counts towards max_pods)
+    unschedulable: bool = False  # found the node full (FailedScheduling reported)
     terminating: bool = False
     reported: str = ""
     waiting_on: tuple[str, str] | None = None  # (plural, name) of the missing Secret/ConfigMap
@@ -46,7 +46,14 @@ class PodRuntime:
 
 class Kubelet:
     def __init__(
-        self, store: Store, workdir: Path, *, fast: bool = False, start_delay: float = 0.1, node_env=None
+        self,
+        store: Store,
+        workdir: Path,
+        *,
+        fast: bool = False,
+        start_delay: float = 0.1,
+        node_env=None,
+        max_pods: int = MAX_PODS,
     ):
         self.store = store
         self.node_env = dict(node_env or {})
@@ -56,8 +63,7 @@ class Kubelet:
         # objects a client creates right after the pod (its Secret) are there by then, as in a cluster.
         self.start_delay = start_delay
         self.runtimes: dict[tuple[str, str], PodRuntime] = {}
-        self._prefix = f"127.{random.randint(1, 250)}.{random.randint(0, 250)}."
-        self._next_ip = 1
+        self.scheduler = Scheduler(store, max_pods)
         self._dirty: set[tuple[str, str]] = set()
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -109,6 +115,8 @@ class Kubelet:
                     last_check = self._loop.time()
                     self._check_processes()
                 dirty, self._dirty = self._dirty, set()
+                if self._on_node() < self.scheduler.max_pods:  # room again: the scheduler retries
+                    dirty.update(k for k, rt in self.runtimes.items() if rt.unschedulable)
                 for key in sorted(dirty):
                     try:
                         self.reconcile(key)
@@ -141,13 +149,15 @@ class Kubelet:
                 return
             runtime = PodRuntime(meta["uid"], self.workdir / "pods" / f"{key[0]}.{key[1]}.{meta['uid'][:8]}")
             self.runtimes[key] = runtime
+        runtime.bound = runtime.bound or bool(spec.get("nodeName"))
         if meta.get("deletionTimestamp"):
             if not runtime.terminating:
                 runtime.terminating = True
                 self._spawn_task(self._terminate(key, pod, runtime))
             return
         if not spec.get("nodeName"):
-            self._schedule(pod)
+            runtime.bound = self.scheduler.schedule(pod, self._on_node(), runtime.unschedulable)
+            runtime.unschedulable = not runtime.bound
             return
         if runtime.started or status.get("phase") in ("Succeeded", "Failed"):
             return
@@ -171,19 +181,8 @@ class Kubelet:
             return
         self._start(pod, runtime)
 
-    def _schedule(self, pod: dict) -> None:
-        def bind(p):
-            p["spec"]["nodeName"] = NODE
-            p.setdefault("status", {})["conditions"] = [pod_status.condition("PodScheduled")]
-
-        meta = pod["metadata"]
-        self.store.update("pods", meta["namespace"], meta["name"], bind, rv=meta["resourceVersion"])
-        self.event(
-            pod,
-            "Scheduled",
-            f"Successfully assigned {meta['namespace']}/{meta['name']} to {NODE}",
-            source="default-scheduler",
-        )
+    def _on_node(self) -> int:
+        return sum(1 for rt in self.runtimes.values() if rt.bound)
 
     def _set_waiting(self, pod: dict, reason: str, message: str) -> None:
         def waiting(p):
@@ -202,17 +201,8 @@ class Kubelet:
 
         self.store.update("pods", pod["metadata"]["namespace"], pod["metadata"]["name"], waiting)
 
-    def _allocate_ip(self) -> str:
-        used = {rt.ip for rt in self.runtimes.values()}
-        for _ in range(254):
-            ip = self._prefix + str(self._next_ip)
-            self._next_ip = self._next_ip % 254 + 1
-            if ip not in used:
-                return ip
-        raise RuntimeError("the emulator's node ran out of pod addresses")
-
     def _start(self, pod: dict, runtime: PodRuntime) -> None:
-        runtime.ip = runtime.ip or self._allocate_ip()
+        runtime.ip = runtime.ip or self.scheduler.allocate_ip({rt.ip for rt in self.runtimes.values()})
         runtime.started = True
         if self.fast:
             spec = pod["spec"]
@@ -387,18 +377,5 @@ class Kubelet:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def event(
-        self,
-        pod: dict,
-        reason: str,
-        message: str,
-        type_: str = "Normal",
-        *,
-        field_path=None,
-        source="kubelet",
-    ):
-        self.store.create(
-            "events",
-            pod["metadata"]["namespace"],
-            pod_status.event(pod, reason, message, type_, field_path, source, NODE),
-        )
+    def event(self, pod: dict, reason: str, message: str, type_: str = "Normal", *, field_path=None):
+        event(self.store, pod, reason, message, type_, field_path=field_path)

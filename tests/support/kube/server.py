@@ -19,6 +19,7 @@ from tests.support.kube.api import Api
 from tests.support.kube.faults import Fault, Faults
 from tests.support.kube.gc import GarbageCollector
 from tests.support.kube.kubelet import Kubelet
+from tests.support.kube.scheduler import MAX_PODS
 from tests.support.kube.store import Store
 from tests.support.kube.watch import Watches
 
@@ -34,9 +35,11 @@ class KubeEmulator:
         workdir=None,
         start_delay: float = 0.1,
         node_env: dict[str, str] | None = None,
+        max_pods: int = MAX_PODS,
     ):
         """`node_env`: environment every container process gets, as the node's images would carry it
-        (e.g. GIT_SSL_CAINFO for an organisation's CA)."""
+        (e.g. GIT_SSL_CAINFO for an organisation's CA); `max_pods`: how many pods the node holds at once
+        (more stay Pending, unschedulable)."""
         self.host = host
         self.port = port
         self.fast = fast
@@ -47,7 +50,7 @@ class KubeEmulator:
         self.watches = Watches(self.store)
         self.api = Api(self.store, self.faults, self.watches)
         self.kubelet = Kubelet(
-            self.store, self.workdir, fast=fast, start_delay=start_delay, node_env=node_env
+            self.store, self.workdir, fast=fast, start_delay=start_delay, node_env=node_env, max_pods=max_pods
         )
         self.gc = GarbageCollector(self.store)
         self._loop: asyncio.AbstractEventLoop | None = None
