@@ -9,7 +9,14 @@ visitor's browser, and with the cookie it would get the visitor's credentials (`
 class switch JupyterHub's handlers use to choose how they authenticate). Tokens someone else requested for
 the user are refused (grants.py). Forced renewals (`?force=1`, new S3 keys and Vault token) are limited
 per user (429 with Retry-After). Every answer with credentials is logged with who asked: the token's
-owner, id and note, never its value.
+owner, id and note, never its value; at info the first time a token is given a set of credentials, at
+debug when it is given the same ones again (renewal_log.py, which also puts JupyterHub's access line of a
+successful renewal at debug).
+
+What one renewal costs the hub (issue 17's target: 1,000 a minute under 5% of a core) is mostly JupyterHub's
+token authentication: the token is looked up once per request here, not three times (`get_token`), and
+`configure_endpoint` makes JupyterHub record a token's activity at most every ACTIVITY_RESOLUTION seconds
+(each record is an SQLite commit, dearer than the rest of the request).
 
 `hub.configure(c)` enables it (through `configure_endpoint(c)`, see its docstring).
 """
@@ -32,6 +39,7 @@ from ..user_role import extend_user_role
 from .broker import get_broker
 from .errors import BrokerError
 from .grants import SCOPE, requested_for_someone_else
+from .renewal_log import Told, renewal_log_function
 from .tokens import LoginRequired, ensure_signed_in, id_token_of
 
 # What a server's token gets by default (JupyterHub's `server` role), plus the right to renew credentials.
@@ -62,6 +70,11 @@ def retry_after(times: deque, now: float, *, limit: int, window: float) -> float
 
 
 _forced: dict[str, deque] = defaultdict(deque)  # user name -> monotonic times of their forced renewals
+_told = Told()  # which credentials each token was last given: repeats are logged at debug
+
+# JupyterHub's default is 30 s: a session renewing every minute would commit its token's activity each time.
+# 300 s is as often as servers report their own activity (JUPYTERHUB_ACTIVITY_INTERVAL's default).
+ACTIVITY_RESOLUTION = 300
 
 
 class CredentialsHandler(APIHandler):
@@ -70,6 +83,16 @@ class CredentialsHandler(APIHandler):
     required integration failed)."""
 
     _accept_cookie_auth = False  # tokens only: a cookie-authenticated request has no current user here
+
+    def get_token(self):
+        """The request's API token (jupyterhub.orm.APIToken or None), looked up once per request.
+
+        JupyterHub's authentication, its scope resolution and this handler each ask for it, and each upstream
+        lookup is an SQL query (~0.2 ms of hub CPU). The token is still checked on every request; one revoked
+        while a request is being handled is refused from the next request on."""
+        if not hasattr(self, "_datalab_token"):
+            self._datalab_token = super().get_token()
+        return self._datalab_token
 
     def _json(self, status: int, doc: dict) -> None:
         self.set_status(status)
@@ -143,12 +166,14 @@ class CredentialsHandler(APIHandler):
         except BrokerError as e:
             self.log.warning("Credentials for %s unavailable: %s", owner.name, e)
             return self._json(503, {"message": str(e)})
-        self.log.info(
-            "Credentials of %s%s given to %s%s",
+        first = _told.first_time(token.api_id if token else f"user {owner.name}", document)
+        (self.log.info if first or force else self.log.debug)(
+            "Credentials of %s%s given to %s%s%s",
             owner.name,
             f" (project {project})" if project else "",
             who,
             " (forced renewal)" if force else "",
+            "" if first else " (the same as before)",
         )
         self._json(200, document.to_json())
 
@@ -158,7 +183,9 @@ def configure_endpoint(c, *, server_token_scopes: bool = True) -> None:
 
     - registers `/hub/api/datalab/credentials` (c.JupyterHub.extra_handlers);
     - declares the custom scope and grants it to every user for themselves (the `user` role keeps `self`);
-    - gives servers' JUPYTERHUB_API_TOKEN the scope (c.Spawner.server_token_scopes), unless told not to.
+    - gives servers' JUPYTERHUB_API_TOKEN the scope (c.Spawner.server_token_scopes), unless told not to;
+    - unless set: c.JupyterHub.activity_resolution = ACTIVITY_RESOLUTION, and JupyterHub's access log
+      (tornado_settings' log_function) with successful renewals at debug.
 
     Call it after any `c.JupyterHub.load_roles = [...]` of your own: it extends the `user` role there, and a
     server token only gets the scopes its user holds.
@@ -173,5 +200,10 @@ def configure_endpoint(c, *, server_token_scopes: bool = True) -> None:
     }
     c.JupyterHub.custom_scopes = custom
     extend_user_role(c, [f"{SCOPE}!user"])
+    if "activity_resolution" not in c.JupyterHub:
+        c.JupyterHub.activity_resolution = ACTIVITY_RESOLUTION
+    tornado_settings = dict(c.JupyterHub.get("tornado_settings", {}))
+    tornado_settings.setdefault("log_function", renewal_log_function(CredentialsHandler))
+    c.JupyterHub.tornado_settings = tornado_settings
     if server_token_scopes:
         c.Spawner.server_token_scopes = list(SERVER_TOKEN_SCOPES)
