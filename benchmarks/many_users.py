@@ -8,11 +8,14 @@ servers are stopped. Baseline, in the same run and interleaved round by round: a
 proxy (tests/support/hub.py) with the dummy authenticator's login form and SimpleLocalProcessSpawner's
 plain `jupyterhub-singleuser` servers. Hub memory: peak RSS of the hub process during the round.
 
-Renewal: with the users' tokens, `GET /hub/api/datalab/credentials` paced at 1,000 calls a minute (1,000
-sessions renewing every minute) for RENEW_SECONDS, the hub's CPU time over that window as a share of one
-core (and, before, the hub's share with no request at all: its own periodic work, which that share
-includes; after, its share under `GET /hub/api/user` at the same pace); and the hub's CPU per call, served from the broker's cache and minted (`?force=1`: STS + Vault),
-against `GET /hub/api/user` with the same tokens (an authenticated hub call doing no credential work).
+Renewal (`--rounds 0`: this part alone): SESSIONS tokens, one per simulated session (each user asks for
+their share of them with their own token), call `GET /hub/api/datalab/credentials` at 1,000 calls a minute
+in turn (each token once a minute, when SESSIONS is 1,000), each call a new connection to the hub's own
+address as a session makes it; the hub's CPU time over each window as a share of one core, against the
+same pace of `GET /hub/api/user` with the same tokens (an authenticated hub call doing no credential work),
+in interleaved windows (median and spread); before them, the hub's share with no request at all (its own
+periodic work, which both shares include); after, the hub's CPU per call, served from the broker's cache
+and minted (`?force=1`: STS + Vault), against `GET /hub/api/user`.
 
 Not part of `make test`: it loads the whole machine. Last line: one JSON object.
 """
@@ -20,6 +23,7 @@ Not part of `make test`: it loads the whole machine. Last line: one JSON object.
 from __future__ import annotations
 
 import argparse
+import http.client
 import json
 import os
 import re
@@ -152,9 +156,26 @@ def stop_all(url: str, tokens: dict[str, str]) -> None:
         list(pool.map(stop, tokens))
 
 
-def renewal_cost(url: str, tokens: list[str], hub_pid: int, seconds: float) -> dict:
-    """1,000 renewals a minute for `seconds`, then per-call CPU cached and minted."""
-    session = requests.Session()
+def session_tokens(url: str, users: list[str], tokens: list[str], sessions: int) -> list[str]:
+    """One token per simulated session: each user's sign-in token asks for more of the user's own tokens."""
+    out = list(tokens)
+    for i in range(sessions - len(out)):
+        user, token = users[i % len(users)], tokens[i % len(tokens)]
+        h = {"Authorization": f"token {token}"}
+        r = requests.post(f"{url}/hub/api/users/{user}/tokens", json={"note": f"session {i}", "expires_in": 7200},
+                          headers=h, timeout=60)  # fmt: skip
+        r.raise_for_status()
+        out.append(r.json()["token"])
+    return out[:sessions]
+
+
+def renewal_cost(
+    api_url: str, tokens: list[str], per_user: int, hub_pid: int, seconds: float, rounds: int
+) -> dict:
+    """1,000 renewals a minute, one per session token, against GET /hub/api/user at the same pace, in
+    interleaved windows of `seconds`; then per-call CPU cached and minted (`tokens[:per_user]`: one a user). Each call is a new connection to
+    the hub's own address (JUPYTERHUB_API_URL), as a session's tornado client makes it."""
+    host, port = api_url.split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)
 
     def call(token: str, force: bool | None = False) -> None:
         path = (
@@ -162,8 +183,15 @@ def renewal_cost(url: str, tokens: list[str], hub_pid: int, seconds: float) -> d
             if force is None
             else "/hub/api/datalab/credentials" + ("?force=1" if force else "")
         )
-        r = session.get(url + path, headers={"Authorization": f"token {token}"}, timeout=60)
-        r.raise_for_status()
+        conn = http.client.HTTPConnection(host, int(port), timeout=60)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"token {token}", "Connection": "close"})
+            r = conn.getresponse()
+            r.read()
+        finally:
+            conn.close()
+        if r.status != 200:
+            raise RuntimeError(f"GET {path} answered {r.status}")
 
     for token in tokens:  # warm the broker's cache, as running sessions have it
         call(token)
@@ -174,8 +202,8 @@ def renewal_cost(url: str, tokens: list[str], hub_pid: int, seconds: float) -> d
     idle_pct = round(100 * (cpu_s(hub_pid) - c0) / (time.monotonic() - t0), 2)
     interval = 60.0 / 1000
 
-    def paced(force: bool | None) -> tuple[int, float, float]:
-        """(calls, wall seconds, hub CPU seconds) of 1,000 calls a minute for `seconds`."""
+    def paced(force: bool | None) -> float:
+        """The hub's share of one core (%) under 1,000 calls a minute for `seconds`, each token in turn."""
         calls, c0, t0 = 0, cpu_s(hub_pid), time.monotonic()
         while time.monotonic() - t0 < seconds:
             call(tokens[calls % len(tokens)], force)
@@ -183,24 +211,38 @@ def renewal_cost(url: str, tokens: list[str], hub_pid: int, seconds: float) -> d
             pause = t0 + calls * interval - time.monotonic()
             if pause > 0:
                 time.sleep(pause)
-        return calls, time.monotonic() - t0, cpu_s(hub_pid) - c0
+        wall = time.monotonic() - t0
+        assert calls * 60 / wall > 950, f"only {calls * 60 / wall:.0f} calls a minute"
+        return 100 * (cpu_s(hub_pid) - c0) / wall
 
-    calls, wall, used = paced(False)
-    # The same pace of GET /hub/api/user: what any authenticated hub call costs at that rate.
-    _, base_wall, base_used = paced(None)
+    shares: dict[str, list[float]] = {"renewal": [], "api_user": []}
+    for n in range(rounds):
+        order = [("renewal", False), ("api_user", None)]
+        for name, force in order[:: -1 if n % 2 else 1]:  # interleaved: neither always runs first
+            shares[name].append(paced(force))
+        print(
+            f"renewal round {n + 1}: {json.dumps({k: round(v[-1], 2) for k, v in shares.items()})}",
+            flush=True,
+        )
+    ratios = [r / b for r, b in zip(shares["renewal"], shares["api_user"], strict=True)]
     per_call = {}
     for name, force in (("hub_api_user_baseline", None), ("cached", False), ("minted", True)):
         n, c0 = 0, cpu_s(hub_pid)
-        # enough calls for 10 ms clock ticks; forced mints are rate-limited per user (429), so fewer
-        for token in tokens * (2 if force else max(2, 300 // len(tokens))):
+        # enough calls for 10 ms clock ticks; forced mints are rate-limited per user (429): 2 per user
+        for token in tokens[:per_user] * 2 if force else tokens[:300]:
             call(token, force)
             n += 1
         per_call[f"hub_cpu_ms_per_call_{name}"] = round((cpu_s(hub_pid) - c0) * 1000 / n, 2)
     return {
-        "renewals_per_minute": round(calls * 60 / wall),
-        "hub_core_share_pct": round(100 * used / wall, 2),
+        "renewals_per_minute": 1000,
+        "session_tokens": len(tokens),
+        "renewal_rounds": rounds,
+        "hub_core_share_pct": round(statistics.median(shares["renewal"]), 2),
+        "hub_core_share_pct_spread": [round(min(shares["renewal"]), 2), round(max(shares["renewal"]), 2)],
         "hub_idle_core_share_pct": idle_pct,
-        "hub_core_share_pct_api_user_same_pace": round(100 * base_used / base_wall, 2),
+        "hub_core_share_pct_api_user_same_pace": round(statistics.median(shares["api_user"]), 2),
+        "renewal_to_api_user_ratio_median": round(statistics.median(ratios), 2),
+        "renewal_to_api_user_ratio_spread": [round(min(ratios), 2), round(max(ratios), 2)],
         **per_call,
     }
 
@@ -209,7 +251,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5, help="bursts of each side; 0: renewal cost only")
-    parser.add_argument("--renew-seconds", type=float, default=60.0)
+    parser.add_argument("--renew-seconds", type=float, default=60.0, help="length of each paced window")
+    parser.add_argument("--renew-rounds", type=int, default=5, help="paced windows of each side")
+    parser.add_argument(
+        "--sessions", type=int, default=1000, help="session tokens renewing (one call a minute each)"
+    )
     args = parser.parse_args()
     top = Path(tempfile.mkdtemp(prefix="datalab-many-", dir="/tmp"))
     os.chmod(top, 0o711)
@@ -252,8 +298,10 @@ def main() -> None:
             row["ratio"] = round(row["datalab"]["all_ready_s"] / row["bare"]["all_ready_s"], 2)
             rounds.append(row)
             print(f"round {n + 1}: {json.dumps(row)}", flush=True)
-        tokens = [sign_in(lab.url, u, passwords[u]) for u in users]
-        renewal = renewal_cost(lab.url, tokens, hub_pid, args.renew_seconds)
+        signed_in = [sign_in(lab.url, u, passwords[u]) for u in users]
+        tokens = session_tokens(lab.url, users, signed_in, args.sessions)
+        api_url = f"http://127.0.0.1:{json.loads((state / 'ports.json').read_text())['hub']}/hub/api"
+        renewal = renewal_cost(api_url, tokens, len(users), hub_pid, args.renew_seconds, args.renew_rounds)
     finally:
         if base is not None:
             base.stop()
