@@ -30,7 +30,7 @@ from pathlib import Path
 
 from jupyterhub.spawner import LocalProcessSpawner
 from jupyterhub.utils import random_port
-from traitlets import Dict, Float, Unicode, default
+from traitlets import Dict, Float, Integer, Unicode, default
 
 from ..catalog import Offer
 from ..errors import SpawnException
@@ -57,6 +57,7 @@ from .session import (
     vault_token_in,
     write_user_file,
 )
+from .start_queue import StartQueue, waiting_message
 
 STACK_ENV = "DATALAB_STACK"  # the one-machine stack's mark: its sweep finds every process we start
 
@@ -89,6 +90,24 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
     git_timeout = Float(120.0, help="Seconds allowed for cloning the session's git repository.").tag(
         config=True
     )
+
+    start_slots = Integer(
+        help="""How many sessions may be starting at once (from launching the server's process until it
+        answers); the others wait in line, in the order they came, and their spawn page says how many are
+        ahead. Default: the machine's cores, at least 2. The wait counts within `start_timeout`.""",
+    ).tag(config=True)
+
+    @default("start_slots")
+    def _start_slots_default(self):
+        return max(2, os.cpu_count() or 1)
+
+    _start_line: StartQueue | None = None  # shared by every session of this hub
+
+    def _start_queue(self) -> StartQueue:
+        line = LocalCatalogSpawner._start_line
+        if line is None or line.slots != self.start_slots:
+            line = LocalCatalogSpawner._start_line = StartQueue(self.start_slots)
+        return line
 
     @default("cmd")
     def _cmd_default(self):
@@ -224,18 +243,19 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
         self.cpu_limit = plan.cpu
         self.mem_limit = int(plan.memory_gib * 1024**3)
         self.make_cgroup(plan, self._key())
-        self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
-        log = self._open_session_log()
-        self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
-        try:
-            ip, port = await LocalProcessSpawner.start(self)
-        finally:
-            log.close()  # the session keeps its own copy of the descriptor
-        # Within start_timeout, with a margin: what is left of http_timeout is the hub's own check's.
-        left = self._start_began + self.start_timeout - 5 - time.monotonic()
-        url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
-        alive = lambda: self.proc is not None and self.proc.poll() is None  # noqa: E731
-        await wait_answering(url, alive, max(0.0, min(self.http_timeout, left)))
+        async with self._start_queue().slot(lambda ahead: self.report_progress(waiting_message(ahead))):
+            self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
+            log = self._open_session_log()
+            self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}
+            try:
+                ip, port = await LocalProcessSpawner.start(self)
+            finally:
+                log.close()  # the session keeps its own copy of the descriptor
+            # Within start_timeout, with a margin: what is left of http_timeout is the hub's own check's.
+            left = self._start_began + self.start_timeout - 5 - time.monotonic()
+            url = f"http://{ip or '127.0.0.1'}:{port}{self.server.base_url}api"
+            alive = lambda: self.proc is not None and self.proc.poll() is None  # noqa: E731
+            await wait_answering(url, alive, max(0.0, min(self.http_timeout, left)))
         return ip, port
 
     def _open_session_log(self):

@@ -111,6 +111,7 @@ c.LocalCatalogSpawner.git_env = {{"GIT_SSL_CAINFO": {ca!r}}}
 c.LocalCatalogSpawner.git_allowed_hosts = ["localhost", "127.0.0.2"]  # the test's repository is on this machine
 c.LocalCatalogSpawner.single_user = "alice"
 c.LocalCatalogSpawner.cmd = ["jupyterhub-singleuser"]  # the session environment's, not the test venv's
+c.LocalCatalogSpawner.start_slots = 1  # two servers started together: the second waits in line
 c.LocalProcessSpawner.interrupt_timeout = 3
 c.LocalProcessSpawner.term_timeout = 2
 """
@@ -308,8 +309,20 @@ def test_two_servers_of_one_user_share_the_vault_token_file_until_the_last_stops
     hub = local_hub
     home = hub.state / "homes" / account(hub, "alice")
     token_file, runtime = home / ".vault-token", home / ".local" / "share" / "jupyter" / "runtime"
-    start_server(hub, "alice", {"service": "jupyter-python"}, server="one")
-    start_server(hub, "alice", {"service": "jupyter-python"}, server="two")
+    for server in ("one", "two"):  # at once, with one start slot: one of them waits its turn
+        r = hub.api("POST", f"/users/alice/servers/{server}", json={"service": "jupyter-python"})
+        assert r.status_code in (201, 202), r.text
+    for server in ("one", "two"):
+        hub.wait_server("alice", server, timeout=120)
+    log = hub.log()
+    waited = re.search(r"alice:(one|two): Waiting for a free start slot: 0 ahead of you", log)
+    assert waited, log[-3000:]
+    first = "two" if waited.group(1) == "one" else "one"
+    assert (
+        log.index(f"alice:{first}: Starting")
+        < waited.start()
+        < log.index(f"alice:{waited.group(1)}: Starting")
+    )
     assert token_file.read_text() == "hvs.local-test-token-of-alice"
     assert len(list(runtime.glob("jpserver-*.json"))) >= 2
     before = set(runtime.glob("jpserver-*"))
