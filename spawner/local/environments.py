@@ -102,7 +102,14 @@ def debian_packages(images: Path, name: str) -> list[str]:
 # How an environment is built, part of its key: a change here rebuilds every cached environment.
 # 2: byte-compiled at build (sessions run as accounts that cannot write __pycache__ in the cache, so
 # without it every session start compiled each module it imported, seconds of CPU under a 1-CPU limit).
-RECIPE = "2"
+# 3: without LEFT_OUT.
+RECIPE = "3"
+
+# In the definitions (jsonschema[format-nongpl], through jupyter-events) but removed after the install:
+# importing rfc3987-syntax compiles 38 lark grammars, about 1 CPU-second of each Jupyter server's start
+# (a third of it; benchmarks/session_start_cpu.py). Without it jsonschema leaves the "iri" and
+# "iri-reference" formats unchecked, which no Jupyter schema uses.
+LEFT_OUT = ("rfc3987-syntax", "lark")
 
 
 @dataclass(frozen=True)
@@ -235,6 +242,12 @@ def build(d: Definition, cache: Path, say: Callable[[str], None] = print) -> tup
             requirements = target / "requirements.txt"
             requirements.write_text("\n".join([*d.lines, *d.extra]) + "\n")
             _run([*install, "-r", str(requirements)], say, env)
+            uninstall = (
+                [uv, "pip", "uninstall", "--python", python]
+                if uv
+                else [python, "-m", "pip", "uninstall", "-y", "-q"]
+            )
+            _run([*uninstall, *LEFT_OUT], say, env)
             (target / MARKER).write_text(f"{d.name} {d.key}\n")
         except BaseException:
             shutil.rmtree(target, ignore_errors=True)

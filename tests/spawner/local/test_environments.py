@@ -79,3 +79,17 @@ def test_a_failed_build_leaves_nothing_behind(tmp_path):
     with pytest.raises(envs.EnvironmentError_, match="failed"):
         envs.build(d, cache, say=lambda line: None)
     assert not d.directory(cache).exists()
+
+
+def test_jsonschema_comes_without_the_grammars_that_cost_each_server_start_a_cpu_second(tmp_path):
+    d = envs.Definition("schema", ("jsonschema[format-nongpl]==4.26.0",))
+    target, _ = envs.build(d, tmp_path / "cache", say=lambda line: None)
+    check = """
+import importlib.util, jsonschema
+assert importlib.util.find_spec("rfc3987_syntax") is None and importlib.util.find_spec("lark") is None
+checker = jsonschema.Draft7Validator.FORMAT_CHECKER
+print(checker.conforms("not a uri", "uri"), checker.conforms("https://example.org/a", "uri"))
+"""
+    out = subprocess.run([target / "bin" / "python", "-c", check], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["False", "True"], "the other formats are still checked"
