@@ -138,7 +138,7 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
     # -- start ---------------------------------------------------------------------------------------
 
     def start(self):
-        self._progress_messages = []
+        self._progress_messages, self._progress_still = [], frozenset()
         self._start_future = asyncio.ensure_future(self._start())
         return self._start_future
 
@@ -243,7 +243,8 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
         self.cpu_limit = plan.cpu
         self.mem_limit = int(plan.memory_gib * 1024**3)
         self.make_cgroup(plan, self._key())
-        async with self._start_queue().slot(lambda ahead: self.report_progress(waiting_message(ahead))):
+        in_line = lambda ahead: self.report_progress(waiting_message(ahead), advance=False)  # noqa: E731
+        async with self._start_queue().slot(in_line):
             self.report_progress(f"Starting {plan.service_display_name} as {account.name}")
             log = self._open_session_log()
             self.popen_kwargs = {**self.popen_kwargs, "stdout": log, "stderr": subprocess.STDOUT}

@@ -28,7 +28,7 @@ class CredentialsMixin(Configurable):
 
     credentials_expiration: str | None = None  # when the session's first credential expires (ISO 8601)
 
-    def report_progress(self, message: str) -> None:
+    def report_progress(self, message: str, *, advance: bool = True) -> None:
         """A step of the spawn's progress. The catalog spawners show it (ProgressMixin comes first in their
         classes); another spawner mixing only this class in, as docs/credentials.md offers, goes without."""
 

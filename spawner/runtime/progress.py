@@ -44,9 +44,10 @@ class ProgressMixin:
     """Mix in before the backend's Spawner to report steps with `report_progress`."""
 
     _progress_messages: list[str] | None = None
+    _progress_still: frozenset[int] = frozenset()  # the steps that leave the bar where it was
 
     def start(self):
-        self._progress_messages = []
+        self._progress_messages, self._progress_still = [], frozenset()
         return super().start()
 
     @property
@@ -54,9 +55,12 @@ class ProgressMixin:
         """The messages of the current (or last) spawn's steps, in order."""
         return list(self._progress_messages or [])
 
-    def report_progress(self, message: str) -> None:
+    def report_progress(self, message: str, *, advance: bool = True) -> None:
+        """A step, shown at once; `advance=False`: the bar stays where it is (e.g. a place in line)."""
         if self._progress_messages is None:
             self._progress_messages = []
+        if not advance:
+            self._progress_still = self._progress_still | {len(self._progress_messages)}
         self._progress_messages.append(message)
         self.log.info("%s: %s", self._log_name, message)
 
@@ -75,7 +79,8 @@ class ProgressMixin:
             nonlocal sent
             while sent < len(messages):
                 sent += 1
-                yield {"progress": bar.advance(), "message": messages[sent - 1]}
+                still = sent - 1 in self._progress_still
+                yield {"progress": int(bar.value) if still else bar.advance(), "message": messages[sent - 1]}
 
         inner = self._backend_events().__aiter__()
         pending = asyncio.ensure_future(inner.__anext__())

@@ -108,3 +108,37 @@ async def test_credentials_are_a_step_with_their_outcome():
     none = _WithCredentials()
     await none.session_credentials()
     assert none.steps == ["Credentials: none configured (this session has no S3 or Vault access)"]
+
+
+class _Waiting(_Backend):
+    def start(self):
+        async def run():
+            self.report_progress("Options accepted: JupyterLab from Datalab")
+            for ahead in (2, 1, 0):
+                self.report_progress(f"Waiting for a free start slot: {ahead} ahead of you", advance=False)
+                await asyncio.sleep(0.05)
+            self.report_progress("Starting JupyterLab")
+
+        self._start_future = asyncio.ensure_future(run())
+        return self._start_future
+
+    async def progress(self):
+        return
+        yield
+
+
+class _WaitingSpawner(ProgressMixin, _Waiting):
+    pass
+
+
+async def test_a_place_in_line_is_shown_without_moving_the_bar():
+    spawner = _WaitingSpawner()
+    start = spawner.start()
+    events = [e async for e in spawner.progress()]
+    await start
+    assert [e["message"] for e in events][1:4] == [
+        f"Waiting for a free start slot: {ahead} ahead of you" for ahead in (2, 1, 0)
+    ]
+    values = [e["progress"] for e in events]
+    assert values[1] == values[2] == values[3] == values[0] > 0  # the line moves, the bar waits
+    assert values[4] > values[3]
