@@ -161,7 +161,7 @@ class Api:
         if q.get("watch", "").lower() in ("true", "1"):
             timeout = float(q["timeoutSeconds"]) if q.get("timeoutSeconds") else None
             return await self.watches.serve(request, plural, ns, selector, q.get("resourceVersion"), timeout)
-        items, rv = self.store.list(plural, ns, selector)
+        items, rv = self.store.list(plural, ns, selector, shared=True)  # only serialized
         items.sort(key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
         if "as=Table" in request.headers.get("Accept", ""):
             return _json(tables.table(plural, items, rv))

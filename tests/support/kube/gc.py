@@ -19,7 +19,7 @@ def orphans(store: Store) -> list[tuple[str, str, str]]:
     """(plural, namespace, name) of every object whose owners are all gone."""
     uids = store.uids()
     found = []
-    for plural, obj in store.all_objects():
+    for plural, obj in store.owned_objects():
         meta = obj["metadata"]
         owners = meta.get("ownerReferences") or []
         if owners and not any(o.get("uid") in uids for o in owners) and not meta.get("deletionTimestamp"):

@@ -1,7 +1,9 @@
 """The emulator's object store: namespaced objects, one global resourceVersion counter, a bounded history.
 
 Stored objects are never mutated in place (every write stores a new dict), so the snapshots kept in the
-history and handed to watchers can be shared without copying. Readers outside the store get deep copies.
+history and handed to watchers can be shared without copying, and so can lists the API only serializes
+(`shared=True`). Other readers get deep copies. The uids and the objects with owners are indexed, so garbage
+collection does not walk every object (events pile up as on a real server).
 Thread-safe: the HTTP server, the kubelet and test code (another thread) all use it.
 """
 
@@ -76,6 +78,8 @@ class Store:
         self._rv = 0
         self._history: deque[Change] = deque(maxlen=history)
         self._subscribers: list[Callable[[Change], None]] = []
+        self._uids: set[str] = set()
+        self._owned: dict[tuple[str, str, str], dict] = {}  # (plural, namespace, name) -> object with owners
         for ns in namespaces:
             self.create("namespaces", "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
 
@@ -101,25 +105,27 @@ class Store:
             return None
 
     def list(
-        self, plural: str, namespace: str | None = None, selector: Selector | None = None
+        self, plural: str, namespace: str | None = None, selector: Selector | None = None, *, shared=False
     ) -> tuple[list, int]:
-        """Matching objects (deep copies) and the resourceVersion the list is consistent with."""
+        """Matching objects and the resourceVersion the list is consistent with. Deep copies, unless
+        `shared`: the stored snapshots themselves, for a caller that only serializes them."""
         with self._lock:
             items = [
                 obj
                 for (ns, _), obj in self._objects[resource(plural).plural].items()
                 if (namespace is None or ns == namespace) and (selector is None or selector.matches(obj))
             ]
-            return copy.deepcopy(items), self._rv
+            return (items if shared else copy.deepcopy(items)), self._rv
 
     def uids(self) -> set[str]:
+        """The uid of every stored object."""
         with self._lock:
-            return {o["metadata"]["uid"] for objs in self._objects.values() for o in objs.values()}
+            return set(self._uids)
 
-    def all_objects(self) -> list[tuple[str, dict]]:
-        """(plural, object) for everything stored; the objects are shared snapshots, do not mutate."""
+    def owned_objects(self) -> list[tuple[str, dict]]:
+        """(plural, object) for every object with ownerReferences; shared snapshots, do not mutate."""
         with self._lock:
-            return [(p, o) for p, objs in self._objects.items() for o in objs.values()]
+            return [(plural, obj) for (plural, _, _), obj in self._owned.items()]
 
     # -- writes --------------------------------------------------------------------------------------
 
@@ -129,8 +135,14 @@ class Store:
         key = (obj["metadata"].get("namespace", ""), obj["metadata"]["name"])
         if kind == "DELETED":
             self._objects[plural].pop(key, None)
+            self._uids.discard(obj["metadata"]["uid"])
         else:
             self._objects[plural][key] = obj
+            self._uids.add(obj["metadata"]["uid"])
+        if kind != "DELETED" and obj["metadata"].get("ownerReferences"):
+            self._owned[(plural, *key)] = obj
+        else:
+            self._owned.pop((plural, *key), None)
         change = Change(self._rv, plural, kind, obj, old)
         self._history.append(change)
         for callback in list(self._subscribers):

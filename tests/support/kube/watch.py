@@ -74,7 +74,7 @@ class Watches:
         initial: list[bytes] = []
         try:
             if resource_version in (None, "", "0"):
-                items, rv = self.store.list(plural, namespace, selector)
+                items, rv = self.store.list(plural, namespace, selector, shared=True)  # only serialized
                 initial = [_event("ADDED", obj) for obj in items]
                 replay = self.store.subscribe(on_change, since=rv)
             else:
