@@ -1,9 +1,8 @@
-"""Objects and calls the emulator's tests share: a pod, a Secret (optionally owned), a POST, a wait."""
+"""Objects and calls the emulator's tests share: a pod, a Secret (optionally owned), a POST."""
 
 from __future__ import annotations
 
 import base64
-import time
 
 import requests
 
@@ -34,12 +33,3 @@ def secret(name, data, owner=None):
 
 def post(emu, plural, body, ns="default"):
     return requests.post(f"{emu.url}/api/v1/namespaces/{ns}/{plural}", json=body, timeout=10)
-
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := predicate():
-            return result
-        time.sleep(0.05)
-    raise AssertionError("condition not reached in time")

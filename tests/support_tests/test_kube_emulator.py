@@ -15,7 +15,8 @@ from kubernetes_asyncio import client, watch
 
 from tests.support.kube import KubeEmulator
 from tests.support.kube.selectors import Selector
-from tests.support_tests.kube_objects import pod, post, secret, wait_until
+from tests.support.procs import wait_until
+from tests.support_tests.kube_objects import pod, post, secret
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ import pytest
 import requests
 
 from tests.support.kube import KubeEmulator
-from tests.support_tests.kube_objects import pod, post, secret, wait_until
+from tests.support.procs import wait_until
+from tests.support_tests.kube_objects import pod, post, secret
 
 
 def test_kubelet_waits_for_a_missing_secret(emu):

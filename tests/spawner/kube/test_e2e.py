@@ -200,7 +200,14 @@ def _objects_of(emu, user) -> set[str]:
 
 @pytest.mark.parametrize("fault", ["error", "hang", "secret"])
 def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fault):
-    existing = _objects_of(emu, "carol")  # e.g. the home PVC of an earlier session, which must stay
+    # What an earlier session left, e.g. its home PVC, which must stay; its pod's Secret is collected
+    # shortly after the pod went, so wait for that first.
+    wait_until(
+        lambda: not any(o.startswith(("pods/", "secrets/")) for o in _objects_of(emu, "carol")),
+        30,
+        "the earlier session's pod and Secret gone",
+    )
+    existing = _objects_of(emu, "carol")
     if fault == "error":
         emu.fail("POST", r"/namespaces/default/pods$", count=1)
     elif fault == "secret":  # after the pod exists: the pod must go too
@@ -228,7 +235,8 @@ def test_api_failure_during_spawn_fails_clearly_and_leaves_nothing(hub, emu, fau
             lambda: _objects_of(emu, "carol") == existing, 45, "no Secret/PVC/pod left by the failed spawn"
         )
     except AssertionError as e:
-        raise AssertionError(f"{e}: left {_objects_of(emu, 'carol') - existing}") from None
+        now = _objects_of(emu, "carol")
+        raise AssertionError(f"{e}: left {now - existing}, gone {existing - now}") from None
 
     # The hub works again once the API server does.
     assert hub.spawn("carol", {"service": "jupyter-python", "storage": 1}).status_code in (201, 202)

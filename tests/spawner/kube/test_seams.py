@@ -1,6 +1,6 @@
-"""The KubeSpawner private methods and attributes spawner/kube/spawner.py relies on (its module docstring
-lists them) were read on the KubeSpawner versions named here; another version fails until someone has read
-them again in its kubespawner/spawner.py and added it."""
+"""The KubeSpawner private methods and attributes spawner/kube/spawner.py and spawn.py rely on (their module
+docstrings list them) were read on the KubeSpawner versions named here; another version fails until someone
+has read them again in its kubespawner/spawner.py and added it."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import inspect
 from jupyterhub.spawner import Spawner
 from kubespawner import KubeSpawner
 
+import spawner.kube.spawn as spawn_module
 import spawner.kube.spawner as module
 from spawner.kube.offline import make_spawner, offline_kube_config
 from spawner.kube.spawner import CatalogSpawner
@@ -33,14 +34,15 @@ ATTRIBUTES = ("_pvc_exists", "_start_future")
 def test_the_installed_kubespawner_was_checked():
     version = importlib.metadata.version("jupyterhub-kubespawner")
     assert version in KUBESPAWNER_CHECKED, (
-        f"KubeSpawner {version} is installed: read what spawner/kube/spawner.py's docstring lists in its "
+        f"KubeSpawner {version} is installed: read what spawner/kube/spawner.py's and spawn.py's docstrings list in its "
         "kubespawner/spawner.py, then add it to KUBESPAWNER_CHECKED"
     )
 
 
-def test_the_module_docstring_lists_every_seam_checked_here():
+def test_the_module_docstrings_list_every_seam_checked_here():
+    docs = module.__doc__ + spawn_module.__doc__
     for name in [*OVERRIDDEN, *CALLED, *ATTRIBUTES, "_log_name"]:
-        assert f"`{name}`" in module.__doc__ or f"`Spawner.{name}`" in module.__doc__, name
+        assert f"`{name}`" in docs or f"`Spawner.{name}`" in docs, name
 
 
 def test_the_private_methods_have_the_signatures_we_override_and_call():
