@@ -5,6 +5,12 @@
 `type=file&format=base64`, is written as it is read from S3; anything else (saves, renames, text and
 notebooks, checkpoints and trust, which keep their own routes) goes to the inherited methods unchanged,
 except that a base64 body (an upload chunk) is read without JSON-parsing its content (upload_body.py).
+
+Request bodies are received piece by piece (`stream_request_body`) and joined once: tornado's own reading
+grows a bytearray by reallocation, then copies it into bytes, which cost about a tenth of the server's CPU
+on a 100 MiB chunked upload (benchmarks/s3_upload.py: 0.41 -> 0.37 CPU-s). The methods still run once the
+whole body is there; it is never parsed as form arguments (the contents API takes JSON; an `_xsrf` token
+comes as a header or query argument).
 """
 
 from __future__ import annotations
@@ -27,9 +33,22 @@ def contents_route(folder: str) -> str:
     )
 
 
+@web.stream_request_body
 class S3ContentsHandler(ContentsHandler):
+    _pieces: list[bytes] | None = None  # the body as received, joined once it is all there
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._pieces is None:
+            self._pieces = []
+        self._pieces.append(chunk)
+
+    def _request_body(self) -> bytes:
+        if self._pieces is not None:
+            self.request.body, self._pieces = b"".join(self._pieces), None
+        return self.request.body
+
     def get_json_body(self):
-        body = self.request.body
+        body = self._request_body()
         return (body and base64_model(body)) or super().get_json_body()
 
     @web.authenticated

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import itertools
+import json
 import os
 import secrets
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -189,6 +192,21 @@ def test_chunked_upload(where, seaweed):
     else:
         stored = (jp.root / d / "big file.bin").read_bytes()
     assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+
+
+def test_a_big_save_sent_in_pieces_arrives_whole(where):
+    """A 2 MB text save (escapes: parsed as plain JSON) sent with chunked transfer encoding, no
+    Content-Length, in uneven pieces: the server reads the body as it comes (S3: handlers.py)."""
+    jp, d, _ = where
+    text = "".join(f'line {i} "quoted" \\ tab\t ünï ✓\n' for i in range(50_000))
+    body = json.dumps({"type": "file", "format": "text", "content": text}).encode()
+    cuts = [0, 1, 7, 65_536, 65_537, 300_000, 1_000_003, len(body)]
+    pieces = (body[a:b] for a, b in itertools.pairwise(cuts))
+    url = f"{jp.url}/api/contents/{urllib.parse.quote(d)}/big.txt"
+    r = jp.http.put(url, data=pieces, timeout=60)  # a generator: requests sends it chunked
+    assert r.status_code == 201, r.text
+    assert r.request.headers.get("Transfer-Encoding") == "chunked"
+    assert jp.api("GET", f"{d}/big.txt").json()["content"] == text
 
 
 @pytest.mark.parametrize("name", ["with space.txt", "ünï cödé ✓.txt", "odd #%?&+=;'[]!.txt"])
