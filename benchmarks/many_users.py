@@ -252,6 +252,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--rounds", type=int, default=5, help="bursts of each side; 0: renewal cost only")
     parser.add_argument("--renew-seconds", type=float, default=60.0, help="length of each paced window")
+    parser.add_argument("--start-slots", type=int, default=0,
+                        help="sessions starting at once on our side (DATALAB_START_SLOTS); 0: the default")  # fmt: skip
     parser.add_argument("--renew-rounds", type=int, default=5, help="paced windows of each side")
     parser.add_argument(
         "--sessions", type=int, default=1000, help="session tokens renewing (one call a minute each)"
@@ -263,7 +265,8 @@ def main() -> None:
     state = top / "state"
     state.mkdir()
     (state / "ports.json").write_text(json.dumps(free_ports()))
-    lab = Datalab(state, free_port(), top / "up.log")
+    slots = {"DATALAB_START_SLOTS": str(args.start_slots)} if args.start_slots else {}
+    lab = Datalab(state, free_port(), top / "up.log", env=slots)
     base = None
     rounds = []
     try:
@@ -316,6 +319,8 @@ def main() -> None:
     print(json.dumps({
         "benchmark": "many_users",
         "users": args.users,
+        "start_slots": args.start_slots or "default",
+        "load_at_end": os.getloadavg()[0],
         "rounds": len(rounds),
         "failures": sum(len(r["datalab"]["failures"]) for r in rounds),
         "baseline_failures": sum(len(r["bare"]["failures"]) for r in rounds),

@@ -55,6 +55,8 @@ def apply(c, s: dict) -> None:
         c.LocalCatalogSpawner.environment_cache = s["environment_cache"]
     if s.get("account_template"):
         c.LocalCatalogSpawner.account_template = s["account_template"]
+    if s.get("start_slots"):
+        c.LocalCatalogSpawner.start_slots = s["start_slots"]
     c.LocalProcessSpawner.interrupt_timeout = 3
     c.LocalProcessSpawner.term_timeout = 2
     c.LocalProcessSpawner.kill_timeout = 2

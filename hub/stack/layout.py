@@ -106,6 +106,18 @@ def state_dir(env: dict[str, str] | None = None) -> Path:
     return Path(env.get("DATALAB_STATE_DIR") or ".datalab").resolve()
 
 
+def start_slots(env: dict[str, str]) -> int:
+    """DATALAB_START_SLOTS: how many sessions may be starting at once; 0 (unset): the spawner's default."""
+    raw = env.get("DATALAB_START_SLOTS") or "0"
+    try:
+        slots = int(raw)
+    except ValueError:
+        raise ValueError(f"DATALAB_START_SLOTS must be a whole number, not {raw[:20]!r}") from None
+    if slots < 0:
+        raise ValueError(f"DATALAB_START_SLOTS must be 1 or more (or unset), not {slots}")
+    return slots
+
+
 def public_address(env: dict[str, str] | None = None) -> tuple[str, int]:
     """(host, port) the proxy listens on: DATALAB_HOST / DATALAB_PORT, default 127.0.0.1:8000."""
     env = os.environ if env is None else env

@@ -35,6 +35,7 @@ from .layout import (
     public_address,
     public_url,
     secret,
+    start_slots,
     state_dir,
     write_private,
 )
@@ -116,6 +117,7 @@ class Stack:
         self.layout = Layout(state_dir(self.env_in))
         self.is_root = os.geteuid() == 0
         self.host, self.port = public_address(self.env_in)
+        self.start_slots = start_slots(self.env_in)
         self.url = public_url(self.host, self.port)
         self.mark = stack_id(self.layout.root)
         self.sup = Supervisor(self.mark, say=say, session_uids=self.session_uids)
@@ -216,6 +218,7 @@ class Stack:
             "account_template": self.env_in.get("DATALAB_ACCOUNT_TEMPLATE", ""),
             "firewall_table": self.isolation.table if self.isolation else "",
             "environment_cache": str(self.environment_cache),
+            "start_slots": self.start_slots,
         }
 
     def unseal(self) -> None:

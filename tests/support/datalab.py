@@ -55,7 +55,14 @@ def remove_accounts(template: str) -> None:
 class Datalab:
     """One `datalab up` process on a state directory."""
 
-    def __init__(self, state: Path, port: int, log: Path, accounts: str | None = None):
+    def __init__(
+        self,
+        state: Path,
+        port: int,
+        log: Path,
+        accounts: str | None = None,
+        env: dict[str, str] | None = None,
+    ):
         self.state, self.port, self.log_path = state, port, log
         self.url = f"http://127.0.0.1:{port}"
         # system account names of this run's users: unique on the machine (another datalab may run here)
@@ -68,6 +75,7 @@ class Datalab:
                 "DATALAB_PORT": str(port),
                 "DATALAB_ACCOUNT_TEMPLATE": accounts,
                 "PYTHONUNBUFFERED": "1",
+                **(env or {}),
             }
         )
         self.env = env

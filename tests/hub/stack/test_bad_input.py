@@ -75,3 +75,10 @@ def test_a_stale_stack_file_is_not_a_running_datalab(tmp_path):
         assert r.returncode == 3, r.stdout
         assert r.stdout.startswith("datalab: not running"), r.stdout
         assert "None" not in r.stdout and "running (pid" not in r.stdout, r.stdout
+
+
+@pytest.mark.parametrize("value, said", [("many", "a whole number, not 'many'"), ("-1", "1 or more")])
+def test_a_bad_number_of_start_slots_is_said_before_anything_starts(tmp_path, value, said):
+    out = datalab(tmp_path / "state", "up", DATALAB_START_SLOTS=value)
+    assert out.returncode == 1 and f"datalab up: DATALAB_START_SLOTS must be {said}" in out.stdout, out
+    assert not (tmp_path / "state").exists(), "nothing was made"
