@@ -10,9 +10,9 @@ single-user servers as local processes.
         emu.grant("hub-token", role)                  # that token's client gets only the Role's verbs
         emu.write_kubeconfig(path, token="hub-token")
 
-Command line: `python -m tests.support.kube --port N [--fast] [--kubeconfig PATH] [--namespace NS ...]`.
+Command line: `python -m tests.support.kube --port N [--fast] [--kubeconfig PATH] [--namespace NS ...] [--max-pods N]`.
 Modules: store (objects, resourceVersion, history), selectors (per-kind field labels), patch, objects
-(field validation as the server does it, schema checks, defaults), rbac (a Role per token), api (HTTP), watch, tables (kubectl), faults, kubelet (+ containers, stub), gc, server (KubeEmulator).
+(field validation as the server does it, schema checks, defaults), rbac (a Role per token), api (HTTP), watch, tables (kubectl), faults, scheduler (node capacity, pod addresses), kubelet (+ containers, stub), gc, server (KubeEmulator).
 """
 
 from tests.support.kube.errors import ApiError
