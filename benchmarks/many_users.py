@@ -203,19 +203,22 @@ def renewal_cost(
     interval = 60.0 / 1000
 
     def paced(force: bool | None) -> float:
-        """The hub's share of one core (%) under 1,000 calls a minute for `seconds`, each token in turn."""
-        calls, c0, t0 = 0, cpu_s(hub_pid), time.monotonic()
-        while time.monotonic() - t0 < seconds:
-            call(tokens[calls % len(tokens)], force)
-            calls += 1
-            pause = t0 + calls * interval - time.monotonic()
-            if pause > 0:
-                time.sleep(pause)
+        """The hub's share of one core (%) under 1,000 calls a minute for `seconds`, each token in turn. Calls
+        start on schedule from a few threads, so a slow answer (a loaded machine) does not slow the pace."""
+        calls, c0, t0, answers = 0, cpu_s(hub_pid), time.monotonic(), []
+        with ThreadPoolExecutor(8) as pool:
+            while (due := t0 + calls * interval) < t0 + seconds:
+                time.sleep(max(0.0, due - time.monotonic()))
+                answers.append(pool.submit(call, tokens[calls % len(tokens)], force))
+                calls += 1
         wall = time.monotonic() - t0
-        assert calls * 60 / wall > 950, f"only {calls * 60 / wall:.0f} calls a minute"
+        for answer in answers:
+            answer.result()  # a refused call stops the benchmark, naming it
+        paces.append(calls * 60 / wall)
         return 100 * (cpu_s(hub_pid) - c0) / wall
 
     shares: dict[str, list[float]] = {"renewal": [], "api_user": []}
+    paces: list[float] = []  # calls a minute of each window, answers included
     for n in range(rounds):
         order = [("renewal", False), ("api_user", None)]
         for name, force in order[:: -1 if n % 2 else 1]:  # interleaved: neither always runs first
@@ -235,6 +238,7 @@ def renewal_cost(
         per_call[f"hub_cpu_ms_per_call_{name}"] = round((cpu_s(hub_pid) - c0) * 1000 / n, 2)
     return {
         "renewals_per_minute": 1000,
+        "slowest_window_calls_per_minute": round(min(paces)),
         "session_tokens": len(tokens),
         "renewal_rounds": rounds,
         "hub_core_share_pct": round(statistics.median(shares["renewal"]), 2),
