@@ -1,9 +1,9 @@
 """The kubelet of the emulator's one node: pods go Pending -> scheduled (scheduler.py) -> Running, with events.
 
-Each pod gets its own loopback address (scheduler.py); containers run as local processes (tests/support/kube/containers.py says which), in kubelet order: init
-containers one after the other to completion, then the containers, each ready when its exec readiness probe
-passes. With `fast`, every container is pretended and a tiny in-loop HTTP stub answers on the main
-container's port, so a hub sees the server come up.
+Each pod gets its own loopback address (scheduler.py); containers run as local processes (containers.py
+says which), in kubelet order: init containers one after the other to completion, then the containers,
+each ready when its exec readiness probe passes. With `fast`, every container is pretended and a tiny
+in-loop HTTP stub answers on the main container's port, so a hub sees the server come up.
 A pod whose referenced Secret/ConfigMap or key is missing waits, with a CreateContainerConfigError (env) or
 FailedMount (volume) event, until it appears. Graceful deletion stops the processes, then removes the pod.
 """
