@@ -224,6 +224,29 @@ def test_garbage_collection_follows_owner_references(emu):
     wait_until(lambda: emu.store.find("secrets", "default", "gc-owned") is None)
 
 
+def test_owner_references_changed_by_a_patch_count_for_garbage_collection(emu):
+    owner = post(emu, "pods", pod("gc-patched-owner")).json()
+    assert post(emu, "secrets", secret("gc-freed", {"k": "v"}, owner=owner)).status_code == 201
+    assert post(emu, "secrets", secret("gc-adopted", {"k": "v"})).status_code == 201
+    merge = {"Content-Type": "application/merge-patch+json"}
+    url = f"{emu.url}/api/v1/namespaces/default/secrets"
+    freed = {"metadata": {"ownerReferences": None}}
+    requests.patch(f"{url}/gc-freed", json=freed, headers=merge, timeout=10).raise_for_status()
+    ghost = secret(
+        "x", {}, owner={"metadata": {"name": "gone", "uid": "00000000-0000-0000-0000-00000000000a"}}
+    )
+    adopted = {"metadata": {"ownerReferences": ghost["metadata"]["ownerReferences"]}}
+    requests.patch(f"{url}/gc-adopted", json=adopted, headers=merge, timeout=10).raise_for_status()
+    wait_until(lambda: emu.store.find("secrets", "default", "gc-adopted") is None)  # its new owner is gone
+
+    r = requests.delete(
+        f"{emu.url}/api/v1/namespaces/default/pods/gc-patched-owner?gracePeriodSeconds=0", timeout=10
+    )
+    assert r.status_code == 200
+    time.sleep(0.5)  # the collector runs within 0.05 s of a deletion
+    assert emu.store.find("secrets", "default", "gc-freed") is not None  # no longer owned: kept
+
+
 def test_injected_faults_and_dropped_connections(emu):
     emu.fail("GET", r"/secrets", count=1)
     url = f"{emu.url}/api/v1/namespaces/default/secrets"
