@@ -4,12 +4,14 @@ Starts the real IdP, OpenBao, SeaweedFS (STS) and a hub wired with DatalabOAuthe
 logs alice in through the form, then times `GET /hub/api/datalab/credentials` with a token of hers:
 served from the broker's cache, and forced (`?force=1`: one STS AssumeRoleWithWebIdentity + one Vault JWT
 login). Baseline, in the same run: `GET /hub/api/user` with the same token (an authenticated hub call
-that does no credential work). Last line: one JSON object (milliseconds, medians).
+that does no credential work). Wall time per call (median), and the hub's CPU per call over BLOCK calls,
+in ROUNDS interleaved rounds of both (median ratio and spread). Last line: one JSON object (milliseconds).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import statistics
 import sys
@@ -27,7 +29,11 @@ from tests.support.idp import login, run_idp  # noqa: E402
 from tests.support.openbao import run_openbao  # noqa: E402
 from tests.support.seaweedfs import run_seaweedfs  # noqa: E402
 
-ROUNDS = 15
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from many_users import cpu_s  # noqa: E402
+
+ROUNDS = 15  # timed calls of each kind, and forced mints
+CPU_ROUNDS, BLOCK = 5, 200
 
 
 def timed(fn, rounds=ROUNDS) -> float:
@@ -78,6 +84,15 @@ def main() -> None:
                 baseline = timed(lambda: get("/user"))
                 cached = timed(lambda: get("/datalab/credentials"))
                 forced = timed(lambda: get("/datalab/credentials?force=1"))
+                pid = int((work / "hub" / "jupyterhub.pid").read_text())
+                cpu = {"/user": [], "/datalab/credentials": []}
+                for n in range(CPU_ROUNDS):  # interleaved: neither always runs first
+                    for path in list(cpu)[:: -1 if n % 2 else 1]:
+                        c0 = cpu_s(pid)
+                        for _ in range(BLOCK):
+                            get(path)
+                        cpu[path].append((cpu_s(pid) - c0) * 1000 / BLOCK)
+    ratios = [r / b for r, b in zip(cpu["/datalab/credentials"], cpu["/user"], strict=True)]
     result = {
         "benchmark": "credentials_renewal",
         "unit": "ms (median)",
@@ -85,6 +100,11 @@ def main() -> None:
         "baseline_hub_api_user": baseline,
         "renewal_cached": cached,
         "renewal_minted_sts_and_vault": forced,
+        "hub_cpu_ms_per_call_baseline": round(statistics.median(cpu["/user"]), 2),
+        "hub_cpu_ms_per_call_cached": round(statistics.median(cpu["/datalab/credentials"]), 2),
+        "hub_cpu_ratio_median": round(statistics.median(ratios), 2),
+        "hub_cpu_ratio_spread": [round(min(ratios), 2), round(max(ratios), 2)],
+        "load_1min": round(os.getloadavg()[0], 2),
     }
     print(f"hub API baseline {baseline} ms; renewal from cache {cached} ms; minting STS+Vault {forced} ms")
     print(json.dumps(result))

@@ -224,7 +224,8 @@ def renewal_cost(
         for name, force in order[:: -1 if n % 2 else 1]:  # interleaved: neither always runs first
             shares[name].append(paced(force))
         print(
-            f"renewal round {n + 1}: {json.dumps({k: round(v[-1], 2) for k, v in shares.items()})}",
+            f"renewal round {n + 1}: {json.dumps({k: round(v[-1], 2) for k, v in shares.items()})}"
+            f" pace {paces[-1]:.0f}/min, load {os.getloadavg()[0]:.1f}",
             flush=True,
         )
     ratios = [r / b for r, b in zip(shares["renewal"], shares["api_user"], strict=True)]
@@ -335,6 +336,7 @@ def main() -> None:
         "hub_peak_rss_mb": med("datalab", "hub_peak_rss_mb"),
         "baseline_hub_peak_rss_mb": med("bare", "hub_peak_rss_mb"),
         "first_failures": [f for r in rounds for f in r["datalab"]["failures"]][:3],
+        "load_1min": round(os.getloadavg()[0], 2),
         **renewal,
     }))  # fmt: skip
 
