@@ -9,7 +9,7 @@ def register(commands) -> None:
         help="Run the whole datalab on this machine (IdP, S3, Vault, hub) until Ctrl-C. "
         "State: DATALAB_STATE_DIR (default .datalab); address: DATALAB_HOST, DATALAB_PORT (127.0.0.1:8000); "
         "system accounts of users, as root: DATALAB_ACCOUNT_TEMPLATE (default dl-{username}); sessions "
-        "starting at once: DATALAB_START_SLOTS (default: the cores, at least 2).",
+        "starting at once: DATALAB_START_SLOTS (default: two per core).",
     )
     p.set_defaults(func=_up)
 

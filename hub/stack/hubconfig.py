@@ -63,8 +63,8 @@ def apply(c, s: dict) -> None:
     # a session stopped by its memory limit is noticed within seconds
     c.LocalCatalogSpawner.poll_interval = 10
     c.Spawner.http_timeout = 90  # from launching a session's server until it answers (spawner.local)
-    # JupyterHub's timeout covers all of start(), the wait in the start line included (one start per core
-    # at a time: 50 users signing in at once on 2 cores wait minutes); each step has its own limit.
+    # JupyterHub's timeout covers all of start(), the wait in the start line included (two starts per core
+    # at a time: 50 users signing in at once on 2 cores wait a minute or two); each step has its own limit.
     c.Spawner.start_timeout = 600
     if s.get("catalog_dir"):
         c.LocalCatalogSpawner.catalog_dir = s["catalog_dir"]

@@ -94,12 +94,13 @@ class LocalCatalogSpawner(IdentityMixin, LimitsMixin, MachineMixin, CatalogMixin
     start_slots = Integer(
         help="""How many sessions may be starting at once (from launching the server's process until it
         answers); the others wait in line, in the order they came, and their spawn page says how many are
-        ahead. Default: the machine's cores, at least 2. The wait counts within `start_timeout`.""",
+        ahead. Default: two per core of the machine (on a machine busy with other work, two per core keep
+        the line's share of the CPU). The wait counts within `start_timeout`.""",
     ).tag(config=True)
 
     @default("start_slots")
     def _start_slots_default(self):
-        return max(2, os.cpu_count() or 1)
+        return 2 * (os.cpu_count() or 1)
 
     _start_line: StartQueue | None = None  # shared by every session of this hub
 

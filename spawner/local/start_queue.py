@@ -1,7 +1,7 @@
 """A line for starting sessions: at most `slots` start at once, the others wait their turn (FIFO).
 
-Fifty Jupyter servers starting together on two cores each take minutes and many miss their timeouts; one
-after another per core, each takes seconds. A slot is held from launching the session's process until
+Fifty Jupyter servers starting together on two cores each take minutes and many miss their timeouts;
+two at a time per core, each takes seconds. A slot is held from launching the session's process until
 it answers, fails or dies: `async with queue.slot(report): ...` leaves the line or frees the slot on
 every path (exception, cancellation). While waiting, `report(ahead)` is called with how many are ahead,
 first at once, then as the line moves (every step when 10 or fewer are ahead, every fifth before).
