@@ -7,10 +7,10 @@ notebooks, checkpoints and trust, which keep their own routes) goes to the inher
 except that a base64 body (an upload chunk) is read without JSON-parsing its content (upload_body.py).
 
 Request bodies are received piece by piece (`stream_request_body`) and joined once: tornado's own reading
-grows a bytearray by reallocation, then copies it into bytes, which cost about a tenth of the server's CPU
-on a 100 MiB chunked upload (benchmarks/s3_upload.py: 0.41 -> 0.37 CPU-s). The methods still run once the
-whole body is there; it is never parsed as form arguments (the contents API takes JSON; an `_xsrf` token
-comes as a header or query argument).
+grows a bytearray by reallocation, then copies it into bytes, which cost about a seventh of the server's
+CPU on a 100 MiB chunked upload (benchmarks/s3_upload.py, A/B: 0.38-0.39 -> 0.32-0.34 CPU-s). The methods
+still run once the whole body is there; it is never parsed as form arguments (the contents API takes
+JSON; an `_xsrf` token comes as a header or query argument).
 """
 
 from __future__ import annotations
