@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from many_users import cpu_s  # noqa: E402
 
 ROUNDS = 15  # timed calls of each kind, and forced mints
-CPU_ROUNDS, BLOCK = 5, 200
+CPU_ROUNDS, BLOCK = 5, 500  # 500 calls: ~50 ticks of 10 ms per block
 
 
 def timed(fn, rounds=ROUNDS) -> float:
