@@ -6,6 +6,11 @@ only the id, hash and client of the unexpired tokens of the prefix, the hash is 
 Same answers, about half the hub CPU (~0.2 ms less per renewal, measured in a real hub). A token whose
 client is missing (a stale OAuth token, which upstream deletes) is handed to upstream's `find`.
 
+The session's identity map holds objects only while something refers to them: with 1,000 sessions renewing
+in turn, each request loaded its token again, then its OAuth client (two more queries). The KEEP tokens
+found last are held here, so they stay loaded; the query above still checks each request's token in the
+database (a revoked one is not found, whether held here or not).
+
 Upstream parts this relies on (checked on JupyterHub 5.4 / 6.1): the `api_tokens` columns `id`, `prefix`,
 `hashed`, `expires_at` and `client_id`, `APIToken.prefix_length`, `APIToken.now` and
 `jupyterhub.utils.compare_token`; tests/hub/credentials/test_token_lookup.py compares both lookups.
@@ -13,9 +18,14 @@ Upstream parts this relies on (checked on JupyterHub 5.4 / 6.1): the `api_tokens
 
 from __future__ import annotations
 
+from collections import OrderedDict
+
 from jupyterhub import orm
 from jupyterhub.utils import compare_token
 from sqlalchemy import or_, select
+
+KEEP = 5_000  # tokens held loaded (a few kB each)
+_held: OrderedDict[int, orm.APIToken] = OrderedDict()
 
 
 def find_token(db, token: str) -> orm.APIToken | None:
@@ -29,5 +39,11 @@ def find_token(db, token: str) -> orm.APIToken | None:
         if compare_token(hashed, token):
             if not client_id:
                 return orm.APIToken.find(db, token)
-            return db.get(orm.APIToken, token_id)
+            found = db.get(orm.APIToken, token_id)
+            if found is not None:
+                _held[token_id] = found
+                _held.move_to_end(token_id)
+                while len(_held) > KEEP:
+                    _held.popitem(last=False)
+            return found
     return None

@@ -40,6 +40,7 @@ def test_each_token_is_found_as_upstream_finds_it_even_when_tokens_share_a_prefi
 
 def test_expired_and_revoked_tokens_are_not_found(db):
     expired, revoked = new_token(db, expires_in=3600), new_token(db)
+    assert find_token(db, expired) is not None and find_token(db, revoked) is not None  # now held loaded
     orm.APIToken.find(db, expired).expires_at = orm.APIToken.now() - timedelta(seconds=1)
     db.delete(orm.APIToken.find(db, revoked))
     db.commit()
