@@ -108,6 +108,9 @@ class SpawnSteps:
     async def _make_create_pod_request(self, pod_manifest, request_timeout):
         """Create the pod, then at once its Secret, owned by the pod (uid from the create response)."""
         self.report_progress("Creating the session's pod")
+        # Counted as made from the moment it is asked for: a cancel (the hub's start_timeout) can come after
+        # the API made it and before its answer arrives. Deleting a pod that is not there is a 404: gone.
+        self._created["pod"] = True
         try:
             created = await asyncio.wait_for(
                 self.api.create_namespaced_pod(self.namespace, pod_manifest), request_timeout
@@ -120,7 +123,6 @@ class SpawnSteps:
             self.log.info("Found an existing pod %s, deleting it before trying again", self.pod_name)
             await self.stop(True)
             return False
-        self._created["pod"] = True
         await self._create_session_secret(created.metadata.uid)
         return True
 

@@ -138,6 +138,21 @@ async def test_failed_secret_leaves_nothing_behind(kube, spawn):
     selector = "hub.jupyter.org/username=cleo"
     await wait_until(lambda: not kube.objects("pods", label_selector=selector))
     assert not kube.objects("secrets", label_selector=selector)
+
+
+async def test_spawn_cancelled_while_the_pod_is_being_created_deletes_the_pod(kube, spawn):
+    """A timeout that cancels start() after the API made the pod but before its answer came back: the pod
+    is still deleted (the spawn counts it as made from the moment it asks)."""
+    spawner = spawn("hal", {"service": "vscode-python"})
+    kube.late("POST", r"/namespaces/default/pods", seconds=30)
+    spawner.start()
+    selector = "hub.jupyter.org/username=hal"
+    await wait_until(lambda: kube.objects("pods", label_selector=selector))
+    spawner._start_future.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await spawner._start_future
+    await wait_until(lambda: not kube.objects("pods", label_selector=selector), limit=30)
+    assert not kube.objects("secrets", label_selector=selector)
     assert not kube.objects("persistentvolumeclaims", label_selector=selector)  # created by this spawn
     assert spawner._pvc_exists is False
 

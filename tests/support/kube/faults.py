@@ -20,10 +20,10 @@ from tests.support.kube.errors import ApiError
 class Fault:
     method: str | None  # None: any verb
     path: re.Pattern
-    action: str  # "error" | "hang" | "drop"
+    action: str  # "error" | "hang" | "drop" | "late" (carried out at once, answered after `seconds`)
     status: int = 500
     count: int = 1  # how many more requests it applies to; -1: until cleared
-    seconds: float = 3600.0  # how long a "hang" lasts
+    seconds: float = 3600.0  # how long a "hang" lasts, or a "late" answer is held
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -38,7 +38,7 @@ class Faults:
 
     def add(self, *, method=None, path=".*", action="error", status=500, count=1, seconds=3600.0) -> Fault:
         """Add a rule; `path` is a regex searched in the request path plus query string."""
-        if action not in ("error", "hang", "drop"):
+        if action not in ("error", "hang", "drop", "late"):
             raise ValueError(f"unknown fault action {action!r}")
         fault = Fault(method.upper() if method else None, re.compile(path), action, status, count, seconds)
         with self._lock:
@@ -63,6 +63,11 @@ class Faults:
     async def middleware(self, request: web.Request, handler):
         target = request.path_qs
         fault = self.take(request.method, target)
+        if fault is not None and fault.action == "late":
+            response = await handler(request)
+            self.requests.append((request.method, target, response.status))
+            await asyncio.sleep(fault.seconds)
+            return response
         if fault is not None:
             self.requests.append((request.method, target, -1))
             if fault.action == "drop":

@@ -166,6 +166,11 @@ class KubeEmulator:
         """The next `count` matching requests get no answer for `seconds`."""
         return self.faults.add(method=method, path=path, action="hang", seconds=seconds, count=count)
 
+    def late(self, method=None, path=".*", *, seconds=3600.0, count=1) -> Fault:
+        """The next `count` matching requests are carried out at once and answered after `seconds` (a slow
+        answer: what the request did stands even when the client gives up waiting)."""
+        return self.faults.add(method=method, path=path, action="late", seconds=seconds, count=count)
+
     def drop_connections(self, down_seconds: float = 0.0) -> None:
         """Drop every open connection (watches included); with down_seconds, also refuse new ones that long.
 
