@@ -201,6 +201,8 @@ async def test_stale_secret_of_an_earlier_pod_is_replaced(kube, spawn):
 async def test_spawn_cancelled_by_the_hub_timeout_cleans_up(kube, spawn):
     """JupyterHub cancels start() when start_timeout passes: what the spawn made is deleted."""
     spawner = spawn("gus", {"service": "vscode-python"})
+    # still retrying the Secret when the cancel comes, however slow the machine (6 s once ran out first)
+    spawner.k8s_api_request_retry_timeout = 120
     kube.hang("POST", r"/namespaces/default/secrets", seconds=30, count=-1)
     spawner.start()
     selector = "hub.jupyter.org/username=gus"
