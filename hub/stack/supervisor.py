@@ -85,7 +85,9 @@ class Part:
             if last in self.ready_codes:
                 return
             time.sleep(0.1)
-        raise TimeoutError(f"{self.name} not ready at {self.health_url} after {timeout:.0f}s ({last})")
+        raise TimeoutError(
+            f"{self.name} not ready at {self.health_url} after {timeout:.0f}s ({last}); its log:\n{self.tail()}"
+        )
 
     def signal(self, sig: int) -> None:
         if self.proc is None:
