@@ -16,11 +16,15 @@ CredentialBroker section). It:
 - checks the Projects settings (groups that are projects, their buckets and Vault folders: hub/projects/);
 - gives the catalog spawners the broker as their credentials provider;
 - registers the Datalab pages (launch links, organiser pages, sharing) with their roles
-  (`sharing_scopes=False`: users get no sharing scopes).
+  (`sharing_scopes=False`: users get no sharing scopes);
+- with a Kubernetes spawner, starts its pod and event watchers while the hub starts, not at the first
+  spawn (spawner/kube/watchers.py; `c.CatalogSpawner.watch_from_hub_start = False` leaves it to spawns).
 """
 
 from __future__ import annotations
 
+import asyncio
+import sys
 from typing import Any
 
 
@@ -48,3 +52,41 @@ def configure(c: Any, *, sharing_scopes: bool = True, server_token_scopes: bool 
 
         c.CatalogOptionsMixin.projects_provider = member_projects
     configure_pages(c, sharing_scopes=sharing_scopes)
+    watch_kubernetes_from_hub_start()
+
+
+_STARTUP_TASKS: set[asyncio.Task] = set()
+
+
+def watch_kubernetes_from_hub_start() -> None:
+    """Schedule the Kubernetes watchers' start on the starting hub's event loop.
+
+    JupyterHub has no startup hook other than its config, which it loads inside its running event loop
+    (`JupyterHub.initialize` is a coroutine): the task runs once the config is loaded, while the hub
+    initializes, and nothing waits for it. Anywhere else (no running loop, no JupyterHub application, a
+    `jupyterhub` subcommand loading the config) this does nothing.
+    """
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    from jupyterhub.app import JupyterHub
+
+    if not JupyterHub.initialized():
+        return
+    app = JupyterHub.instance()
+    if app.subapp is not None or app.generate_config or app.show_config or app.show_config_json:
+        return
+    task = loop.create_task(_start_kubernetes_watchers(app))
+    _STARTUP_TASKS.add(task)
+    task.add_done_callback(_STARTUP_TASKS.discard)
+
+
+async def _start_kubernetes_watchers(app: Any) -> None:
+    # A KubeSpawner subclass has imported kubespawner; a local hub has not (and need not pay for it).
+    kubespawner = sys.modules.get("kubespawner")
+    if kubespawner is None or not issubclass(app.spawner_class, kubespawner.KubeSpawner):
+        return
+    from spawner.kube.watchers import start_watchers
+
+    await start_watchers(app.spawner_class, app.config, app.log)

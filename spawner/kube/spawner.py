@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from kubespawner import KubeSpawner
-from traitlets import Float, Unicode, default
+from traitlets import Bool, Float, Unicode, default
 
 from ..plan import SessionCredentials
 from ..runtime import form
@@ -86,6 +86,13 @@ class CatalogSpawner(CatalogMixin, SpawnSteps, KubeSpawner):
         ".datalab",
         help="""Suffix of the per-server Secret's name (`<pod name><suffix>`). The default contains a dot,
         which pod names never do, so it cannot collide with another server's objects.""",
+    ).tag(config=True)
+
+    watch_from_hub_start = Bool(
+        True,
+        help="""Start KubeSpawner's pod and event watchers when the hub starts (spawner.kube.watchers; with
+        `hub.configure(c)`), so that their first list of every pod and event is done before the first
+        spawn. The hub never waits for it. False: the first spawn starts them, as KubeSpawner does.""",
     ).tag(config=True)
 
     @default("profile_list")

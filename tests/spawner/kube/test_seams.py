@@ -1,6 +1,6 @@
-"""The KubeSpawner private methods and attributes spawner/kube/spawner.py and spawn.py rely on (their module
-docstrings list them) were read on the KubeSpawner versions named here; another version fails until someone
-has read them again in its kubespawner/spawner.py and added it."""
+"""The KubeSpawner private methods and attributes spawner/kube/spawner.py, spawn.py and watchers.py rely on
+(their module docstrings list them) were read on the KubeSpawner versions named here; another version fails
+until someone has read them again in its kubespawner/spawner.py and added it."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from kubespawner import KubeSpawner
 
 import spawner.kube.spawn as spawn_module
 import spawner.kube.spawner as module
+import spawner.kube.watchers as watchers_module
 from spawner.kube.offline import make_spawner, offline_kube_config
 from spawner.kube.spawner import CatalogSpawner
 
@@ -27,6 +28,8 @@ CALLED = {
     "_build_common_labels": ["self", "extra_labels"],
     "_expand_all": ["self", "src"],
     "_sorted_dict_values": ["self", "src"],
+    "_start_watching_events": ["self", "replace"],
+    "_start_watching_pods": ["self", "replace"],
 }
 ATTRIBUTES = ("_pvc_exists", "_start_future")
 
@@ -40,7 +43,7 @@ def test_the_installed_kubespawner_was_checked():
 
 
 def test_the_module_docstrings_list_every_seam_checked_here():
-    docs = module.__doc__ + spawn_module.__doc__
+    docs = module.__doc__ + spawn_module.__doc__ + watchers_module.__doc__
     for name in [*OVERRIDDEN, *CALLED, *ATTRIBUTES, "_log_name"]:
         assert f"`{name}`" in docs or f"`Spawner.{name}`" in docs, name
 

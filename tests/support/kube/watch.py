@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 
 from aiohttp import web
 
@@ -53,6 +54,7 @@ class Watches:
     def __init__(self, store: Store):
         self.store = store
         self._queues: set[asyncio.Queue] = set()
+        self.opened: Counter[str] = Counter()  # watches served so far, by plural (a test sees who watches)
 
     def close_all(self) -> None:
         for queue in list(self._queues):
@@ -87,6 +89,7 @@ class Watches:
             initial, replay = [_event("ERROR", e.status())], []
             timeout_seconds = 0
         self._queues.add(queue)
+        self.opened[plural] += 1
         response = web.StreamResponse(status=200, headers={"Content-Type": "application/json"})
         response.enable_chunked_encoding()
         try:
