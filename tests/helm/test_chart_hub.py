@@ -115,6 +115,10 @@ def _chart_hub(root, issuer, callback, hub_port, api_port, public_port):
 def test_the_chart_configured_hub_spawns_a_session_on_the_cluster(chart_hub):
     hub = chart_hub
     assert "Loading extra config: 10-datalab" in hub.hub.log(), "the chart ran our hub.extraConfig"
+    # the hub watches its namespace's pods and events from its start (spawner/kube/watchers.py), not from
+    # the first spawn; that spawn uses the same watcher (KubeSpawner logs this line once per watcher)
+    watching = f"Watching pods and events in namespace {chart.NAMESPACE} since hub start"
+    wait_until(lambda: watching in hub.hub.log(), timeout=30, what="the hub watching pods and events")
     browser = requests.Session()
     login(browser, "alice", USERS["alice"]["password"], start_url=f"{hub.url}/hub/oauth_login")
     assert hub.api("GET", "/users/alice").json()["groups"] == ["datalab-users"], "groups from the IdP"
@@ -127,6 +131,7 @@ def test_the_chart_configured_hub_spawns_a_session_on_the_cluster(chart_hub):
     [pod] = hub.emu.objects(
         "pods", namespace=chart.NAMESPACE, label_selector="hub.jupyter.org/username=alice"
     )
+    assert hub.hub.log().count("watching for pods with label selector") == 1
     labels = pod["metadata"]["labels"]
     # set by the chart's jupyterhub_config.py (common labels), then ours (catalog) and our values (extraLabels)
     assert labels["helm.sh/chart"] == "jupyterhub-4.4.0" and labels["app.kubernetes.io/instance"] == "datalab"
