@@ -10,7 +10,8 @@ a list in progress (a cancelled first list would leave spawns waiting for it for
 - a first list slower than `slow_after` seconds is logged as a warning; the hub does not wait for it, a
   spawn meanwhile waits for that same list;
 - a failed one is logged as a warning and its reflector is dropped, so the next spawn starts a new one as
-  before (KubeSpawner would hand it the failed reflector, which never sees a pod). With
+  before (KubeSpawner would hand it the failed reflector, which never sees a pod); so is one that failed
+  before (a poll of a running server, at hub start), which KubeSpawner hands to this start too. With
   `enable_user_namespaces` KubeSpawner exits the hub when its reflector fails to start; at hub start the
   hub keeps running instead.
 
@@ -45,9 +46,12 @@ def _why(error: BaseException) -> str:
 
 async def _outcome(start) -> BaseException | None:
     try:
-        await start()
+        reflector = await start()
     except (Exception, SystemExit) as e:  # SystemExit: KubeSpawner's sys.exit with enable_user_namespaces
         return e
+    loaded = reflector.first_load_future
+    if reflector.watch_task is None and loaded.done():  # an earlier start that failed (a poll's), handed on
+        return (None if loaded.cancelled() else loaded.exception()) or RuntimeError("its first list failed")
     return None
 
 

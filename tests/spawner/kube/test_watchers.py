@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import pytest
+from kubernetes_asyncio.client.rest import ApiException
 from kubespawner import KubeSpawner
 from traitlets.config import Config
 
@@ -134,3 +135,22 @@ async def test_a_refused_first_list_is_said_and_the_next_spawn_lists_again(
     reflector = await spawner._start_watching_pods()
     assert reflector.first_load_future.exception() is None and reflector.watch_task is not None
     assert [status for _, _, status in served(emu, "GET", POD_LIST)][:2] == [-1, 200]
+
+
+async def test_a_watcher_that_failed_before_the_hub_start_one_is_replaced(
+    kube_config, stop_reflectors, caplog
+):
+    emu, c = kube_config
+    c.KubeSpawner.events_enabled = False
+    # a poll of a running server at hub start (JupyterHub's init_spawners) got there first, and failed
+    emu.fail("GET", r"/pods\?fieldSelector=&labelSelector=[^&]*$", status=500)
+    with pytest.raises(ApiException):
+        await make_spawner(username="ada", config=c)._start_watching_pods()
+    assert not await start_watchers(CatalogSpawner, c, logging.getLogger("test-watchers"))
+    assert (
+        "Could not start watching pods in namespace default at hub start: the Kubernetes API answered 500"
+        in (caplog.text)
+    )
+    reflector = await make_spawner(username="ada", config=c)._start_watching_pods()  # the next spawn's
+    assert reflector.watch_task is not None
+    assert [status for _, _, status in served(emu, "GET", POD_LIST)] == [-1, 200]
