@@ -5,6 +5,9 @@ response); a failed spawn deletes what it created (pod, Secret, a PVC it created
 fails with a 503 that says which step failed. It uses CatalogSpawner's pod_names(),
 get_session_secret_manifest(), plan, _parts and report_progress().
 
+Request timeouts use `asyncio.timeout`, not `wait_for`: on Python 3.11, `wait_for` returns an answer that
+arrives with a cancel and loses the cancel (the hub's start_timeout), and the spawn goes on.
+
 KubeSpawner private methods and attributes used (checked on KubeSpawner 7.0.0 and 7.1.0; the versions are
 pinned in tests/spawner/kube/test_seams.py):
 - `_make_create_pod_request`: create the Secret owned by the pod as soon as the pod exists;
@@ -65,6 +68,11 @@ class SpawnSteps:
         except (Exception, asyncio.CancelledError):
             await self._clean_up_failed_start()
             raise
+        if asyncio.current_task().cancelling():
+            # Cancelled (the hub's start_timeout), but a step swallowed it: Python 3.11's wait_for returns a
+            # result that arrives with the cancel. Undo the start as for any other cancel.
+            await self._clean_up_failed_start()
+            raise asyncio.CancelledError
         self._report_clone_outcome()
         return url
 
@@ -81,10 +89,8 @@ class SpawnSteps:
         """Create the home PVC, remembering whether this spawn created it (an older home is kept)."""
         self.report_progress(f"Preparing the persistent home {pvc.metadata.name} ({self._parts.storage})")
         try:
-            await asyncio.wait_for(
-                self.api.create_namespaced_persistent_volume_claim(namespace=self.namespace, body=pvc),
-                request_timeout,
-            )
+            async with asyncio.timeout(request_timeout):
+                await self.api.create_namespaced_persistent_volume_claim(namespace=self.namespace, body=pvc)
         except TimeoutError:
             return False  # it may exist now: the 409 of the retry tells, by our annotation
         except ApiException as e:
@@ -112,9 +118,8 @@ class SpawnSteps:
         # the API made it and before its answer arrives. Deleting a pod that is not there is a 404: gone.
         self._created["pod"] = True
         try:
-            created = await asyncio.wait_for(
-                self.api.create_namespaced_pod(self.namespace, pod_manifest), request_timeout
-            )
+            async with asyncio.timeout(request_timeout):
+                created = await self.api.create_namespaced_pod(self.namespace, pod_manifest)
         except TimeoutError:
             return False
         except ApiException as e:
@@ -133,9 +138,8 @@ class SpawnSteps:
 
         async def attempt() -> bool:
             try:
-                await asyncio.wait_for(
-                    self.api.create_namespaced_secret(self.namespace, manifest), self.k8s_api_request_timeout
-                )
+                async with asyncio.timeout(self.k8s_api_request_timeout):
+                    await self.api.create_namespaced_secret(self.namespace, manifest)
             except TimeoutError:
                 return False
             except ApiException as e:
@@ -159,9 +163,8 @@ class SpawnSteps:
         delete = getattr(self.api, f"delete_namespaced_{kind}")
         kwargs = {"grace_period_seconds": 0} if kind == "pod" else {}
         try:
-            await asyncio.wait_for(
-                delete(name=name, namespace=self.namespace, **kwargs), self.k8s_api_request_timeout
-            )
+            async with asyncio.timeout(self.k8s_api_request_timeout):
+                await delete(name=name, namespace=self.namespace, **kwargs)
         except ApiException as e:
             if e.status == 404:
                 return True

@@ -140,23 +140,6 @@ async def test_failed_secret_leaves_nothing_behind(kube, spawn):
     assert not kube.objects("secrets", label_selector=selector)
 
 
-async def test_spawn_cancelled_while_the_pod_is_being_created_deletes_the_pod(kube, spawn):
-    """A timeout that cancels start() after the API made the pod but before its answer came back: the pod
-    is still deleted (the spawn counts it as made from the moment it asks)."""
-    spawner = spawn("hal", {"service": "vscode-python"})
-    kube.late("POST", r"/namespaces/default/pods", seconds=30)
-    spawner.start()
-    selector = "hub.jupyter.org/username=hal"
-    await wait_until(lambda: kube.objects("pods", label_selector=selector))
-    spawner._start_future.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await spawner._start_future
-    await wait_until(lambda: not kube.objects("pods", label_selector=selector), limit=30)
-    assert not kube.objects("secrets", label_selector=selector)
-    assert not kube.objects("persistentvolumeclaims", label_selector=selector)  # created by this spawn
-    assert spawner._pvc_exists is False
-
-
 async def test_failed_spawn_keeps_the_home_of_an_earlier_session(kube, spawn):
     first = spawn("dora", {"service": "jupyter-python"})
     await first.start()
@@ -198,22 +181,51 @@ async def test_stale_secret_of_an_earlier_pod_is_replaced(kube, spawn):
     await again.stop(now=True)
 
 
-async def test_spawn_cancelled_by_the_hub_timeout_cleans_up(kube, spawn):
-    """JupyterHub cancels start() when start_timeout passes: what the spawn made is deleted."""
-    spawner = spawn("gus", {"service": "vscode-python"})
-    # still retrying the Secret when the cancel comes, however slow the machine (6 s once ran out first)
-    spawner.k8s_api_request_retry_timeout = 120
+def secret_hangs(kube, spawner, monkeypatch) -> bool:
+    """The cancel comes while the spawn still retries a Secret the API never answers."""
     kube.hang("POST", r"/namespaces/default/secrets", seconds=30, count=-1)
+    return True
+
+
+def pod_answer_late(kube, spawner, monkeypatch) -> bool:
+    """The cancel comes after the API made the pod but before its answer came back."""
+    kube.late("POST", r"/namespaces/default/pods", seconds=30)
+    return True
+
+
+def cancel_with_pod_answer(kube, spawner, monkeypatch) -> bool:
+    """The cancel comes at the moment the pod's answer does (Python 3.11's wait_for then lost the cancel,
+    and the spawn went on to start the session)."""
+    create = spawner.api.create_namespaced_pod
+
+    async def create_then_cancel(*args, **kwargs):
+        created = await create(*args, **kwargs)
+        spawner._start_future.cancel()
+        return created
+
+    monkeypatch.setattr(spawner.api, "create_namespaced_pod", create_then_cancel)
+    return False
+
+
+@pytest.mark.parametrize("timing", [secret_hangs, pod_answer_late, cancel_with_pod_answer])
+async def test_spawn_cancelled_by_the_hub_timeout_cleans_up(kube, spawn, monkeypatch, timing):
+    """JupyterHub cancels start() when start_timeout passes: whenever the cancel comes, the start ends
+    cancelled and what the spawn made is deleted."""
+    spawner = spawn("gus", {"service": "vscode-python"})
+    spawner.k8s_api_request_retry_timeout = 120  # the spawn must not give up on its own before the cancel
+    cancel_here = timing(kube, spawner, monkeypatch)
     spawner.start()
     selector = "hub.jupyter.org/username=gus"
-    await wait_until(lambda: kube.objects("pods", label_selector=selector))
-    spawner._start_future.cancel()
+    if cancel_here:
+        await wait_until(lambda: kube.objects("pods", label_selector=selector), limit=30)
+        spawner._start_future.cancel()
     with pytest.raises(asyncio.CancelledError):
         await spawner._start_future
     # deletion is asynchronous (and slow on a loaded machine: 10 s was once not enough)
     await wait_until(lambda: not kube.objects("pods", label_selector=selector), limit=30)
-    assert not kube.objects("persistentvolumeclaims", label_selector=selector)
+    assert not kube.objects("persistentvolumeclaims", label_selector=selector)  # created by this spawn
     assert not kube.objects("secrets", label_selector=selector)
+    assert spawner._pvc_exists is False
 
 
 async def test_pvc_found_after_a_timed_out_create_is_ours_only_if_this_spawn_made_it(kube, spawn):
