@@ -182,7 +182,8 @@ def _running(pid: int) -> bool:
 
 
 class Supervisor:
-    """Runs parts in order; restarts one that dies (at most 3 times a minute); stops all on request."""
+    """Runs parts in order (one that hangs at start gets one fresh start); restarts one that dies (at most
+    3 times a minute); stops all on request."""
 
     def __init__(self, mark: str, say: Callable[[str], None] = print, session_uids=frozenset):
         self.mark = mark
@@ -195,7 +196,16 @@ class Supervisor:
     def launch(self, part: Part, timeout: float = 60.0) -> Part:
         part.start()
         self.parts.append(part)
-        part.wait_ready(timeout)
+        try:
+            part.wait_ready(timeout)
+        except TimeoutError:
+            # alive but not answering: it may have hung, so it gets one fresh start, as a part that dies does
+            self.say(
+                f"datalab: {part.name} did not answer in {timeout:.0f}s; restarting it once (log: {part.log})"
+            )
+            stop_parts([part], part.stop_timeout)
+            part.start()
+            part.wait_ready(timeout)
         if part.after_start:
             part.after_start()
         return part
