@@ -4,7 +4,6 @@ that crashes while answering a refresh costs nobody their sign-in."""
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 
@@ -12,9 +11,14 @@ import pytest
 import requests
 
 from hub.auth import needs_refresh
-from tests.support.credentials_hub import HUB_CLIENT_ID, hub_client, hub_config, new_secret, own_token
-from tests.support.hub import run_hub
-from tests.support.idp import login, lossy_proxy, node_available, run_idp
+from tests.support.credentials_hub import (
+    HUB_CLIENT_ID,
+    own_token,
+    run_credentials_hub,
+    run_hub_idp,
+    signed_in,
+)
+from tests.support.idp import login, lossy_proxy
 from tests.support.openbao import run_openbao
 
 TTL = 10  # seconds of access and id tokens
@@ -38,23 +42,19 @@ def test_refresh_margin_is_a_fraction_of_the_lifetime_with_a_floor():
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
     work = tmp_path_factory.mktemp("refresh")
-    secret = new_secret()
     with (
-        run_idp(work / "idp", users=USERS, clients=[hub_client(secret)], access_token_ttl=TTL) as idp,
+        run_hub_idp(work, USERS, access_token_ttl=TTL) as (idp, secret),
         run_openbao(work / "bao") as bao,
     ):
         bao.configure_jwt(issuer=idp.issuer, audience=HUB_CLIENT_ID, strict_expiry=True)
-        config = hub_config(
-            issuer=idp.issuer,
-            client_secret=secret,
-            sessions_dir=work / "sessions",
+        with run_credentials_hub(
+            work,
+            idp,
+            secret,
             broker={"vault_mode": "required", "vault_addr": bao.addr, "timeout": 5.0},
             authenticator={"refresh_min_margin": MARGIN, "auth_refresh_age": 1},
-        )
-        with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+        ) as hub:
             yield idp, hub, secret
             assert hub.alive()
 
@@ -65,10 +65,7 @@ def auth_state(hub, user):
 
 def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_login(stack):
     idp, hub, secret = stack
-    browsers = {}
-    for user in USERS:
-        browsers[user] = requests.Session()
-        login(browsers[user], user, USERS[user]["password"], start_url=f"{hub.url}/hub/oauth_login")
+    browsers = {user: signed_in(hub, user, USERS[user]["password"]) for user in USERS}
     tokens = {u: own_token(hub.url, browsers[u], u, SCOPES) for u in USERS}
     first = {u: auth_state(hub, u) for u in USERS}
 
@@ -117,7 +114,7 @@ def test_tokens_refresh_before_expiry_and_a_dead_refresh_token_forces_a_new_logi
     relogin = login(requests.Session(), "carol", "carol-pw", start_url=f"{hub.url}/hub/oauth_login")
     assert relogin.status_code == 403
     # After logging in again everything works.
-    login(requests.Session(), "bob", "bob-pw", start_url=f"{hub.url}/hub/oauth_login")
+    signed_in(hub, "bob", "bob-pw")
     assert hub.api("GET", ENDPOINT, token=tokens["bob"]).status_code == 200
 
 
@@ -128,28 +125,20 @@ CRASH_TTL = 6  # seconds of access and id tokens
 @pytest.fixture(scope="module")
 def lossy_stack(tmp_path_factory):
     """The hub asks the dev IdP (default settings) for tokens through a proxy that can lose replies."""
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
     work = tmp_path_factory.mktemp("lost-refresh")
-    secret = new_secret()
     users = {"dora": {"password": "dora-pw", "groups": ["datalab-users"]}}
     with (
-        run_idp(work / "idp", users=users, clients=[hub_client(secret)], access_token_ttl=CRASH_TTL) as idp,
+        run_hub_idp(work, users, access_token_ttl=CRASH_TTL) as (idp, secret),
         lossy_proxy(idp.port) as proxy,
     ):
-        config = hub_config(
-            issuer=idp.issuer,
-            client_secret=secret,
-            sessions_dir=work / "sessions",
-            broker={"s3_mode": "off", "vault_mode": "off"},
-            authenticator={
-                "token_url": f"{proxy.url}/token",
-                "refresh_min_margin": 2,
-                "auth_refresh_age": 1,
-                "refresh_retry_timeout": 90.0,  # a loaded machine restarts the IdP slowly
-            },
-        )
-        with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+        authenticator = {
+            "token_url": f"{proxy.url}/token",
+            "refresh_min_margin": 2,
+            "auth_refresh_age": 1,
+            "refresh_retry_timeout": 90.0,  # a loaded machine restarts the IdP slowly
+        }
+        broker = {"s3_mode": "off", "vault_mode": "off"}
+        with run_credentials_hub(work, idp, secret, broker=broker, authenticator=authenticator) as hub:
             yield idp, proxy, hub
             assert hub.alive()
 
@@ -160,8 +149,7 @@ def wait_for_expiry(state: dict) -> None:
 
 def test_an_idp_crash_while_answering_a_refresh_costs_no_sign_in(lossy_stack):
     idp, proxy, hub = lossy_stack
-    browser = requests.Session()
-    login(browser, "dora", "dora-pw", start_url=f"{hub.url}/hub/oauth_login")
+    browser = signed_in(hub, "dora", "dora-pw")
     first = auth_state(hub, "dora")
     wait_for_expiry(first)  # the next request must refresh: the current tokens are of no use any more
 

@@ -4,13 +4,22 @@
 SimpleLocalProcessSpawner with the credentials seam (hub.configure gives it the broker); like the local backend, it writes the
 secret files 0600 into the session's directory, and (tests only) its server token next to them, so tests
 can call the renewal endpoint exactly as the session would.
+
+The sign-in set-up the hub's tests share: `run_hub_idp(work, users)` (the IdP with the hub's client),
+`run_credentials_hub(work, idp, secret, broker=...)` (the hub against it) and `signed_in(hub, user, pw)`.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from contextlib import contextmanager
 
+import pytest
+import requests
+
+from tests.support.hub import run_hub
+from tests.support.idp import login, node_available, run_idp
 from tests.support.log_secrets import register_secret
 from tests.support.procs import REPO, VENV_BIN
 
@@ -163,3 +172,36 @@ def own_token(url: str, browser, user: str, scopes: list[str] | None = None, not
     assert r.status_code == 201, r.text
     register_secret(r.json()["token"])
     return r.json()["token"]
+
+
+@contextmanager
+def run_hub_idp(work, users: dict, **ttl):
+    """The dev IdP in work/idp with the hub's client registered: yields (idp, client secret).
+    Skips the test when node or the IdP's packages are missing; `ttl` as for run_idp."""
+    if not node_available():
+        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
+    secret = new_secret()
+    with run_idp(work / "idp", users=users, clients=[hub_client(secret)], **ttl) as idp:
+        yield idp, secret
+
+
+@contextmanager
+def run_credentials_hub(work, idp, client_secret: str, *, broker: dict, authenticator: dict | None = None):
+    """A hub from hub_config() signing in with `idp`: state in work/hub, sessions in work/sessions."""
+    config = hub_config(
+        issuer=idp.issuer,
+        client_secret=client_secret,
+        sessions_dir=work / "sessions",
+        broker=broker,
+        authenticator=authenticator,
+    )
+    with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+        yield hub
+
+
+def signed_in(hub, user: str, password: str) -> requests.Session:
+    """A browser session of `user`, signed in to `hub` through the IdP's form."""
+    browser = requests.Session()
+    resp = login(browser, user, password, start_url=f"{hub.url}/hub/oauth_login")
+    assert resp.status_code == 200, resp.text[:500]
+    return browser

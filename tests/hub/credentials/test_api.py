@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 import stat
 
 import botocore.exceptions
@@ -17,9 +16,15 @@ import hvac
 import pytest
 import requests
 
-from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret, own_token
-from tests.support.hub import run_hub
-from tests.support.idp import LoginFailed, login, node_available, run_idp
+from tests.support.credentials_hub import (
+    ROLE,
+    iam_config,
+    own_token,
+    run_credentials_hub,
+    run_hub_idp,
+    signed_in,
+)
+from tests.support.idp import LoginFailed, login
 from tests.support.log_secrets import register_secret
 from tests.support.openbao import run_openbao
 from tests.support.seaweedfs import run_seaweedfs
@@ -44,10 +49,7 @@ class Stack:
         self.browsers: dict[str, requests.Session] = {}
 
     def login(self, username: str, password: str | None = None) -> requests.Session:
-        s = requests.Session()
-        password = password or USERS[username]["password"]
-        resp = login(s, username, password, start_url=f"{self.hub.url}/hub/oauth_login")
-        assert resp.status_code == 200, resp.text[:500]
+        s = signed_in(self.hub, username, password or USERS[username]["password"])
         self.browsers[username] = s
         return s
 
@@ -79,13 +81,9 @@ class Stack:
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
     work = tmp_path_factory.mktemp("hubcreds")
-    client_secret = new_secret()
-    sessions = work / "sessions"
     with (
-        run_idp(work / "idp", users=USERS, clients=[hub_client(client_secret)]) as idp,
+        run_hub_idp(work, USERS) as (idp, client_secret),
         run_openbao(work / "bao") as bao,
         run_seaweedfs(work / "weed", iam=iam_config(idp.issuer, "datalab-hub")) as sw,
     ):
@@ -95,22 +93,16 @@ def stack(tmp_path_factory):
         bao.configure_jwt(issuer=idp.issuer, audience="datalab-hub")
         bao.write_user_secret("alice", "env", {"ALICE_KEY": "alice-value"})
         bao.write_user_secret("bob", "env", {"BOB_KEY": "bob-value"})
-        config = hub_config(
-            issuer=idp.issuer,
-            client_secret=client_secret,
-            sessions_dir=sessions,
-            broker={
-                "vault_mode": "required",
-                "vault_addr": bao.addr,
-                "s3_mode": "required",
-                "s3_endpoint": sw.endpoint,
-                "s3_role_arn": ROLE,
-                "timeout": 5.0,
-            },
-        )
-        env = {"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}
-        with run_hub(work / "hub", config, env=env) as hub:
-            yield Stack(idp, bao, sw, hub, sessions, client_secret)
+        broker = {
+            "vault_mode": "required",
+            "vault_addr": bao.addr,
+            "s3_mode": "required",
+            "s3_endpoint": sw.endpoint,
+            "s3_role_arn": ROLE,
+            "timeout": 5.0,
+        }
+        with run_credentials_hub(work, idp, client_secret, broker=broker) as hub:
+            yield Stack(idp, bao, sw, hub, work / "sessions", client_secret)
             assert hub.alive(), "the hub died during the tests"
 
 

@@ -8,14 +8,10 @@ forced renewals at info, refusals at warning; a revoked token is refused from th
 from __future__ import annotations
 
 import re
-import secrets
 
 import pytest
-import requests
 
-from tests.support.credentials_hub import hub_client, hub_config, new_secret, own_token
-from tests.support.hub import run_hub
-from tests.support.idp import login, node_available, run_idp
+from tests.support.credentials_hub import new_secret, own_token, run_credentials_hub, run_hub_idp, signed_in
 
 USERS = {"alice": {"password": "alice-pw", "groups": ["datalab-users"]}}
 ENDPOINT = "/datalab/credentials"
@@ -24,31 +20,21 @@ SCOPES = ["custom:datalab-credentials:read!user"]
 
 @pytest.fixture(scope="module")
 def hub(tmp_path_factory):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
     work = tmp_path_factory.mktemp("renewlog")
-    client_secret = new_secret()
-    with run_idp(work / "idp", users=USERS, clients=[hub_client(client_secret)]) as idp:
-        config = hub_config(
-            issuer=idp.issuer,
-            client_secret=client_secret,
-            sessions_dir=work / "sessions",
-            broker={
-                "s3_mode": "required",
-                "s3_endpoint": "http://127.0.0.1:9",  # static keys: nothing is asked of S3
-                "s3_static_access_key_id": "static-key-id",
-                "s3_static_secret_access_key": new_secret(),
-            },
-        )
-        with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+    with run_hub_idp(work, USERS) as (idp, client_secret):
+        broker = {
+            "s3_mode": "required",
+            "s3_endpoint": "http://127.0.0.1:9",  # static keys: nothing is asked of S3
+            "s3_static_access_key_id": "static-key-id",
+            "s3_static_secret_access_key": new_secret(),
+        }
+        with run_credentials_hub(work, idp, client_secret, broker=broker) as hub:
             yield hub
 
 
 @pytest.fixture(scope="module")
 def browser(hub):
-    s = requests.Session()
-    assert login(s, "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login").status_code == 200
-    return s
+    return signed_in(hub, "alice", "alice-pw")
 
 
 def token_id(hub, note: str) -> str:
