@@ -17,7 +17,8 @@ in interleaved windows (median and spread); before them, the hub's share with no
 periodic work, which both shares include); after, the hub's CPU per call, served from the broker's cache
 and minted (`?force=1`: STS + Vault), against `GET /hub/api/user`.
 
-Not part of `make test`: it loads the whole machine. Last line: one JSON object.
+Not part of `make test`: it loads the whole machine. Last line: one JSON object; its `load_at_start` and
+`load_at_end` are the machine's 1-minute load average before `datalab up` and after everything stopped.
 """
 
 from __future__ import annotations
@@ -264,6 +265,7 @@ def main() -> None:
         "--sessions", type=int, default=1000, help="session tokens renewing (one call a minute each)"
     )
     args = parser.parse_args()
+    load_at_start = os.getloadavg()[0]
     top = Path(tempfile.mkdtemp(prefix="datalab-many-", dir="/tmp"))
     os.chmod(top, 0o711)
     users = [f"u{i:02d}" for i in range(args.users)]
@@ -325,7 +327,8 @@ def main() -> None:
         "benchmark": "many_users",
         "users": args.users,
         "start_slots": args.start_slots or "default",
-        "load_at_end": os.getloadavg()[0],
+        "load_at_start": round(load_at_start, 2),
+        "load_at_end": round(os.getloadavg()[0], 2),
         "rounds": len(rounds),
         "failures": sum(len(r["datalab"]["failures"]) for r in rounds),
         "baseline_failures": sum(len(r["bare"]["failures"]) for r in rounds),
@@ -336,7 +339,6 @@ def main() -> None:
         "hub_peak_rss_mb": med("datalab", "hub_peak_rss_mb"),
         "baseline_hub_peak_rss_mb": med("bare", "hub_peak_rss_mb"),
         "first_failures": [f for r in rounds for f in r["datalab"]["failures"]][:3],
-        "load_1min": round(os.getloadavg()[0], 2),
         **renewal,
     }))  # fmt: skip
 
