@@ -1,8 +1,9 @@
 """The renewal endpoint's token lookup: JupyterHub's `APIToken.find` with one lean SQL query.
 
-Upstream loads every token row of the prefix as an ORM object to compare hashes; here one Core query reads
-only the id, hash and client of the unexpired tokens of the prefix, the hash is compared with upstream's
-`compare_token`, and the matching token comes from the session (`db.get`, no query when it is loaded).
+Upstream loads every token row of the prefix as an ORM object to compare hashes; here one Core query (built
+once, run on the session's connection) reads only the id, hash and client of the unexpired tokens of the
+prefix, the hash is compared with upstream's `compare_token`, and the matching token comes from the session
+(`db.get`, no query when it is loaded).
 Same answers, about half the hub CPU (~0.2 ms less per renewal, measured in a real hub). A token whose
 client is missing (a stale OAuth token, which upstream deletes) is handed to upstream's `find`.
 
@@ -22,20 +23,24 @@ from collections import OrderedDict
 
 from jupyterhub import orm
 from jupyterhub.utils import compare_token
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 KEEP = 5_000  # tokens held loaded (a few kB each)
 _held: OrderedDict[int, orm.APIToken] = OrderedDict()
 
+_table = orm.APIToken.__table__
+# Built once: making the statement and its cache key on each request was a third of the lookup's CPU.
+_CANDIDATES = select(_table.c.id, _table.c.hashed, _table.c.client_id).where(
+    _table.c.prefix == bindparam("prefix"),
+    or_(_table.c.expires_at.is_(None), _table.c.expires_at >= bindparam("now")),
+)
+
 
 def find_token(db, token: str) -> orm.APIToken | None:
     """The unexpired API token whose value is `token`, as `orm.APIToken.find(db, token)` gives it."""
-    table = orm.APIToken.__table__
-    query = select(table.c.id, table.c.hashed, table.c.client_id).where(
-        table.c.prefix == token[: orm.APIToken.prefix_length],
-        or_(table.c.expires_at.is_(None), table.c.expires_at >= orm.APIToken.now()),
-    )
-    for token_id, hashed, client_id in db.execute(query).all():
+    params = {"prefix": token[: orm.APIToken.prefix_length], "now": orm.APIToken.now()}
+    # the session's own connection (its transaction), without the ORM's statement handling: a Core query
+    for token_id, hashed, client_id in db.connection().execute(_CANDIDATES, params).all():
         if compare_token(hashed, token):
             if not client_id:
                 return orm.APIToken.find(db, token)
