@@ -28,6 +28,16 @@ from tests.support.procs import (
 
 ADMIN_SERVICE = "test-admin"
 
+# A catalog hub on the Kubernetes spawner, configured by hub.configure (the test's KUBECONFIG says where).
+KUBE_CATALOG_CONFIG = """
+import hub
+c.JupyterHub.spawner_class = "catalog"
+c.KubeSpawner.namespace = "default"
+c.KubeSpawner.start_timeout = 60
+c.KubeSpawner.http_timeout = 60
+hub.configure(c)
+"""
+
 BASE_CONFIG = """\
 # Base written by tests/support/hub.py; the test's own config follows.
 c = get_config()  # noqa

@@ -16,20 +16,12 @@ from spawner.kube.offline import make_spawner, offline_kube_config
 from spawner.kube.spawner import CatalogSpawner
 from spawner.kube.watchers import start_watchers
 from tests.helm.values import hub_role
-from tests.support.hub import run_hub
+from tests.support.hub import KUBE_CATALOG_CONFIG, run_hub
 from tests.support.kube import KubeEmulator
 from tests.support.procs import free_port, wait_until
 
 pytestmark = pytest.mark.timeout(120)
 
-HUB_CONFIG = """
-import hub
-c.JupyterHub.spawner_class = "catalog"
-c.KubeSpawner.namespace = "default"
-c.KubeSpawner.start_timeout = 60
-c.KubeSpawner.http_timeout = 60
-hub.configure(c)
-"""
 POD_LIST = "/api/v1/namespaces/default/pods?fieldSelector=&labelSelector=component%3Dsingleuser-server"
 EVENT_LIST = "/api/v1/namespaces/default/events?fieldSelector=involvedObject.kind%3DPod"
 USER = "ana"  # in datalab-users: the default list offers jupyter-python
@@ -60,7 +52,7 @@ def test_the_hub_lists_and_watches_pods_and_events_before_any_spawn(tmp_path):
     with KubeEmulator(fast=True, workdir=tmp_path / "kube") as emu:
         emu.grant("hub-service-account", hub_role())  # the chart's Role: list and watch are granted
         kubeconfig = emu.write_kubeconfig(tmp_path / "kubeconfig", token="hub-service-account")
-        with run_hub(tmp_path / "hub", HUB_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as hub:
+        with run_hub(tmp_path / "hub", KUBE_CATALOG_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as hub:
             wait_until(lambda: emu.watches.opened["pods"] and emu.watches.opened["events"], what="watches")
             assert [status for _, _, status in served(emu, "GET", POD_LIST)][:1] == [200]
             assert served(emu, "GET", EVENT_LIST)
@@ -76,7 +68,7 @@ def test_the_hub_lists_and_watches_pods_and_events_before_any_spawn(tmp_path):
 def test_a_hub_whose_kubernetes_api_is_down_starts_and_its_first_spawn_watches(tmp_path):
     port = free_port()  # nothing listens there yet
     kubeconfig = KubeEmulator(port=port).write_kubeconfig(tmp_path / "kubeconfig")
-    with run_hub(tmp_path / "hub", HUB_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as hub:
+    with run_hub(tmp_path / "hub", KUBE_CATALOG_CONFIG, env={"KUBECONFIG": str(kubeconfig)}) as hub:
         message = "Could not start watching pods in namespace default at hub start: "
         wait_until(lambda: message in hub.log(), what="the warning")
         assert "The hub runs; the next spawn tries again." in hub.log()

@@ -22,20 +22,12 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.support.environments import ensure_session_environments
-from tests.support.hub import run_hub
+from tests.support.hub import KUBE_CATALOG_CONFIG, run_hub
 from tests.support.kube import KubeEmulator
 from tests.support.procs import wait_until
 
 pytestmark = pytest.mark.e2e
 
-KUBE_CONFIG = """
-import hub
-c.JupyterHub.spawner_class = "catalog"
-c.KubeSpawner.namespace = "default"
-c.KubeSpawner.start_timeout = 60
-c.KubeSpawner.http_timeout = 60
-hub.configure(c)
-"""
 
 LOCAL_CONFIG = """
 import hub
@@ -87,7 +79,7 @@ def hub(request, tmp_path_factory):
     if request.param == "kube":
         with KubeEmulator(fast=True, workdir=work / "kube") as emu:
             env = {"KUBECONFIG": str(emu.write_kubeconfig(work / "kubeconfig"))}
-            with run_hub(work / "hub", KUBE_CONFIG, env=env) as handle:
+            with run_hub(work / "hub", KUBE_CATALOG_CONFIG, env=env) as handle:
                 yield _with_user(handle)
         return
     # Homes must be reachable by the session accounts: not under pytest's 0700 temporary directory.
