@@ -10,7 +10,6 @@ import base64
 import importlib.metadata
 import inspect
 import json
-import secrets
 import time
 from urllib.parse import parse_qs, urlparse
 
@@ -28,8 +27,7 @@ from hub.auth import (
     still_valid,
     token_expiries,
 )
-from tests.support.credentials_hub import hub_client, hub_config, new_secret
-from tests.support.hub import run_hub
+from tests.support.credentials_hub import run_credentials_hub, run_hub_idp
 from tests.support.idp import login, lossy_proxy, node_available, run_idp
 from tests.support.oidc_provider import provider
 from tests.support.procs import free_port
@@ -305,18 +303,11 @@ def forged_state(state_id: str) -> str:
 
 
 def test_an_idp_gone_during_the_code_exchange_gets_a_clear_error_and_leaves_no_secret_in_the_log(tmp_path):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing")
-    secret = new_secret()
     users = {"alice": {"password": "alice-pw", "groups": ["datalab-users"]}}
-    with run_idp(tmp_path / "idp", users=users, clients=[hub_client(secret)]) as idp:
-        config = hub_config(
-            issuer=idp.issuer,
-            client_secret=secret,
-            sessions_dir=tmp_path / "sessions",
-            broker={"s3_mode": "off", "vault_mode": "off"},
-        )
-        with run_hub(tmp_path / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+    with run_hub_idp(tmp_path, users) as (idp, secret):
+        with run_credentials_hub(
+            tmp_path, idp, secret, broker={"s3_mode": "off", "vault_mode": "off"}
+        ) as hub:
             browser = requests.Session()
             callback_url = f"{hub.url}/hub/oauth_callback"
             callback = login(

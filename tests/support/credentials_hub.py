@@ -186,8 +186,11 @@ def run_hub_idp(work, users: dict, **ttl):
 
 
 @contextmanager
-def run_credentials_hub(work, idp, client_secret: str, *, broker: dict, authenticator: dict | None = None):
-    """A hub from hub_config() signing in with `idp`: state in work/hub, sessions in work/sessions."""
+def run_credentials_hub(
+    work, idp, client_secret: str, *, broker: dict, authenticator: dict | None = None, extra: str = ""
+):
+    """A hub from hub_config() signing in with `idp`: state in work/hub, sessions in work/sessions; `extra`
+    is config appended to it."""
     config = hub_config(
         issuer=idp.issuer,
         client_secret=client_secret,
@@ -195,6 +198,7 @@ def run_credentials_hub(work, idp, client_secret: str, *, broker: dict, authenti
         broker=broker,
         authenticator=authenticator,
     )
+    config += extra
     with run_hub(work / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
         yield hub
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import secrets
 import shutil
 import subprocess
 import time
@@ -25,12 +24,16 @@ from datetime import UTC, datetime
 import botocore.exceptions
 import hvac
 import pytest
-import requests
 
 from tests.jupyter_s3_ext.credentials.session import Kernel
-from tests.support.credentials_hub import ROLE, hub_client, hub_config, iam_config, new_secret
-from tests.support.hub import run_hub
-from tests.support.idp import login, node_available, run_idp
+from tests.support.credentials_hub import (
+    ROLE,
+    hub_client,
+    iam_config,
+    run_credentials_hub,
+    run_hub_idp,
+    signed_in,
+)
 from tests.support.openbao import run_openbao
 from tests.support.procs import VENV_BIN, tool_env
 from tests.support.seaweedfs import run_seaweedfs
@@ -119,12 +122,9 @@ print(json.dumps(out))
 
 @pytest.fixture
 def stack(tmp_path):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
-    client_secret = new_secret()
     sessions = tmp_path / "sessions"
     with (
-        run_idp(tmp_path / "idp", users=USERS, clients=[hub_client(client_secret)]) as idp,
+        run_hub_idp(tmp_path, USERS) as (idp, client_secret),
         run_openbao(tmp_path / "bao") as bao,
         run_seaweedfs(
             tmp_path / "s3", iam=sts_config(idp.issuer, hub_client(client_secret)["client_id"])
@@ -138,34 +138,28 @@ def stack(tmp_path):
         )
         bao.write_user_secret("alice", "env", {"ALICE_KEY": "alice-value"})
         sw.make_bucket("user-alice")
-        config = hub_config(
-            issuer=idp.issuer,
-            client_secret=client_secret,
-            sessions_dir=sessions,
-            broker={
-                "s3_mode": "required",
-                "s3_endpoint": sw.endpoint,
-                "s3_role_arn": ROLE,
-                "s3_duration_seconds": 900,
-                "vault_mode": "required",
-                "vault_addr": bao.addr,
-                "timeout": 10.0,
-            },
-        )
+        broker = {
+            "s3_mode": "required",
+            "s3_endpoint": sw.endpoint,
+            "s3_role_arn": ROLE,
+            "s3_duration_seconds": 900,
+            "vault_mode": "required",
+            "vault_addr": bao.addr,
+            "timeout": 10.0,
+        }
         # The single-user server loads the extension (the installed jupyter-config does this in images).
-        config += (
+        extension = (
             "\nc.SimpleLocalProcessSpawner.args = [*c.SimpleLocalProcessSpawner.args, "
             "\"--ServerApp.jpserver_extensions={'jupyter_s3_ext': True}\", "
             "'--DatalabExtensionApp.vault_env_to_kernels=True']\n"
         )
-        with run_hub(tmp_path / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
+        with run_credentials_hub(tmp_path, idp, client_secret, broker=broker, extra=extension) as hub:
             yield idp, bao, sw, hub, sessions
 
 
 def test_clients_made_before_expiry_keep_working_after_it(stack):
     idp, bao, sw, hub, sessions = stack
-    resp = login(requests.Session(), "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login")
-    assert resp.status_code == 200, resp.text[:300]
+    signed_in(hub, "alice", "alice-pw")
     r = hub.api("POST", "/users/alice/server")
     assert r.status_code in (201, 202), r.text
     hub.wait_server("alice", timeout=120)

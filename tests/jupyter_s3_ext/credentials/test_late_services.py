@@ -11,17 +11,13 @@ within seconds (retry backoff 2 s doubling to 60 s) with no user action.
 
 from __future__ import annotations
 
-import secrets
 import time
 from datetime import UTC, datetime
 
 import pytest
-import requests
 
 from tests.jupyter_s3_ext.credentials.test_expiry import sts_config
-from tests.support.credentials_hub import ROLE, hub_client, hub_config, new_secret
-from tests.support.hub import run_hub
-from tests.support.idp import login, node_available, run_idp
+from tests.support.credentials_hub import HUB_CLIENT_ID, ROLE, run_credentials_hub, run_hub_idp, signed_in
 from tests.support.openbao import run_openbao
 from tests.support.seaweedfs import run_seaweedfs
 
@@ -31,13 +27,10 @@ USERS = {"alice": {"password": "alice-pw", "groups": ["datalab-users"], "email":
 
 
 def test_a_session_started_while_vault_and_sts_are_down_heals_itself(tmp_path):
-    if not node_available():
-        pytest.skip("node or hub/idp/node_modules missing (run scripts/bootstrap.sh)")
-    secret = new_secret()
-    audience = hub_client(secret)["client_id"]
+    audience = HUB_CLIENT_ID
     sessions = tmp_path / "sessions"
     with (
-        run_idp(tmp_path / "idp", users=USERS, clients=[hub_client(secret)]) as idp,
+        run_hub_idp(tmp_path, USERS) as (idp, secret),
         run_openbao(tmp_path / "bao", start=False) as bao,
         run_seaweedfs(tmp_path / "s3", iam=sts_config(idp.issuer, audience), start=False) as sw,
     ):
@@ -50,14 +43,12 @@ def test_a_session_started_while_vault_and_sts_are_down_heals_itself(tmp_path):
             "vault_addr": bao.addr,
             "timeout": 5.0,
         }
-        config = hub_config(issuer=idp.issuer, client_secret=secret, sessions_dir=sessions, broker=broker)
-        config += (
+        extension = (
             "\nc.SimpleLocalProcessSpawner.args = [*c.SimpleLocalProcessSpawner.args, "
             "\"--ServerApp.jpserver_extensions={'jupyter_s3_ext': True}\"]\n"
         )
-        with run_hub(tmp_path / "hub", config, env={"JUPYTERHUB_CRYPT_KEY": secrets.token_hex(32)}) as hub:
-            r = login(requests.Session(), "alice", "alice-pw", start_url=f"{hub.url}/hub/oauth_login")
-            assert r.status_code == 200, r.text[:300]
+        with run_credentials_hub(tmp_path, idp, secret, broker=broker, extra=extension) as hub:
+            signed_in(hub, "alice", "alice-pw")
             r = hub.api("POST", "/users/alice/server")
             assert r.status_code in (201, 202), r.text
             hub.wait_server("alice", timeout=120)
