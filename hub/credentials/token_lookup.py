@@ -4,7 +4,7 @@ Upstream loads every token row of the prefix as an ORM object to compare hashes;
 once, run on the session's connection) reads only the id, hash and client of the unexpired tokens of the
 prefix, the hash is compared with upstream's `compare_token`, and the matching token comes from the session
 (`db.get`, no query when it is loaded).
-Same answers, about half the hub CPU (~0.2 ms less per renewal, measured in a real hub). A token whose
+Same answers, a seventh of the CPU (in-process, 1,000 tokens on SQLite: 30 against 217 µs). A token whose
 client is missing (a stale OAuth token, which upstream deletes) is handed to upstream's `find`.
 
 The session's identity map holds objects only while something refers to them: with 1,000 sessions renewing

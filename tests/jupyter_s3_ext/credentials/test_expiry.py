@@ -27,8 +27,8 @@ import pytest
 
 from tests.jupyter_s3_ext.credentials.session import Kernel
 from tests.support.credentials_hub import (
+    HUB_CLIENT_ID,
     ROLE,
-    hub_client,
     iam_config,
     run_credentials_hub,
     run_hub_idp,
@@ -126,13 +126,11 @@ def stack(tmp_path):
     with (
         run_hub_idp(tmp_path, USERS) as (idp, client_secret),
         run_openbao(tmp_path / "bao") as bao,
-        run_seaweedfs(
-            tmp_path / "s3", iam=sts_config(idp.issuer, hub_client(client_secret)["client_id"])
-        ) as sw,
+        run_seaweedfs(tmp_path / "s3", iam=sts_config(idp.issuer, HUB_CLIENT_ID)) as sw,
     ):
         bao.configure_jwt(
             issuer=idp.issuer,
-            audience=hub_client(client_secret)["client_id"],
+            audience=HUB_CLIENT_ID,
             token_ttl=f"{VAULT_TTL}s",
             token_max_ttl=f"{VAULT_MAX_TTL}s",
         )

@@ -139,10 +139,8 @@ async def test_a_watcher_that_failed_before_the_hub_start_one_is_replaced(
     with pytest.raises(ApiException):
         await make_spawner(username="ada", config=c)._start_watching_pods()
     assert not await start_watchers(CatalogSpawner, c, logging.getLogger("test-watchers"))
-    assert (
-        "Could not start watching pods in namespace default at hub start: the Kubernetes API answered 500"
-        in (caplog.text)
-    )
+    said = "Could not start watching pods in namespace default at hub start: the Kubernetes API answered 500"
+    assert said in caplog.text
     reflector = await make_spawner(username="ada", config=c)._start_watching_pods()  # the next spawn's
     assert reflector.watch_task is not None
     assert [status for _, _, status in served(emu, "GET", POD_LIST)] == [-1, 200]
@@ -152,9 +150,8 @@ async def test_with_user_namespaces_a_failed_first_list_does_not_stop_the_hub(
     kube_config, stop_reflectors, caplog
 ):
     emu, c = kube_config
-    c.KubeSpawner.enable_user_namespaces = (
-        True  # one watcher for all namespaces: KubeSpawner exits on failure
-    )
+    # one watcher for all namespaces: KubeSpawner exits on failure
+    c.KubeSpawner.enable_user_namespaces = True
     c.KubeSpawner.events_enabled = False
     emu.fail("GET", r"^/api/v1/pods\?", status=403)
     assert not await start_watchers(CatalogSpawner, c, logging.getLogger("test-watchers"))  # no SystemExit
