@@ -153,32 +153,47 @@ def marked_pids(mark: str, uids: frozenset[int] = frozenset(), proc_root: Path =
 def sweep(mark: str, grace: float = 1.0, uids: frozenset[int] = frozenset()) -> list[int]:
     """Terminate, then kill, every process still carrying the mark, and wait until they are gone (so
     their ports are free); returns the pids found."""
-    found = marked_pids(mark, uids)
+    found = {pid: start_ticks(pid) for pid in marked_pids(mark, uids)}
     for pid in found:
         try:
             os.kill(pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
             pass
+
+    def left() -> set[int]:
+        # A process whose main thread has exited no longer shows its environment, but its other threads
+        # still hold its ports: the pids found stay watched until every thread of theirs is gone.
+        now = {p for p in found if start_ticks(p) == found[p] and _running(p)}
+        return now | set(marked_pids(mark, uids))
+
     deadline = time.monotonic() + grace
-    while found and time.monotonic() < deadline and marked_pids(mark, uids):
+    while found and time.monotonic() < deadline and left():
         time.sleep(0.1)
-    for pid in marked_pids(mark, uids):
+    for pid in left():
         try:
             os.kill(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-    deadline = time.monotonic() + 5
-    while found and time.monotonic() < deadline and any(_running(p) for p in marked_pids(mark, uids)):
+    deadline = time.monotonic() + 10
+    while found and time.monotonic() < deadline and left():
         time.sleep(0.05)
-    return found
+    return list(found)
 
 
-def _running(pid: int) -> bool:
-    """Neither gone nor a zombie (a killed process waiting for its parent holds no port any more)."""
+def _running(pid: int, proc_root: Path = Path("/proc")) -> bool:
+    """Some thread of `pid` is neither gone nor a zombie. A killed process waiting for its parent holds
+    no port, but a main thread can be a zombie while the others still run and hold the process's files."""
     try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
+        tasks = list((proc_root / str(pid) / "task").iterdir())
+    except OSError:
         return False
+    for task in tasks:
+        try:
+            if (task / "stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X"):
+                return True
+        except (OSError, IndexError):
+            continue
+    return False
 
 
 class Supervisor:

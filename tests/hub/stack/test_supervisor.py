@@ -1,12 +1,18 @@
-"""The supervisor's start-up errors: a part that never answers, or exits, is named with its log."""
+"""The supervisor's start-up errors (a part that never answers, or exits, is named with its log), and the
+sweep of what an earlier run left."""
 
 from __future__ import annotations
 
+import os
+import platform
+import signal
+import socket
+import subprocess
 import sys
 
 import pytest
 
-from hub.stack.supervisor import Part, Supervisor, stop_parts
+from hub.stack.supervisor import STACK_ENV, Part, Supervisor, marked_pids, stop_parts, sweep
 from tests.support.procs import free_port
 
 
@@ -86,3 +92,43 @@ def test_a_part_that_never_answers_fails_after_its_second_start(tmp_path):
     finally:
         stop_parts(sup.parts, 2)
     assert len(said) == 1 and not p.alive()
+
+
+# Holds a port from a second thread; on SIGTERM only its main thread exits (the raw exit system call), so
+# the process shows no environment any more while it still listens, as a many-threaded server can while
+# it is being killed.
+MAIN_THREAD_EXITS_FIRST = """
+import ctypes, signal, socket, sys, threading, time
+s = socket.socket()
+s.bind(('127.0.0.1', int(sys.argv[1])))
+s.listen()
+threading.Thread(target=lambda: time.sleep(600)).start()
+signal.signal(signal.SIGTERM, lambda *_: ctypes.CDLL(None).syscall(int(sys.argv[2]), 0))
+print('ready', flush=True)
+time.sleep(600)
+"""
+SYS_EXIT = {"x86_64": 60, "aarch64": 93}
+
+
+@pytest.mark.skipif(
+    platform.machine() not in SYS_EXIT,
+    reason="the exit system call's number is known for x86_64 and aarch64 only",
+)
+def test_the_sweep_waits_until_a_leftover_has_let_go_of_its_port():
+    port, mark = free_port(), "sweep-test"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", MAIN_THREAD_EXITS_FIRST, str(port), str(SYS_EXIT[platform.machine()])],
+        env={**os.environ, STACK_ENV: mark},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        assert marked_pids(mark) == [proc.pid]
+        assert sweep(mark, grace=1.0) == [proc.pid]
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))  # what `datalab up` checks next: the leftover's port is free
+        assert proc.wait(5) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait(10)
