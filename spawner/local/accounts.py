@@ -12,6 +12,7 @@ import os
 import pwd
 import re
 import subprocess
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,8 +74,11 @@ async def _run(argv: list[str], what: str) -> None:
         raise AccountError(f"{what}: {out.decode().strip()}")
 
 
-async def ensure_account(name: str, home: Path) -> Account:
-    """The account `name` with its home `home` (0700), created with useradd when missing."""
+async def ensure_account(
+    name: str, home: Path, on_created: Callable[[int], Awaitable[None]] | None = None
+) -> Account:
+    """The account `name` with its home `home` (0700), created with useradd when missing; `on_created`
+    gets a new account's uid (the account is deleted again when it fails: never half made)."""
     async with _useradd_lock:
         try:
             entry = pwd.getpwnam(name)
@@ -86,6 +90,12 @@ async def ensure_account(name: str, home: Path) -> Account:
             argv += ["--comment", MARKER, "--user-group", name]
             await _run(argv, f"could not create the system account {name}")
             entry = pwd.getpwnam(name)
+            if on_created is not None:
+                try:
+                    await on_created(entry.pw_uid)
+                except BaseException:
+                    await _run(["userdel", name], f"could not delete the half-made account {name}")
+                    raise
         elif entry.pw_gecos.split(",")[0] != MARKER:
             raise AccountError(
                 f"the system account {name!r} already exists and was not created by Datalab; "

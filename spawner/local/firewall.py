@@ -15,13 +15,17 @@ a reset, so connect() is refused after about a second instead of hanging. The li
 SYN-ACK after about a second too: on a connection marked denied it is dropped as well, or it could reach
 the session before its own retransmitted SYN and complete the connection.
 
-The text is built by pure functions (`ruleset`, `admission`, `removal`); `apply` and `apply_async` run it
-with `nft -f -` (on stdin: nothing on a command line).
+A uid useradd hands out may still be listed by a table (of a datalab killed with -9, or another datalab
+whose account had it): `release_async` takes it out of every Datalab table before the new account runs.
+
+The text is built by pure functions (`ruleset`, `admission`, `release`, `removal`); `apply` and
+`apply_async` run it with `nft -f -` (on stdin: nothing on a command line).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import shutil
@@ -130,6 +134,31 @@ def admission(table: str, uids: Iterable[int]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def listing_uid(listing: dict, uid: int) -> dict[str, list[str]]:
+    """Which sets of which Datalab tables hold `uid` (as itself, a mark or a pair), from `nft -j list sets
+    inet`: {table: [set, ...]}."""
+    found: dict[str, list[str]] = {}
+    for item in listing.get("nftables", []):
+        s = item.get("set") if isinstance(item, dict) else None
+        if not s or not str(s.get("table", "")).startswith(TABLE_PREFIX) or s.get("name") == "allowed":
+            continue  # not ours, or ports
+        for e in s.get("elem", []):
+            if e == uid or (isinstance(e, dict) and e.get("concat") == [uid, uid]):
+                found.setdefault(_check_table(s["table"]), []).append(s["name"])
+                break
+    return found
+
+
+def release(found: dict[str, list[str]], uid: int) -> str:
+    """Commands taking `uid` out of the sets `listing_uid` found (`sessions` first: it is what confines)."""
+    lines = []
+    for table, names in sorted(found.items()):
+        for name in [n for n in ("sessions", "openers", "same") if n in names]:
+            item = f"{uid} . {uid}" if name == "same" else str(uid)
+            lines.append(f"delete element inet {_check_table(table)} {name} {{ {item} }}")
+    return "\n".join(lines) + "\n" if lines else ""
+
+
 def removal(table: str) -> str:
     """Delete the table, whether or not it exists."""
     t = _check_table(table)
@@ -165,16 +194,39 @@ def apply(text: str, timeout: float = 30.0) -> None:
         raise _failed(r.stdout + r.stderr)
 
 
-async def apply_async(text: str, limit: float = 30.0) -> None:
-    """Run nft commands off the event loop (for the spawner)."""
+async def _nft_async(args: list[str], text: str, limit: float) -> str:
     proc = await asyncio.create_subprocess_exec(
-        _nft(), "-f", "-", stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        _nft(), *args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(text.encode()), limit)
+        out, err = await asyncio.wait_for(proc.communicate(text.encode()), limit)
     except TimeoutError:
         proc.kill()
         await proc.wait()
         raise FirewallError(f"nft did not answer in {limit:.0f}s") from None
     if proc.returncode != 0:
-        raise _failed(out.decode(errors="replace"))
+        raise _failed((out + err).decode(errors="replace"))
+    return out.decode(errors="replace")
+
+
+async def apply_async(text: str, limit: float = 30.0) -> None:
+    """Run nft commands off the event loop (for the spawner)."""
+    await _nft_async(["-f", "-"], text, limit)
+
+
+async def release_async(uid: int, limit: float = 30.0) -> list[str]:
+    """Take a uid useradd has just handed out of every Datalab table still holding it; the tables' names.
+
+    Such a table is stale for that uid: it was the uid of an account since deleted (by a datalab killed
+    with -9, or another datalab on this machine), and it would confine the new account by rules that
+    were never its own (its hub API port refused, the session never up)."""
+    uid = _uids([uid])[0]
+    out = await _nft_async(["-j", "list", "sets", "inet"], "", limit)
+    try:
+        found = listing_uid(json.loads(out or "{}"), uid)
+    except ValueError as e:
+        raise FirewallError(f"nft listed its sets in a form not understood: {e}") from None
+    text = release(found, uid)
+    if text:
+        await apply_async(text, limit)
+    return sorted(found)

@@ -72,7 +72,7 @@ class IdentityMixin(Configurable):
             return account
         try:
             name = account_name(self.account_template, self.account_user())
-            return await ensure_account(name, homes / name)
+            return await ensure_account(name, homes / name, on_created=self.release_uid)
         except AccountError as e:
             raise SpawnException(f"Cannot start: {e}", reason="account", status_code=500) from None
 
@@ -94,6 +94,17 @@ class IdentityMixin(Configurable):
             env["HOME"] = str(self.account.home)
             env["SHELL"] = "/bin/bash"
         return env
+
+    async def release_uid(self, uid: int) -> None:
+        """A new account's uid out of every packet filter still holding it from an account since deleted."""
+        if firewall.nft_path() is None:
+            return  # no nft, no table
+        try:
+            stale = await firewall.release_async(uid)
+        except (firewall.FirewallError, ValueError) as e:
+            raise AccountError(f"could not check the packet filters for the new uid {uid}: {e}") from None
+        if stale:
+            self.log.warning("uid %d was still confined by stale nftables table(s) %s: released", uid, stale)
 
     async def confine(self, account: Account) -> None:
         """Put the account in the sessions' packet filter (when there is one)."""

@@ -23,6 +23,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from hub.stack.supervisor import marked_pids, stack_id
+from spawner.local import firewall
 from tests.support.datalab import Datalab, User, free_ports, gone, remove_accounts, sign_in
 from tests.support.idp import node_available
 from tests.support.procs import free_port
@@ -41,12 +42,14 @@ def place():
     finally:
         for lab in labs:
             lab.proc.stop(timeout=20)
-        for lab in labs:  # a killed `datalab up` leaves its parts: ours, by the stack's mark
+        for lab in labs:  # a killed `datalab up` leaves its parts (ours, by the stack's mark) and its table
             for pid in marked_pids(stack_id(lab.state)):
                 try:
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+            if os.geteuid() == 0 and firewall.nft_path():
+                firewall.apply(firewall.removal(firewall.table_name(stack_id(lab.state))))
         remove_accounts(accounts)
         shutil.rmtree(top, ignore_errors=True)
 

@@ -43,6 +43,26 @@ def test_root_is_never_confined_and_names_are_checked():
     assert firewall.table_name("0123abcd") == "datalab_0123abcd"
 
 
+def test_a_reused_uid_is_taken_out_of_every_datalab_table_that_still_holds_it():
+    listing = {"nftables": [
+        {"metainfo": {"version": "1.0.6"}},
+        {"set": {"table": "datalab_old", "name": "sessions", "type": "uid", "elem": [1001, 1002]}},
+        {"set": {"table": "datalab_old", "name": "openers", "type": "mark", "elem": [1001, 1002]}},
+        {"set": {"table": "datalab_old", "name": "same", "elem": [{"concat": [1001, 1001]}]}},
+        {"set": {"table": "datalab_old", "name": "allowed", "elem": [53, 1001]}},  # a port, not a uid
+        {"set": {"table": "datalab_other", "name": "sessions", "elem": [1002]}},
+        {"set": {"table": "somebody_else", "name": "sessions", "elem": [1001]}},  # not ours to change
+    ]}  # fmt: skip
+    found = firewall.listing_uid(listing, 1001)
+    assert found == {"datalab_old": ["sessions", "openers", "same"]}
+    assert firewall.release(found, 1001).splitlines() == [
+        "delete element inet datalab_old sessions { 1001 }",
+        "delete element inet datalab_old openers { 1001 }",
+        "delete element inet datalab_old same { 1001 . 1001 }",
+    ]
+    assert firewall.release({}, 1001) == ""
+
+
 LISTEN = """
 import os, socket, sys
 s = socket.socket(socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET)

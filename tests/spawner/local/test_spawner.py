@@ -26,6 +26,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from spawner.local import firewall
 from tests.support.environments import ensure_session_environments
 from tests.support.hub import run_hub
 from tests.support.kernel import run_code
@@ -347,3 +348,34 @@ def test_two_servers_of_one_user_share_the_vault_token_file_until_the_last_stops
     hub.wait_server("alice", "two", ready=False, timeout=60)
     assert not token_file.exists()  # no secret left in the home once the last server is gone
     assert not list(runtime.glob("jpserver-*")), sorted(runtime.glob("jpserver-*"))
+
+
+@pytest.mark.skipif(not ROOT or firewall.nft_path() is None, reason="accounts and nftables need root and nft")
+def test_a_new_account_is_not_confined_by_a_stale_table_that_held_its_uid(local_hub):
+    """A datalab killed with -9 leaves its table; its accounts deleted since, useradd hands their uids out
+    again: the new account's session could not reach its hub (never up). Its uid is released first."""
+    hub = local_hub
+    probe = hub.template.format(username="probe")
+    subprocess.run(["useradd", "--no-create-home", probe], check=True, capture_output=True)
+    freed = pwd.getpwnam(probe).pw_uid
+    stale = "datalab_test" + uuid.uuid4().hex[:8]
+    try:
+        firewall.apply(firewall.ruleset(stale, [9], [freed]))  # allows none of this hub's ports
+        subprocess.run(["userdel", probe], check=True, capture_output=True)
+        assert hub.api("POST", "/users/dora").status_code == 201
+        assert hub.api("POST", "/groups/datalab-users/users", json={"users": ["dora"]}).status_code == 200
+        start_server(hub, "dora", {"service": "jupyter-python"})
+        uid = pwd.getpwnam(account(hub, "dora")).pw_uid
+        if uid != freed:
+            pytest.skip(f"useradd gave dora uid {uid}, not the freed {freed} (another account took it)")
+        listing = subprocess.run([firewall.nft_path(), "list", "table", "inet", stale], capture_output=True,
+                                 text=True, check=True).stdout  # fmt: skip
+        sessions = listing.split("set sessions {")[1].split("}")[0]  # the uids this table confines
+        assert str(freed) not in sessions, listing
+        assert f"uid {freed} was still confined by stale nftables table(s) ['{stale}']: released" in hub.log()
+        assert hub.api("DELETE", "/users/dora/server").status_code in (202, 204)
+        wait_until(lambda: not hub.server("dora"), timeout=60, what="dora's server to stop")
+    finally:
+        firewall.apply(firewall.removal(stale))
+        subprocess.run(["userdel", probe], capture_output=True)
+        subprocess.run(["userdel", account(hub, "dora")], capture_output=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import pwd
 import stat
 from types import SimpleNamespace
 from unittest import mock
@@ -12,7 +13,7 @@ from unittest import mock
 import pytest
 
 from spawner.errors import SpawnException
-from spawner.local.accounts import AccountError, account_name
+from spawner.local.accounts import AccountError, account_name, ensure_account
 from spawner.local.session import missing_requirement
 from spawner.local.spawner import LocalCatalogSpawner
 from tests.support.environments import ensure_session_environments
@@ -41,6 +42,19 @@ def test_account_names_must_be_valid_unix_names():
         account_name("dl-{username}", "Robert'); DROP")
     with pytest.raises(AccountError, match="at most 32"):
         account_name("dl-{username}", "a" * 40)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="creating system accounts needs root")
+def test_an_account_whose_set_up_fails_is_not_left_half_made(tmp_path):
+    name = "dlt" + os.urandom(3).hex() + "-half"
+
+    async def refuse(uid):
+        raise AccountError(f"could not check the packet filters for the new uid {uid}")
+
+    with pytest.raises(AccountError, match="could not check the packet filters"):
+        asyncio.run(ensure_account(name, tmp_path / name, on_created=refuse))
+    with pytest.raises(KeyError):
+        pwd.getpwnam(name)  # the next spawn creates it again, and checks again
 
 
 def test_requirements_programs_and_kernels(tmp_path):
