@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
 from datetime import UTC, datetime, timedelta
 
 import hvac
@@ -79,16 +78,12 @@ async def test_tampered_token_wrong_role_and_unreachable_vault_are_clear_errors(
     with pytest.raises(BrokerError, match="role 'nope'"):
         await vault_broker(bao, vault_role="nope").credentials("alice", id_token)
     dead = f"http://127.0.0.1:{free_port()}"
-    t0 = time.monotonic()
+    # Refused at once, so "unreachable", never the broker's "no answer within 10s" (its default timeout,
+    # which only leaves room for a loaded machine).
     with pytest.raises(BrokerError, match="unreachable"):
-        await CredentialBroker(vault_mode="required", vault_addr=dead, timeout=3).credentials(
-            "alice", id_token
-        )
-    assert time.monotonic() - t0 < 4
+        await CredentialBroker(vault_mode="required", vault_addr=dead).credentials("alice", id_token)
     # Optional: the failure becomes a warning, nothing raised.
-    result = await CredentialBroker(vault_mode="optional", vault_addr=dead, timeout=3).credentials(
-        "alice", id_token
-    )
+    result = await CredentialBroker(vault_mode="optional", vault_addr=dead).credentials("alice", id_token)
     assert result.vault is None and "unreachable" in result.warnings[0]
 
 
