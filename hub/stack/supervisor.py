@@ -180,11 +180,11 @@ def sweep(mark: str, grace: float = 1.0, uids: frozenset[int] = frozenset()) -> 
     return list(found)
 
 
-def _running(pid: int, proc_root: Path = Path("/proc")) -> bool:
+def _running(pid: int) -> bool:
     """Some thread of `pid` is neither gone nor a zombie. A killed process waiting for its parent holds
     no port, but a main thread can be a zombie while the others still run and hold the process's files."""
     try:
-        tasks = list((proc_root / str(pid) / "task").iterdir())
+        tasks = list((Path("/proc") / str(pid) / "task").iterdir())
     except OSError:
         return False
     for task in tasks:

@@ -140,11 +140,12 @@ def listing_uid(listing: dict, uid: int) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for item in listing.get("nftables", []):
         s = item.get("set") if isinstance(item, dict) else None
-        if not s or not str(s.get("table", "")).startswith(TABLE_PREFIX) or s.get("name") == "allowed":
-            continue  # not ours, or ports
+        table = str(s.get("table", "")) if s else ""
+        if not table.startswith(TABLE_PREFIX) or not _TABLE.match(table) or s.get("name") == "allowed":
+            continue  # not one of ours (whatever else is named like it), or ports
         for e in s.get("elem", []):
             if e == uid or (isinstance(e, dict) and e.get("concat") == [uid, uid]):
-                found.setdefault(_check_table(s["table"]), []).append(s["name"])
+                found.setdefault(table, []).append(s["name"])
                 break
     return found
 

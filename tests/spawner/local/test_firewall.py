@@ -52,6 +52,7 @@ def test_a_reused_uid_is_taken_out_of_every_datalab_table_that_still_holds_it():
         {"set": {"table": "datalab_old", "name": "allowed", "elem": [53, 1001]}},  # a port, not a uid
         {"set": {"table": "datalab_other", "name": "sessions", "elem": [1002]}},
         {"set": {"table": "somebody_else", "name": "sessions", "elem": [1001]}},  # not ours to change
+        {"set": {"table": "datalab_Bad name", "name": "sessions", "elem": [1001]}},  # nor is this
     ]}  # fmt: skip
     found = firewall.listing_uid(listing, 1001)
     assert found == {"datalab_old": ["sessions", "openers", "same"]}
