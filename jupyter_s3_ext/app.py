@@ -306,8 +306,10 @@ class DatalabExtensionApp(ExtensionApp):
         contents = self._s3_contents()
         if contents is not None and contents.s3 is not None:  # big S3 folders and files, streamed
             from .contents.handlers import S3ContentsHandler, contents_route
+            from .contents.streamed_upload import upload_routes
 
             self.handlers.append((contents_route(contents.s3.folder), S3ContentsHandler))
+            self.handlers.extend(upload_routes(contents.s3.folder))  # raw uploads from our labextension
         self.handlers.append((r"/datalab/connection", ConnectionHandler))
         self.handlers.append((r"/datalab/notices", NoticesHandler))
 
