@@ -1,20 +1,24 @@
-"""Benchmark: an upload through the contents API exactly as JupyterLab 4 sends it, against raw boto3.
+"""Benchmark: an upload as Datalab's JupyterLab sends it, and as stock JupyterLab 4 does, against raw boto3.
 
     .venv/bin/python benchmarks/s3_upload.py [--size-mb 100] [--rounds 5] [--no-s3contents]
     .venv/bin/python benchmarks/s3_upload.py --size-mb 2048 --rounds 5 --no-s3contents   # memory stays flat
 
-Ours: 1 MiB chunks, base64, `chunk` 1..N-1 then -1, one request after the other (as JupyterLab does), to
-`PUT /api/contents/s3/bench/upload.bin`; the client builds each JSON body natively, as a browser's
-JSON.stringify does. Baseline: boto3's `upload_fileobj` of the same file (its transfer manager: 8 MiB
-parts from 10 threads). The two are interleaved (s3_common.interleaved), for `--rounds` rounds
-straight to SeaweedFS; every object is read back and checked by SHA-256. One more upload of ours goes
-through a counting proxy to count S3 requests at the wire (not timed: the proxy shares this process).
-The server's peak memory is VmHWM after a reset (writing 5 to /proc/PID/clear_refs) before each round.
-CPU seconds are counted per process for both sides (client, server, SeaweedFS): where every core is
+Ours, streamed (what Datalab's labextension sends into the S3 folder): the file as the body of one
+`PUT /datalab/upload/s3/bench/upload.bin`, as a browser's XMLHttpRequest sends a File.
+Ours, chunked (stock JupyterLab, API clients): 1 MiB chunks, base64, `chunk` 1..N-1 then -1, one request
+after the other, to `PUT /api/contents/s3/bench/upload.bin`; the client builds each JSON body natively,
+as a browser's JSON.stringify does.
+Baseline: boto3's `upload_fileobj` of the same file (its transfer manager: 8 MiB parts from 10 threads).
+The three are interleaved (s3_common.interleaved), for `--rounds` rounds straight to SeaweedFS; every
+object is read back and checked by SHA-256. One more upload of each of ours goes through a counting proxy
+to count S3 requests at the wire (not timed: the proxy shares this process).
+The server's peak memory is VmHWM after a reset (writing 5 to /proc/PID/clear_refs) before each upload.
+CPU seconds are counted per process for every side (client, server, SeaweedFS): where every core is
 busy, the wall ratio follows the CPU ratio, whose floor the client and S3 set, not the server
 (`ratio_cpu_without_server_p50`: the CPU ratio if our server cost nothing).
 s3contents (in its own throwaway venv, made by pip when missing) uploads the same file once, as a
-reference. Last line: one JSON object.
+reference. Last line: one JSON object; its top-level ratios are the streamed upload's, `chunked` holds
+the chunked one's.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from s3_common import (
@@ -74,6 +79,15 @@ def upload_like_jupyterlab(jp, api_path: str, src: Path, size: int) -> None:
             r.raise_for_status()
 
 
+def upload_streamed(jp, api_path: str, src: Path, size: int) -> None:
+    with open(src, "rb") as f:
+        r = jp.http.put(f"{jp.url}/datalab/upload/{api_path}", data=f, timeout=300)
+        r.raise_for_status()
+
+
+PROTOCOLS = {"streamed": upload_streamed, "chunked": upload_like_jupyterlab}
+
+
 def sha_of_object(client, bucket: str, key: str) -> str:
     h = hashlib.sha256()
     for data in client.get_object(Bucket=bucket, Key=key)["Body"].iter_chunks(CHUNK):
@@ -81,21 +95,24 @@ def sha_of_object(client, bucket: str, key: str) -> str:
     return h.hexdigest()
 
 
-def warm(jp, prefix: str, tmp: str) -> None:
-    """A first multipart upload: code paths loaded, buffers and connections made."""
+def warm(jp, prefix: str, tmp: str, protocols=("chunked",)) -> None:
+    """A first multipart upload by each protocol: code paths loaded, buffers and connections made."""
     path = Path(tmp) / "warm.bin"
     make_file(path, 9 * CHUNK)
-    upload_like_jupyterlab(jp, f"{prefix}warm.bin", path, 9 * CHUNK)
+    for name in protocols:
+        PROTOCOLS[name](jp, f"{prefix}warm.bin", path, 9 * CHUNK)
 
 
-def ours(jp, api_path: str, src: Path, size: int, s3_pid: int | None = None) -> dict:
+def ours(
+    jp, api_path: str, src: Path, size: int, s3_pid: int | None = None, send=upload_like_jupyterlab
+) -> dict:
     """Wall time, peak RSS growth and CPU seconds (client: this process; the server; S3) of one upload."""
     pid = jp.proc.pid
     base_kb = vm_rss_kb(pid)
     reset_hwm(pid)
     cpu = own_cpu_s(), group_cpu_s(pid), group_cpu_s(s3_pid) if s3_pid else 0.0
     t = time.perf_counter()
-    upload_like_jupyterlab(jp, api_path, src, size)
+    send(jp, api_path, src, size)
     wall = time.perf_counter() - t
     client, server, s3 = own_cpu_s() - cpu[0], group_cpu_s(pid) - cpu[1], 0.0
     if s3_pid:
@@ -119,12 +136,19 @@ def raw_upload(client, src: Path, bucket: str, key: str, s3_pid: int | None = No
 
 
 def count_requests(sw, src: Path, size: int, tmp: str, tuning: dict) -> dict:
+    """S3 requests at the wire for one upload by each of our protocols."""
     proxy = CountingProxy(sw.ports["s3"])
+    counts = {}
     with run_jupyter(Path(tmp) / "jp-count", mount_settings(sw, proxy.url, **tuning)) as jp:
-        warm(jp, "s3/bench/", tmp)
-        proxy.reset()
-        upload_like_jupyterlab(jp, "s3/bench/counted.bin", src, size)
-        lines = list(proxy.lines)
+        warm(jp, "s3/bench/", tmp, PROTOCOLS)
+        for name, send in PROTOCOLS.items():
+            proxy.reset()
+            send(jp, "s3/bench/counted.bin", src, size)
+            counts[name] = by_kind(list(proxy.lines))
+    return counts
+
+
+def by_kind(lines: list[str]) -> dict:
     kinds: dict[str, int] = {}
     for line in lines:
         verb, _, rest = line.partition(" ")
@@ -156,6 +180,31 @@ def s3contents_upload(sw, src: Path, size: int, digest: str, tmp: str) -> dict:
     }
 
 
+def against_raw(rows: list[dict], name: str) -> dict:
+    """One protocol's medians against boto3 in the same rounds: wall, CPU by process, memory."""
+    ratios = [r[name]["wall"] / r["raw"]["wall"] for r in rows]
+    growth = [r[name]["growth_mb"] for r in rows]
+    # CPU seconds by process: on a machine whose cores are all busy, the wall ratio cannot go below
+    # the ratio of the CPU both sides need (the client and S3 run here too).
+    cpu_ratio = p50([sum(r[name]["cpu"].values()) / sum(r["raw"]["cpu"].values()) for r in rows])
+    # The same with a server that cost nothing: what the client and S3 alone need against boto3 and S3.
+    # Above 1, no server can reach 1.0x on a machine whose cores are all busy.
+    floor = p50(
+        [(r[name]["cpu"]["client"] + r[name]["cpu"]["s3"]) / sum(r["raw"]["cpu"].values()) for r in rows]
+    )
+    return {
+        "ratio_wall_p50": round(p50(ratios), 2),
+        "ratio_wall_min_max": [round(min(ratios), 2), round(max(ratios), 2)],
+        "wall_s_p50": round(p50([r[name]["wall"] for r in rows]), 2),
+        "raw_wall_s_p50": round(p50([r["raw"]["wall"] for r in rows]), 2),
+        "cpu_s_p50": {k: round(p50([r[name]["cpu"][k] for r in rows]), 2) for k in rows[0][name]["cpu"]},
+        "ratio_cpu_p50": round(cpu_ratio, 2),
+        "ratio_cpu_without_server_p50": round(floor, 2),
+        "peak_rss_growth_mb_max": round(max(growth), 1),
+        "peak_rss_growth_mb_p50": round(p50(growth), 1),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--size-mb", type=int, default=100)
@@ -178,13 +227,16 @@ def main() -> None:
         rows: list[dict] = []
         row: dict = {}
         with run_jupyter(Path(tmp) / "jp", mount_settings(sw, sw.endpoint, **tuning)) as jp:
-            warm(jp, "s3/bench/", tmp)
+            warm(jp, "s3/bench/", tmp, PROTOCOLS)
             raw_upload(raw, src, "bench", "raw-warm.bin")
 
-            def ours_side() -> None:
-                row["ours"] = ours(jp, "s3/bench/upload.bin", src, size, sw.proc.pid)
-                row["ours"]["sha_ok"] = sha_of_object(admin, "bench", "upload.bin") == digest
-                admin.delete_object(Bucket="bench", Key="upload.bin")
+            def ours_side(name: str) -> Callable[[], None]:
+                def run() -> None:
+                    row[name] = ours(jp, "s3/bench/upload.bin", src, size, sw.proc.pid, PROTOCOLS[name])
+                    row[name]["sha_ok"] = sha_of_object(admin, "bench", "upload.bin") == digest
+                    admin.delete_object(Bucket="bench", Key="upload.bin")
+
+                return run
 
             def raw_side() -> None:
                 row["raw"] = raw_upload(raw, src, "bench", "raw.bin", sw.proc.pid)
@@ -192,17 +244,21 @@ def main() -> None:
                 admin.delete_object(Bucket="bench", Key="raw.bin")
 
             def round_done(i: int) -> None:
-                o, r = row["ours"], row["raw"]
-                rows.append({"ours": o, "raw": r, "ratio": o["wall"] / r["wall"]})
-                oc, rc = o["cpu"], r["cpu"]
-                print(
-                    f"round {i + 1}: ours {o['wall']:.2f}s (+{o['growth_mb']:.1f} MB; CPU client "
-                    f"{oc['client']:.2f} server {oc['server']:.2f} S3 {oc['s3']:.2f}), raw {r['wall']:.2f}s "
-                    f"(CPU boto3 {rc['client']:.2f} S3 {rc['s3']:.2f}), ratio {rows[-1]['ratio']:.2f}",
-                    file=sys.stderr,
-                )
+                rows.append(dict(row))
+                r = row["raw"]
+                line = [
+                    f"round {i + 1}: raw {r['wall']:.2f}s (CPU boto3 {r['cpu']['client']:.2f} S3 {r['cpu']['s3']:.2f})"
+                ]
+                for name in PROTOCOLS:
+                    o, c = row[name], row[name]["cpu"]
+                    line.append(
+                        f"{name} {o['wall']:.2f}s = {o['wall'] / r['wall']:.2f}x (+{o['growth_mb']:.1f} MB; CPU "
+                        f"client {c['client']:.2f} server {c['server']:.2f} S3 {c['s3']:.2f})"
+                    )
+                print("; ".join(line), file=sys.stderr)
 
-            interleaved(args.rounds, {"ours": ours_side, "raw": raw_side}, round_done)
+            sides = {name: ours_side(name) for name in PROTOCOLS}
+            interleaved(args.rounds, {**sides, "raw": raw_side}, round_done)
             leftovers = admin.list_multipart_uploads(Bucket="bench").get("Uploads", [])
         requests = count_requests(sw, src, size, tmp, tuning) if args.size_mb <= 1024 else {"skipped": "size"}
         s3c = (
@@ -210,41 +266,24 @@ def main() -> None:
             if args.s3contents
             else {"skipped": "--no-s3contents"}
         )
-    ratios = [r["ratio"] for r in rows]
-    walls, raw_walls = [r["ours"]["wall"] for r in rows], [r["raw"]["wall"] for r in rows]
-    growth = [r["ours"]["growth_mb"] for r in rows]
-    sha_ok = all(r[side]["sha_ok"] for r in rows for side in ("ours", "raw"))
-    ratio = p50(ratios)
-    # CPU seconds by process: on a machine whose cores are all busy, the wall ratio cannot go below
-    # the ratio of the CPU both sides need (the client and S3 run here too).
-    cpu = {
-        side: {k: round(p50([r[side]["cpu"][k] for r in rows]), 2) for k in rows[0][side]["cpu"]}
-        for side in ("ours", "raw")
-    }
-    cpu_ratio = p50([sum(r["ours"]["cpu"].values()) / sum(r["raw"]["cpu"].values()) for r in rows])
-    # The same with a server that cost nothing: what the JupyterLab client and S3 alone need against
-    # boto3 and S3. Above 1, no server can reach 1.0x on a machine whose cores are all busy.
-    floor = p50(
-        [(r["ours"]["cpu"]["client"] + r["ours"]["cpu"]["s3"]) / sum(r["raw"]["cpu"].values()) for r in rows]
-    )
+    sha_ok = all(r[side]["sha_ok"] for r in rows for side in r)
+    figures = {name: against_raw(rows, name) for name in PROTOCOLS}
+    streamed = figures["streamed"]
     result = {
         "size_mb": args.size_mb,
         "settings": tuning,
         "rounds": args.rounds,
         "sha256_ok": sha_ok,
-        "ratio_wall_p50": round(ratio, 2),
-        "ratio_wall_min_max": [round(min(ratios), 2), round(max(ratios), 2)],
-        "wall_s_p50": round(p50(walls), 2),
-        "raw_wall_s_p50": round(p50(raw_walls), 2),
-        "cpu_s_p50": cpu,
-        "ratio_cpu_p50": round(cpu_ratio, 2),
-        "ratio_cpu_without_server_p50": round(floor, 2),
-        "peak_rss_growth_mb_max": round(max(growth), 1),
-        "peak_rss_growth_mb_p50": round(p50(growth), 1),
+        **streamed,
+        "chunked": figures["chunked"],
+        "raw_cpu_s_p50": {k: round(p50([r["raw"]["cpu"][k] for r in rows]), 2) for k in ("client", "s3")},
         "s3_requests": requests,
         "incomplete_uploads_left": len(leftovers),
         "load_avg_1m_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
-        "targets_met": sha_ok and ratio <= 1.0 and max(growth) <= 32 and not leftovers,
+        "targets_met": sha_ok
+        and streamed["ratio_wall_p50"] <= 1.0
+        and max(f["peak_rss_growth_mb_max"] for f in figures.values()) <= 32
+        and not leftovers,
         "s3contents": s3c,
     }
     print(json.dumps(result))
