@@ -213,7 +213,7 @@ class S3Side:
         mount, rest = self.target(rel, write=True)
         c = await self.client.get()
         async with s3_errors(self.api(rel)):
-            await isolated(put_checked(c, mount.bucket, key_of(mount, rest), data))
+            await isolated(put_checked(c, mount.bucket, key_of(mount, rest), data, self.uploads.checksum))
 
     async def make_dir(self, rel: str) -> None:
         mount, rest = self.target(rel, write=True)
@@ -238,7 +238,7 @@ class S3Side:
         mount, rest = self.target(rel, write=True)
         u = self.uploads
         return MultipartWriter(
-            c, mount.bucket, key_of(mount, rest), u.part_size, u.journal, u.parts_in_flight
+            c, mount.bucket, key_of(mount, rest), u.part_size, u.journal, u.parts_in_flight, u.checksum
         )
 
     # -- start and stop --------------------------------------------------------------------------------

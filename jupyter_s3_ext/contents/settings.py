@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 
-from traitlets import Any, Dict, Float, Int, List, Unicode, default
+from traitlets import Any, Dict, Enum, Float, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..credentials.store import INITIAL_ENV
@@ -20,6 +20,7 @@ from ..session_env import data_path, endpoint_of, per_server, region_of
 from .client import S3Client
 from .journal import UploadJournal
 from .mounts import build_table
+from .multipart import CHECKSUMS, checksum_for
 from .s3side import S3Side
 from .uploads import Uploads
 
@@ -96,6 +97,13 @@ class S3Settings(LoggingConfigurable):
     ).tag(config=True)
     upload_parts_in_flight = Int(
         2, help="Parts of one upload sent to S3 at once while the next part fills (at least 1)."
+    ).tag(config=True)
+    upload_checksum = Enum(
+        ["auto", *CHECKSUMS],
+        "auto",
+        help="The checksum S3 verifies on every uploaded part: SHA256 (stops tampering on the way) or CRC32C "
+        "(catches corruption, 16x cheaper). auto: SHA256 when the endpoint is plain HTTP to another machine, "
+        "CRC32C over HTTPS or the loopback, where tampering on the way is already impossible.",
     ).tag(config=True)
     upload_idle_timeout = Float(
         600.0,
@@ -187,6 +195,7 @@ class S3Settings(LoggingConfigurable):
             UploadJournal(self.upload_journal or None),
             self.log,
             self.upload_parts_in_flight,
+            checksum_for(self.endpoint_url) if self.upload_checksum == "auto" else self.upload_checksum,
         )
         self.log.info("S3 contents: %s/ shows %s", self.s3_folder, ", ".join(m.name for m in table))
         return S3Side(

@@ -31,8 +31,10 @@ class Uploads:
         journal: UploadJournal | None = None,
         logger=None,
         parts_in_flight: int = 2,
+        checksum: str = "SHA256",
     ):
         self.parts_in_flight = parts_in_flight
+        self.checksum = checksum  # multipart.CHECKSUMS
         self.log = logger or log  # the server's log (module loggers have no handler in Jupyter)
         self.part_size = part_size
         self.idle_timeout = idle_timeout
@@ -77,7 +79,9 @@ class Uploads:
     async def _chunk(self, path: str, client, bucket: str, key: str, data: bytes, chunk: int) -> bool:
         if chunk == 1:
             await self.abort(path)
-            writer = MultipartWriter(client, bucket, key, self.part_size, self.journal, self.parts_in_flight)
+            writer = MultipartWriter(
+                client, bucket, key, self.part_size, self.journal, self.parts_in_flight, self.checksum
+            )
         else:
             writer = self._take(path)
             if writer is None:
