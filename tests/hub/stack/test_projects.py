@@ -1,6 +1,6 @@
 """Projects on the one-machine datalab (`datalab up`): the demo project of alice and bob, with real sessions.
 
-bob's session shows `s3/project-demo/` beside his own bucket and writes a file there through the file
+bob's session shows `s3/project-demo/` beside his own bucket and writes files there through the file
 browser's API; alice reads it and the project's Vault folder with her own credentials; carol, who is not a
 member, reaches nothing of it with her session's credentials. (STS and Vault logins made directly with a
 non-member's id_token are attacked in tests/hub/projects/test_isolation.py, on the same server policies.)
@@ -8,7 +8,9 @@ non-member's id_token are attacked in tests/hub/projects/test_isolation.py, on t
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import time
 import uuid
@@ -58,16 +60,31 @@ def test_members_share_the_demo_project_and_carol_reaches_nothing_of_it(lab):
         json={"type": "file", "format": "text", "content": "# shared plan"}, headers=h, timeout=60,
     )  # fmt: skip
     assert r.status_code in (200, 201), r.text
+    # As Datalab's JupyterLab uploads a file into S3: its bytes as one streamed request, through the proxy.
+    data = os.urandom(11 * 2**20 + 7)
+    upload = f"{lab.url}/user/bob/datalab/upload/s3/project-demo/data.bin"
+    r = requests.put(upload, data=data, headers=h, timeout=120)
+    assert r.status_code == 201 and r.json()["size"] == len(data), r.text
 
     alice_creds = credentials(lab.url, sign_in(lab.url, "alice", lab.passwords["alice"]))
     body = s3_client(alice_creds).get_object(Bucket="project-demo", Key="plan.md")["Body"].read()
     assert body == b"# shared plan"
+    stored = s3_client(alice_creds).get_object(Bucket="project-demo", Key="data.bin")["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
+    # Nobody else uploads through bob's session: not carol with her token, not without one. (alice is an
+    # admin: JupyterHub's admin role reaches every server, docs/credentials.md.)
+    carol_token = sign_in(lab.url, "carol", lab.passwords["carol"])
+    for headers in ({"Authorization": f"token {carol_token}"}, {}):
+        r = requests.put(upload, data=b"overwritten", headers=headers, timeout=60, allow_redirects=False)
+        assert r.status_code in (302, 403), (headers.keys(), r.status_code, r.text[:300])
+    stored = s3_client(alice_creds).get_object(Bucket="project-demo", Key="data.bin")["Body"].read()
+    assert len(stored) == len(data)
     v = alice_creds["vault"]
     hvac.Client(url=v["addr"], token=v["token"], timeout=10).secrets.kv.v2.create_or_update_secret(
         path="projects/demo/db", secret={"password": "team"}, mount_point=v["mount"]
     )
 
-    carol_creds = credentials(lab.url, sign_in(lab.url, "carol", lab.passwords["carol"]))
+    carol_creds = credentials(lab.url, carol_token)
     s3 = s3_client(carol_creds)
     for call in (
         lambda: s3.get_object(Bucket="project-demo", Key="plan.md"),
