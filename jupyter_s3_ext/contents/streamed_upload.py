@@ -80,10 +80,11 @@ class S3UploadHandler(APIHandler):
             raise web.HTTPError(403)
         if self.s3 is None:
             raise web.HTTPError(404, "no S3 folder in this session")
+        action = "write" if self.request.method == "PUT" else "read"
+        if not self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource):
+            raise web.HTTPError(403)
         if self.request.method != "PUT":
             return
-        if not self.authorizer.is_authorized(self, self.current_user, "write", self.auth_resource):
-            raise web.HTTPError(403)
         length = self.request.headers.get("Content-Length", "")
         if not length.isdigit():
             raise web.HTTPError(411, "an upload needs a Content-Length (the file is sent as the body)")
