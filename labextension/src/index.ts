@@ -1,6 +1,7 @@
 /**
  * Datalab inside JupyterLab: the credentials status bar item, the Connection details panel (command
- * palette, launcher, status bar click) and the notices of the session's start.
+ * palette, launcher, status bar click) and the notices of the session's start; uploads into the S3 folder
+ * streamed in one request (./upload).
  */
 
 import {
@@ -16,6 +17,7 @@ import { connectionIcon } from './icons';
 import { showNotices } from './notices';
 import { ConnectionPanel } from './panel';
 import { CredentialsStatusItem } from './statusbar';
+import { uploadPlugin } from './upload';
 
 const OPEN = 'datalab:connection-details';
 
@@ -79,4 +81,4 @@ const plugin: JupyterFrontEndPlugin<void> = {
   }
 };
 
-export default plugin;
+export default [plugin, uploadPlugin];
