@@ -90,7 +90,7 @@ export function errorMessage(
   limit: number = MESSAGE_LIMIT
 ): string {
   if (status === 0) {
-    return 'The connection to the server was lost during the upload; nothing was stored.';
+    return 'The connection to the server was lost during the upload.';
   }
   let said = '';
   try {
