@@ -3,7 +3,8 @@
 Datalab's JupyterLab extension sends uploads into the S3 folder here (`PUT /datalab/upload/<api path>`,
 the file as the body) instead of JupyterLab's chunked contents API (1 MiB slices, each base64 in a JSON
 body): no base64 on either side, one request instead of one per MiB. Measured with
-benchmarks/s3_upload.py, 100 MiB on 2 cores: 1.07x raw boto3's wall time against 1.36-1.47x chunked.
+benchmarks/s3_upload.py, 100 MiB on 2 cores: raw boto3's wall time (medians 0.98-1.05x) against
+1.33-1.38x chunked.
 The contents API's chunked uploads still work unchanged (stock JupyterLab, API clients).
 
 - The body is read as it comes (`stream_request_body`), in pieces of up to `READ_PIECE` (tornado's 64 KiB
