@@ -123,10 +123,20 @@ def error_code(e: ClientError) -> str:
     return str(err.get("Code") or e.response.get("ResponseMetadata", {}).get("HTTPStatusCode", ""))
 
 
+SHOWN = 300  # characters of a path (user input) quoted in an error, which tornado also logs
+
+
+def shown(what: str) -> str:
+    """A path for a message or a log line: bounded, and escaped (repr) when it holds control characters."""
+    what = what if len(what) <= SHOWN else what[:SHOWN] + "..."
+    return what if what.isprintable() else repr(what)
+
+
 def to_http_error(e: Exception, what: str) -> HTTPError:
     """An HTTPError saying what failed, never with a secret (botocore messages name no keys)."""
     if isinstance(e, HTTPError):
         return e
+    what = shown(what)
     if isinstance(e, ClientError):
         code = error_code(e)
         if code in FORBIDDEN:

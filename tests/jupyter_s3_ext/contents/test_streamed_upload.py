@@ -125,3 +125,13 @@ def test_part_size_grows_only_when_s3_would_need_more_than_10000_parts():
     assert part_size_for(0, 8 * 2**20) == 8 * 2**20
     big = part_size_for(200 * 2**30, 8 * 2**20)  # 200 GiB
     assert big % 2**20 == 0 and -(-200 * 2**30 // big) <= 10_000 and big < 22 * 2**20
+
+
+def test_a_path_in_an_error_is_bounded_and_escaped(jupyter, seaweed):
+    """`locked` refuses the identity's writes: the error quotes the path, which tornado also logs."""
+    name = "line\nbreak-" + "x" * 400 + ".bin"
+    r = upload(jupyter, f"s3/locked/{name}", os.urandom(6 * 2**20))
+    assert r.status_code == 403, r.text
+    message = r.json()["message"]
+    assert "\n" not in message and "\\n" in message and len(message) < 500
+    assert "\nbreak-" not in jupyter.log()
