@@ -14,7 +14,9 @@ The contents API's chunked uploads still work unchanged (stock JupyterLab, API c
   contents API would for a save (resource "contents", action "write").
 - A failure while receiving (S3 refusing or down) aborts the S3 upload at once; the rest of the body is
   read and dropped, and the answer is the clear error. A client that goes away mid-way has the S3 upload
-  aborted; a server stopped mid-way aborts it from the journal (uploads.py). Nothing half-made is visible.
+  aborted, once the piece being written is done (`_lock`: aborting under a write that is opening the S3
+  upload would leave that upload behind); a server stopped mid-way aborts it from the journal
+  (uploads.py). Nothing half-made is visible.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from jupyter_client.jsonutil import json_default
 from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .client import isolated, s3_errors
+from .client import isolated, s3_errors, shown
 from .multipart import MultipartWriter
 
 READ_PIECE = 1024 * 1024  # bytes tornado reads at once from an upload's connection
@@ -67,6 +69,7 @@ class S3UploadHandler(APIHandler):
     auth_resource = "contents"
 
     _writer: MultipartWriter | None = None
+    _lock: asyncio.Lock | None = None  # held while the writer writes, closes or aborts
     _failure: BaseException | None = None
     _restore: tuple | None = None
     _finished_upload = False
@@ -94,20 +97,20 @@ class S3UploadHandler(APIHandler):
             raise web.HTTPError(413, f"{length} bytes is more than S3 takes in one object (5 TiB)")
         path = self.path_kwargs["path"].strip("/")
         if self.contents_manager.is_hidden_path(path):
-            raise web.HTTPError(400, f"{path[:200]!r} is a hidden path")
+            raise web.HTTPError(400, f"{shown(path)} is a hidden path")
         rel = path[len(self.s3.folder) + 1 :]
         client = await self.s3.client.get()
         writer = self.s3.writer(client, rel)  # 403 for a read-only location, 400 outside the locations
         writer.part_size = part_size_for(length, writer.part_size)
         self.request.connection.set_max_body_size(length)
         self._restore = read_in_bigger_pieces(self.request.connection, READ_PIECE)
-        self._path, self._writer = path, writer
+        self._path, self._writer, self._lock = path, writer, asyncio.Lock()
 
     async def data_received(self, chunk: bytes):
         if self._writer is None or self._failure is not None:
             return  # refused before the body (the error is answered), or failed: the rest is dropped
         try:
-            async with s3_errors(self._path):
+            async with self._lock, s3_errors(self._path):
                 await isolated(self._writer.write(chunk))
         except Exception as e:
             self._failure = e
@@ -122,7 +125,7 @@ class S3UploadHandler(APIHandler):
         if self._failure is not None:
             raise self._failure
         try:
-            async with s3_errors(self._path):
+            async with self._lock, s3_errors(self._path):
                 await isolated(self._writer.close())
         except BaseException:
             await self._abort()
@@ -139,7 +142,8 @@ class S3UploadHandler(APIHandler):
         if writer is None:
             return
         try:
-            await isolated(writer.abort())
+            async with self._lock:
+                await isolated(writer.abort())
         except Exception as e:  # best effort: the journal keeps it for the next sweep
             self.log.warning("could not abort the upload of %r: %s", self._path[:200], type(e).__name__)
 
