@@ -12,6 +12,7 @@ import os
 from collections.abc import Mapping
 
 DEFAULT_REGION = "us-east-1"
+BROWSER_ENDPOINT_ENV = "DATALAB_S3_BROWSER_ENDPOINT"  # S3 as the user's browser reaches it; unset: not at all
 
 
 def endpoint_of(env: Mapping[str, str]) -> str:

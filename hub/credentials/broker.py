@@ -25,6 +25,7 @@ from jupyter_s3_ext.credentials.document import (
     VaultCredentials,
     format_time,
 )
+from jupyter_s3_ext.session_env import BROWSER_ENDPOINT_ENV
 
 from . import s3, vault
 from .errors import BrokerError
@@ -55,6 +56,13 @@ class CredentialBroker(LoggingConfigurable):
         "", help="S3 endpoint URL as sessions reach it (also STS, unless s3_sts_endpoint)."
     ).tag(config=True)
     s3_sts_endpoint = Unicode("", help="STS endpoint URL for the hub; default: s3_endpoint.").tag(config=True)
+    s3_browser_endpoint = Unicode(
+        "",
+        help="""S3 endpoint URL as users' browsers reach it. Set, JupyterLab sends big uploads into the S3
+        folder straight there, part by part on URLs the session signs (the server out of the data path);
+        the endpoint must allow the datalab's origin in CORS and expose the ETag header. Empty: uploads go
+        through the session (DATALAB_S3_BROWSER_ENDPOINT, read by jupyter_s3_ext).""",
+    ).tag(config=True)
     s3_region = Unicode("us-east-1", help="S3 region name given to clients.").tag(config=True)
     s3_role_arn = Unicode(
         "",
@@ -152,6 +160,8 @@ class CredentialBroker(LoggingConfigurable):
         if self.s3_mode != "off" and self.s3_endpoint:
             env["AWS_ENDPOINT_URL"] = self.s3_endpoint
             env["AWS_S3_ENDPOINT"] = host_of(self.s3_endpoint)
+            if self.s3_browser_endpoint:
+                env[BROWSER_ENDPOINT_ENV] = self.s3_browser_endpoint
             env["AWS_DEFAULT_REGION"] = self.s3_region
             env["DATALAB_S3_BUCKET"] = self.s3_bucket_template.format(username=username)
             env["DATALAB_S3_PREFIX"] = self.s3_prefix_template.format(username=username)

@@ -48,6 +48,16 @@ async def test_static_s3_keys_fallback():
     env = broker.session_env("alice")
     assert env["AWS_S3_ENDPOINT"] == "127.0.0.1:9" and env["DATALAB_S3_BUCKET"] == "user-alice"
     assert "SK-value" not in json.dumps(env)
+    assert (
+        "DATALAB_S3_BROWSER_ENDPOINT" not in env
+    )  # no endpoint for browsers: uploads go through the session
+
+
+def test_the_browser_endpoint_reaches_sessions_only_when_set():
+    broker = CredentialBroker(**STATIC, s3_browser_endpoint="https://s3.example.org")
+    assert broker.session_env("alice")["DATALAB_S3_BROWSER_ENDPOINT"] == "https://s3.example.org"
+    broker.s3_mode = "off"
+    assert "DATALAB_S3_BROWSER_ENDPOINT" not in broker.session_env("alice")
 
 
 async def test_the_session_reads_the_brokers_document_with_the_same_models():
