@@ -2,6 +2,8 @@
  * Uploads into the S3 folder go as the file's raw bytes, in one XMLHttpRequest PUT to the session's
  * `datalab/upload/<api path>` (the server streams it into an S3 multipart upload), instead of JupyterLab's
  * 1 MiB base64 chunks through the contents API. XHR, not fetch: fetch reports no upload progress.
+ * When the server has direct uploads on, a file of at least one part goes straight to S3 instead (./direct),
+ * streamed as above if the server or S3 cannot take it that way.
  *
  * Hooked at FileBrowserModel.upload (the upload button and drag-and-drop both call it) of every file
  * browser. Elsewhere, on a server without the endpoint (404), or when the PUT is refused before anything is
@@ -21,14 +23,19 @@ import {
 import { Contents, ServerConnection } from '@jupyterlab/services';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
+import { directUpload } from './direct';
 import {
   CHUNK_SIZE,
+  DirectFailure,
   errorMessage,
+  goesDirect,
   insideFolder,
   joinPath,
   normalizePath,
   progressOf,
   shouldFallBack,
+  uploadSettingsOf,
+  UploadSettings,
   uploadUrl,
   xsrfToken
 } from './uploadcore';
@@ -41,33 +48,36 @@ interface Answer {
   body: string;
 }
 
+/** What the server does with uploads when it streams none (404, or no answer). */
+const NO_S3: UploadSettings = { folder: null, partSize: null };
+
 /**
- * The S3 folder's API path, asked once: null when the server streams no uploads (404). An answer that says
- * neither (server busy, network) is asked again at the next upload, JupyterLab's upload doing this one.
+ * The S3 folder's API path and the direct uploads' part size, asked once: no folder when the server streams
+ * no uploads (404). An answer that says neither (server busy, network) is asked again at the next upload,
+ * JupyterLab's upload doing this one.
  */
-function folderLookup(settings: ServerConnection.ISettings): () => Promise<string | null> {
-  let known: Promise<string | null> | null = null;
-  const ask = async (): Promise<string | null> => {
+function settingsLookup(settings: ServerConnection.ISettings): () => Promise<UploadSettings> {
+  let known: Promise<UploadSettings> | null = null;
+  const ask = async (): Promise<UploadSettings> => {
     const response = await ServerConnection.makeRequest(
       URLExt.join(settings.baseUrl, 'datalab/upload'),
       {},
       settings
     );
     if (response.status === 404) {
-      return null;
+      return NO_S3;
     }
     if (!response.ok) {
       throw new Error(`HTTP ${response.status}`);
     }
-    const { folder } = (await response.json()) as { folder?: unknown };
-    return typeof folder === 'string' && normalizePath(folder) ? normalizePath(folder) : null;
+    return uploadSettingsOf(await response.json());
   };
   return () => {
     if (!known) {
       known = ask().catch(error => {
         console.warn('Datalab: could not ask whether S3 uploads are streamed; using JupyterLab’s', error);
         known = null;
-        return null;
+        return NO_S3;
       });
     }
     return known;
@@ -148,7 +158,7 @@ class Progress {
 
 class S3Uploads {
   constructor(
-    private folder: () => Promise<string | null>,
+    private settings: () => Promise<UploadSettings>,
     private models: () => FileBrowserModel[],
     private translator: ITranslator
   ) {}
@@ -161,20 +171,22 @@ class S3Uploads {
     const jupyterUpload: Upload = model.upload.bind(model);
     const upload: Upload = async (file, path) => {
       const dir = normalizePath(path ?? model.path);
-      if (!insideFolder(dir, await this.folder())) {
+      const { folder, partSize } = await this.settings();
+      if (!insideFolder(dir, folder)) {
         return jupyterUpload(file, path);
       }
-      return this.stream(model, file, dir, () => this.chunked(model, jupyterUpload, file, path));
+      return this.upload(model, file, dir, partSize, () => this.chunked(model, jupyterUpload, file, path));
     };
     (upload as unknown as { datalab: boolean }).datalab = true;
     model.upload = upload;
   }
 
-  /** JupyterLab's checks (uploads allowed, "overwrite?"), then the PUT with progress, then the listings. */
-  private async stream(
+  /** JupyterLab's checks (uploads allowed, "overwrite?"), then direct or streamed, then the listings. */
+  private async upload(
     model: FileBrowserModel,
     file: File,
     dir: string,
+    partSize: number | null,
     fallback: () => Promise<Contents.IModel>
   ): Promise<Contents.IModel> {
     const trans = this.translator.load('jupyterlab');
@@ -187,6 +199,49 @@ class S3Uploads {
     }
     await checkDisposed(model);
     const path = joinPath(dir, file.name);
+    if (goesDirect(file.size, partSize)) {
+      const done = await this.direct(model, file, path);
+      if (done !== null) {
+        this.refresh(dir);
+        return parsedModel(done) ?? model.manager.services.contents.get(path, { content: false });
+      }
+    }
+    return this.stream(model, file, dir, path, fallback);
+  }
+
+  /** The direct upload with progress: the completion's answer, or null when the file is to be streamed. */
+  private async direct(model: FileBrowserModel, file: File, path: string): Promise<string | null> {
+    const progress = new Progress(model, path, file.size > CHUNK_SIZE);
+    try {
+      const answer = await directUpload(file, path, model.manager.services.serverSettings, (loaded, total) =>
+        progress.update(loaded, total)
+      );
+      progress.finished();
+      return answer;
+    } catch (error) {
+      progress.failed();
+      if (!(error instanceof DirectFailure)) {
+        throw error;
+      }
+      if (!error.fallBack) {
+        throw new Error(error.message);
+      }
+      console.warn(
+        `Datalab: the direct upload of ${path} to S3 did not go (${error.message}); ` +
+          'streaming it through the server instead.'
+      );
+      return null;
+    }
+  }
+
+  /** The streamed PUT with progress; refused before anything is stored, JupyterLab's chunked upload. */
+  private async stream(
+    model: FileBrowserModel,
+    file: File,
+    dir: string,
+    path: string,
+    fallback: () => Promise<Contents.IModel>
+  ): Promise<Contents.IModel> {
     const settings = model.manager.services.serverSettings;
     const progress = new Progress(model, path, file.size > CHUNK_SIZE);
     const answer = await put(uploadUrl(settings.baseUrl, path), file, settings, (loaded, total) =>
@@ -267,7 +322,8 @@ function parsedModel(body: string): Contents.IModel | null {
 
 export const uploadPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyterlab-datalab:s3-upload',
-  description: 'File browser uploads into the S3 folder stream the file in one request to the session server.',
+  description:
+    'File browser uploads into the S3 folder go straight to S3 in parts, or stream the file in one request to the session server.',
   autoStart: true,
   requires: [IFileBrowserFactory],
   optional: [IDefaultFileBrowser, ITranslator],
@@ -287,7 +343,7 @@ export const uploadPlugin: JupyterFrontEndPlugin<void> = {
       return all;
     };
     const uploads = new S3Uploads(
-      folderLookup(app.serviceManager.serverSettings),
+      settingsLookup(app.serviceManager.serverSettings),
       models,
       translator ?? nullTranslator
     );
