@@ -27,15 +27,13 @@ import json
 import re
 
 from jupyter_client.jsonutil import json_default
-from jupyter_server.base.handlers import APIHandler
 from tornado import web
 
-from .client import isolated, s3_errors, shown
+from .client import isolated, s3_errors
 from .multipart import MultipartWriter
+from .upload_access import MAX_OBJECT, S3FolderRequest, part_size_for, too_big
 
 READ_PIECE = 1024 * 1024  # bytes tornado reads at once from an upload's connection
-MAX_PARTS = 10_000  # S3's limit on the parts of one object
-MAX_OBJECT = 5 * 1024**4  # S3's largest object
 
 
 def upload_routes(folder: str) -> list[tuple[str, type]]:
@@ -44,12 +42,6 @@ def upload_routes(folder: str) -> list[tuple[str, type]]:
         (r"/datalab/upload/?", S3UploadHandler),
         (rf"/datalab/upload(?P<path>/{re.escape(folder)}(?:/[^/]+)+)", S3UploadHandler),
     ]
-
-
-def part_size_for(length: int, part_size: int) -> int:
-    """The configured part size, or the MiB multiple that fits `length` in S3's 10,000 parts."""
-    needed = -(-length // MAX_PARTS)
-    return max(part_size, -(-needed // 2**20) * 2**20)
 
 
 def read_in_bigger_pieces(connection, size: int) -> tuple | None:
@@ -65,28 +57,15 @@ def read_in_bigger_pieces(connection, size: int) -> tuple | None:
 
 
 @web.stream_request_body
-class S3UploadHandler(APIHandler):
-    auth_resource = "contents"
-
+class S3UploadHandler(S3FolderRequest):
     _writer: MultipartWriter | None = None
     _lock: asyncio.Lock | None = None  # held while the writer writes, closes or aborts
     _failure: BaseException | None = None
     _restore: tuple | None = None
     _finished_upload = False
 
-    @property
-    def s3(self):
-        return getattr(self.contents_manager, "s3", None)
-
     async def prepare(self):
-        await super().prepare()
-        if self.current_user is None:
-            raise web.HTTPError(403)
-        if self.s3 is None:
-            raise web.HTTPError(404, "no S3 folder in this session")
-        action = "write" if self.request.method == "PUT" else "read"
-        if not self.authorizer.is_authorized(self, self.current_user, action, self.auth_resource):
-            raise web.HTTPError(403)
+        await super().prepare()  # authenticated, may write (a PUT) or read
         if self.request.method != "PUT":
             return
         length = self.request.headers.get("Content-Length", "")
@@ -94,13 +73,10 @@ class S3UploadHandler(APIHandler):
             raise web.HTTPError(411, "an upload needs a Content-Length (the file is sent as the body)")
         length = int(length)
         if length > MAX_OBJECT:
-            raise web.HTTPError(413, f"{length} bytes is more than S3 takes in one object (5 TiB)")
-        path = self.path_kwargs["path"].strip("/")
-        if self.contents_manager.is_hidden_path(path):
-            raise web.HTTPError(400, f"{shown(path)} is a hidden path")
-        rel = path[len(self.s3.folder) + 1 :]
+            raise too_big(length)
+        path, rel, _, _ = self.upload_target()
         client = await self.s3.client.get()
-        writer = self.s3.writer(client, rel)  # 403 for a read-only location, 400 outside the locations
+        writer = self.s3.writer(client, rel)
         writer.part_size = part_size_for(length, writer.part_size)
         self.request.connection.set_max_body_size(length)
         self._restore = read_in_bigger_pieces(self.request.connection, READ_PIECE)
