@@ -61,8 +61,17 @@ class S3Client:
     """Lazily opens one client, shared by all requests; `close()` at shutdown."""
 
     def __init__(
-        self, *, endpoint_url, region, credentials: Callable, connect_timeout, read_timeout, max_attempts=2
+        self,
+        *,
+        endpoint_url,
+        region,
+        credentials: Callable,
+        connect_timeout,
+        read_timeout,
+        max_attempts=2,
+        signature_version: str | None = None,
     ):
+        """`signature_version`: botocore's default unless given ("s3v4": presigned URLs in SigV4, direct_upload.py)."""
         self.endpoint_url = endpoint_url or None
         self.region = region or DEFAULT_REGION
         self._credentials = credentials
@@ -76,6 +85,7 @@ class S3Client:
             max_pool_connections=20,
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
+            signature_version=signature_version,
         )
         self._client = None
         self._ctx = None
