@@ -31,6 +31,7 @@ class S3Side:
         max_open_bytes: int,
         uploads: Uploads,
         checkpoints_root: Path,
+        direct=None,
     ):
         self.folder = folder
         self.checkpoints_root = Path(checkpoints_root)
@@ -38,6 +39,7 @@ class S3Side:
         self.client = client
         self.max_open_bytes = max_open_bytes
         self.uploads = uploads
+        self.direct = direct  # direct_upload.DirectUploads, None: direct uploads are off
         self._sweeper: asyncio.Future | None = None
 
     # -- paths -----------------------------------------------------------------------------------------
@@ -254,7 +256,10 @@ class S3Side:
         client = self.client.current()
         if client is not None:
             try:
-                await asyncio.wait_for(self.uploads.abort_all(client), SHUTDOWN_TIMEOUT)
+                async with asyncio.timeout(SHUTDOWN_TIMEOUT):
+                    if self.direct is not None:
+                        await self.direct.abort_all()
+                    await self.uploads.abort_all(client)
             except TimeoutError:
                 pass  # left in the journal: aborted at the next start
         await self.client.close()

@@ -16,8 +16,9 @@ from traitlets import Any, Dict, Enum, Float, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..credentials.store import INITIAL_ENV
-from ..session_env import data_path, endpoint_of, per_server, region_of
+from ..session_env import BROWSER_ENDPOINT_ENV, data_path, endpoint_of, per_server, region_of
 from .client import S3Client
+from .direct_upload import DirectUploads
 from .journal import UploadJournal
 from .mounts import build_table
 from .multipart import CHECKSUMS, checksum_for
@@ -110,6 +111,16 @@ class S3Settings(LoggingConfigurable):
         help="Seconds without a chunk after which an upload is aborted; an upload an earlier (killed) run "
         "of this server left open is aborted at start once idle that long.",
     ).tag(config=True)
+    browser_endpoint_url = Unicode(
+        help="The S3 endpoint as the user's browser reaches it (e.g. https://s3.example.org): uploads into the "
+        "S3 folder then go from the browser straight to S3, on part URLs this server signs (direct_upload.py). "
+        f"Default: ${BROWSER_ENDPOINT_ENV}; empty: off, uploads are streamed through this server.",
+    ).tag(config=True)
+
+    @default("browser_endpoint_url")
+    def _default_browser_endpoint_url(self):
+        return os.environ.get(BROWSER_ENDPOINT_ENV, "")
+
     upload_journal = Unicode(
         help="File listing the multipart uploads this server has open, so that the next start aborts those "
         "a killed run left. Default: <Jupyter data dir>/datalab/s3-uploads[-<server name>].json, in the home.",
@@ -181,22 +192,19 @@ class S3Settings(LoggingConfigurable):
                 self.s3_folder,
             )
             return None
-        client = S3Client(
-            endpoint_url=self.endpoint_url,
-            region=self.region,
-            credentials=factory,
-            connect_timeout=self.s3_connect_timeout,
-            max_attempts=self.s3_max_attempts,
-            read_timeout=self.s3_read_timeout,
-        )
+        client = self._client(self.endpoint_url, factory)
         uploads = Uploads(
             self.part_size_mb * 2**20,
             self.upload_idle_timeout,
             UploadJournal(self.upload_journal or None),
             self.log,
             self.upload_parts_in_flight,
-            checksum_for(self.endpoint_url) if self.upload_checksum == "auto" else self.upload_checksum,
+            self._checksum(self.endpoint_url),
         )
+        direct = None
+        if self.browser_endpoint_url:  # presigned on the browser's endpoint, in SigV4 (query-signed)
+            presigner = self._client(self.browser_endpoint_url, factory, signature_version="s3v4")
+            direct = DirectUploads(client, presigner, uploads, self._checksum(self.browser_endpoint_url))
         self.log.info("S3 contents: %s/ shows %s", self.s3_folder, ", ".join(m.name for m in table))
         return S3Side(
             folder=self.s3_folder.strip("/"),
@@ -205,7 +213,23 @@ class S3Settings(LoggingConfigurable):
             max_open_bytes=int(self.max_open_mb * 2**20),
             uploads=uploads,
             checkpoints_root=self.s3_checkpoints_dir,
+            direct=direct,
         )
+
+    def _client(self, endpoint_url: str, factory, **config) -> S3Client:
+        return S3Client(
+            endpoint_url=endpoint_url,
+            region=self.region,
+            credentials=factory,
+            connect_timeout=self.s3_connect_timeout,
+            max_attempts=self.s3_max_attempts,
+            read_timeout=self.s3_read_timeout,
+            **config,
+        )
+
+    def _checksum(self, endpoint_url: str) -> str:
+        """The configured upload checksum; for auto, the one the way to `endpoint_url` calls for."""
+        return checksum_for(endpoint_url) if self.upload_checksum == "auto" else self.upload_checksum
 
     def _credentials_factory(self):
         if self.credentials is not None:

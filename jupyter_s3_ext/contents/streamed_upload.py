@@ -37,10 +37,14 @@ READ_PIECE = 1024 * 1024  # bytes tornado reads at once from an upload's connect
 
 
 def upload_routes(folder: str) -> list[tuple[str, type]]:
-    """The handler's routes below the base URL: where the S3 folder is, and its files' uploads."""
+    """The routes below the base URL: where the S3 folder is, its files' uploads, streamed or direct."""
+    from .direct_upload import DirectUploadHandler
+
+    files = rf"(?P<path>/{re.escape(folder)}(?:/[^/]+)+)"
     return [
         (r"/datalab/upload/?", S3UploadHandler),
-        (rf"/datalab/upload(?P<path>/{re.escape(folder)}(?:/[^/]+)+)", S3UploadHandler),
+        (rf"/datalab/upload{files}", S3UploadHandler),
+        (rf"/datalab/direct-upload{files}", DirectUploadHandler),
     ]
 
 
@@ -95,7 +99,8 @@ class S3UploadHandler(S3FolderRequest):
     async def get(self, path=None):
         if path is not None:
             raise web.HTTPError(405)
-        self.finish({"folder": self.s3.folder})
+        direct = self.s3.direct
+        self.finish({"folder": self.s3.folder, "direct": direct and {"part_size": direct.part_size}})
 
     async def put(self, path):
         if self._failure is not None:

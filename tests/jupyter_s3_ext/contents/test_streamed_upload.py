@@ -32,7 +32,7 @@ def nothing_of(seaweed, bucket: str, prefix: str) -> bool:
 
 def test_the_s3_folder_is_announced(jupyter):
     r = jupyter.raw("GET", "/datalab/upload")
-    assert r.status_code == 200 and r.json() == {"folder": "s3"}
+    assert r.status_code == 200 and r.json() == {"folder": "s3", "direct": None}
 
 
 def test_a_file_sent_as_its_bytes_is_stored_whole_in_parts(jupyter, seaweed):
