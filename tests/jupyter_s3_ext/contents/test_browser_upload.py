@@ -1,8 +1,11 @@
-"""Uploads through JupyterLab's file browser, in headless Chromium: into the S3 folder the file goes as its raw
-bytes in one `PUT …/datalab/upload/…` (Datalab's labextension), elsewhere through JupyterLab's contents API.
+"""Uploads through JupyterLab's file browser, in headless Chromium: into the S3 folder a file of at least one
+part (5 MiB here) goes straight to S3 on part URLs the server presigns (`…/datalab/direct-upload/…`), a
+smaller one as its raw bytes in one `PUT …/datalab/upload/…` (Datalab's labextension); elsewhere through
+JupyterLab's contents API.
 
-A jupyter-server with JupyterLab and the extension, S3 mounted on this package's SeaweedFS (no hub: the
-token logs the browser in, the `_xsrf` cookie goes with every call); screenshots in test-artifacts/.
+A jupyter-server with JupyterLab and the extension, S3 mounted on this package's SeaweedFS, which the browser
+reaches too (no hub: the token logs the browser in, the `_xsrf` cookie goes with every call); a second one
+whose S3 endpoint for browsers is a closed port. Screenshots in test-artifacts/.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from tests.jupyter_s3_ext.contents.conftest import s3_settings
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.jupyter_s3_ext.contents.test_uploads import stored
 from tests.support.browser import ARTIFACTS, Steps, launched
-from tests.support.procs import REPO
+from tests.support.procs import REPO, free_port
 
 pytestmark = [
     pytest.mark.e2e,
@@ -34,12 +37,26 @@ pytestmark = [
 
 SHOTS = ARTIFACTS / "s3-upload"
 STREAMED = re.compile(r"/datalab/upload/s3/mine/")
+DIRECT = re.compile(r"/datalab/direct-upload/s3/")
 LAB = "c.ServerApp.jpserver_extensions = {'jupyter_s3_ext': True, 'jupyterlab': True}\n"
+PART = 5 * 2**20  # s3_settings' part size: files of at least this go direct
+
+
+def start_lab(tmp_path_factory, seaweed, browser_endpoint: str):
+    s3 = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": browser_endpoint}
+    return run_jupyter(tmp_path_factory.mktemp("lab"), s3, extra=LAB)
 
 
 @pytest.fixture(scope="module")
 def lab(seaweed, tmp_path_factory):
-    with run_jupyter(tmp_path_factory.mktemp("lab"), s3_settings(seaweed.endpoint), extra=LAB) as jp:
+    with start_lab(tmp_path_factory, seaweed, seaweed.endpoint) as jp:
+        yield jp
+
+
+@pytest.fixture(scope="module")
+def lab_s3_unreachable(seaweed, tmp_path_factory):
+    """A server that tells browsers an S3 endpoint where nothing listens (as if S3 were not reachable)."""
+    with start_lab(tmp_path_factory, seaweed, f"http://127.0.0.1:{free_port()}") as jp:
         yield jp
 
 
@@ -94,6 +111,17 @@ def chunks_answered(page, seen: list, n: int, timeout: float = 60) -> None:
     assert len(seen) == n and all(status in (200, 201) for _, status in seen), seen
 
 
+def requests_to(page, pattern) -> list:
+    """Each request of the page whose URL matches `pattern`, from now on."""
+    seen: list = []
+    page.on("request", lambda r: seen.append(r) if pattern.search(r.url) else None)
+    return seen
+
+
+def multipart_uploads_left(seaweed, prefix: str) -> list:
+    return seaweed.client().list_multipart_uploads(Bucket="work", Prefix=prefix).get("Uploads", [])
+
+
 def a_file(tmp_path, name: str, size: int):
     path = tmp_path / name
     path.write_bytes(os.urandom(size))
@@ -109,6 +137,7 @@ def test_an_upload_into_s3_is_one_streamed_put_and_an_existing_name_asks_first(l
     page, d = steps.page, "browser-" + secrets.token_hex(4)
     open_folder(page, lab, f"s3/mine/{d}")
     chunked = contents_puts(page)
+    direct = requests_to(page, DIRECT)
     file, digest = a_file(tmp_path, "measures 1.bin", 3 * 2**20 + 4321)
     with page.expect_request(lambda r: r.method == "PUT" and STREAMED.search(r.url)) as put:
         upload(page, file)
@@ -131,6 +160,57 @@ def test_an_upload_into_s3_is_one_streamed_put_and_an_existing_name_asks_first(l
     assert answer.value.status == 201
     assert sha256_in_s3(seaweed, f"{d}/{file.name}") == digest
     assert chunked == []
+    assert direct == []  # both below a part: streamed, though direct uploads are on
+
+
+def test_a_file_of_several_parts_goes_straight_to_s3(lab, seaweed, steps, tmp_path):
+    page, d = steps.page, "direct-" + secrets.token_hex(4)
+    open_folder(page, lab, f"s3/mine/{d}")
+    to_s3 = requests_to(page, re.compile("^" + re.escape(seaweed.endpoint) + "/"))
+    to_server = requests_to(page, re.compile(r"/datalab/(direct-)?upload/"))
+    file, digest = a_file(tmp_path, "big data.bin", 12 * 2**20 + 4321)  # parts of 5, 5 and 2 MiB
+    with page.expect_response(lambda r: r.request.method == "PUT" and DIRECT.search(r.url)) as done:
+        upload(page, file)
+    assert done.value.status == 201
+    listed(page, file.name).wait_for()
+    steps.shot("uploaded-direct")
+    assert sha256_in_s3(seaweed, f"{d}/{file.name}") == digest
+    puts = [r for r in to_s3 if r.method == "PUT"]
+    numbers = sorted(
+        int(urllib.parse.parse_qs(urllib.parse.urlsplit(r.url).query)["partNumber"][0]) for r in puts
+    )
+    assert numbers == [1, 2, 3]
+    for r in puts:
+        assert r.response().status == 200
+        headers = r.all_headers()
+        assert "x-amz-checksum-crc32c" in headers  # loopback: CRC32C
+        assert not {"cookie", "authorization", "x-xsrftoken"} & set(headers), headers
+    calls = [(r.method, urllib.parse.urlsplit(r.url).path.split("/datalab/")[1]) for r in to_server]
+    path = f"direct-upload/s3/mine/{d}/big%20data.bin"
+    assert calls == [("POST", path)] * 4 + [("PUT", path)], calls  # start, 3 signed parts, complete
+    assert multipart_uploads_left(seaweed, d) == []
+
+
+def test_s3_out_of_the_browsers_reach_leaves_the_file_to_the_streamed_upload(
+    lab_s3_unreachable, seaweed, steps, tmp_path
+):
+    page, d = steps.page, "unreachable-" + secrets.token_hex(4)
+    warnings = []
+    page.on("console", lambda m: warnings.append(m.text) if m.type == "warning" else None)
+    open_folder(page, lab_s3_unreachable, f"s3/mine/{d}")
+    direct = requests_to(page, DIRECT)
+    file, digest = a_file(tmp_path, "far.bin", 2 * PART + 99)
+    with page.expect_response(lambda r: r.request.method == "PUT" and STREAMED.search(r.url)) as put:
+        upload(page, file)
+    assert put.value.status == 201
+    listed(page, file.name).wait_for()
+    assert page.locator(".jp-Dialog").count() == 0  # no error shown
+    assert sha256_in_s3(seaweed, f"{d}/far.bin") == digest
+    methods = [r.method for r in direct]
+    assert methods[0] == "POST" and methods[-1] == "DELETE" and "PUT" not in methods, methods
+    assert direct[-1].response().status == 204  # the started upload aborted
+    assert multipart_uploads_left(seaweed, d) == []
+    assert any("direct upload" in w and "streaming it" in w for w in warnings), warnings
 
 
 def test_a_proxy_refusing_the_body_size_leaves_it_to_jupyterlabs_chunked_upload(
@@ -162,11 +242,16 @@ def test_a_proxy_refusing_the_body_size_leaves_it_to_jupyterlabs_chunked_upload(
     assert any("HTTP 413" in w and "chunked" in w for w in warnings), warnings
 
 
-def test_a_refusal_is_told_with_the_servers_message(lab, seaweed, steps, tmp_path):
+@pytest.mark.parametrize(
+    ("size", "route"),
+    [(3 * 2**20, "upload"), (PART + 1, "direct-upload")],  # the streamed PUT's body is sent on anyway
+    ids=["streamed", "direct"],
+)
+def test_a_refusal_is_told_with_the_servers_message(lab, seaweed, steps, tmp_path, size, route):
     page = steps.page
     open_folder(page, lab, "s3/rodata", make=False)  # a dataset declared read-only
-    file, _ = a_file(tmp_path, "nope.bin", 3 * 2**20)  # refused before its body is read: sent on anyway
-    with page.expect_response(lambda r: "/datalab/upload/s3/rodata/" in r.url) as answer:
+    file, _ = a_file(tmp_path, "nope.bin", size)
+    with page.expect_response(lambda r: f"/datalab/{route}/s3/rodata/" in r.url) as answer:
         upload(page, file)
     assert answer.value.status == 403
     dialog = page.locator(".jp-Dialog").filter(has_text="Upload Error")
