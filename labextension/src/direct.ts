@@ -147,7 +147,7 @@ async function sendParts(
       onProgress(sent.sent(part, end - begin), file.size);
       return answer.etag;
     }
-    let message = s3Message(answer.status, answer.body);
+    let message = s3Message(part, answer.status, answer.body);
     if (ok) {
       message = 'S3 does not show this page the ETag of a part (its CORS settings must expose ETag).';
     } else if (answer.status === 0 && partsDone === 0) {

@@ -286,10 +286,10 @@ function unescapeXml(text: string): string {
 }
 
 /**
- * What to tell the user when S3 refused a part: its XML error's `<Message>` (else `<Code>`, else the
+ * What to tell the user when S3 refused part `part`: its XML error's `<Message>` (else `<Code>`, else the
  * status), bounded, on one line, any URL left out (a presigned one carries credentials).
  */
-export function s3Message(status: number, body: string, limit: number = MESSAGE_LIMIT): string {
+export function s3Message(part: number, status: number, body: string, limit: number = MESSAGE_LIMIT): string {
   if (status === 0) {
     return 'The connection to S3 was lost during the upload.';
   }
@@ -297,8 +297,11 @@ export function s3Message(status: number, body: string, limit: number = MESSAGE_
     const found = new RegExp(`<${name}>([\\s\\S]*?)</${name}>`).exec(body);
     return found ? unescapeXml(found[1]).trim() : '';
   };
-  const said = element('Message') || element('Code') || `HTTP ${status}`;
-  return bounded('S3 refused a part of the upload: ' + said.replace(/\b[a-z][a-z0-9+.-]*:\/\/\S*/gi, '…'), limit);
+  const said = (element('Message') || element('Code') || `HTTP ${status}`).replace(
+    /\b[a-z][a-z0-9+.-]*:\/\/\S*/gi,
+    '…'
+  );
+  return bounded(`S3 refused part ${part} of the upload: ${said}`, limit);
 }
 
 /**

@@ -161,23 +161,24 @@ test('the ETag is kept as S3 sent it', () => {
 test('S3’s refusal is told by its <Message>, bounded, with no URL in it', () => {
   const xml = (inner: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<Error>${inner}<RequestId>1</RequestId></Error>`;
   assert.equal(
-    s3Message(400, xml('<Code>BadDigest</Code><Message>The CRC32C you specified did not match the calculated checksum.</Message>')),
-    'S3 refused a part of the upload: The CRC32C you specified did not match the calculated checksum.'
+    s3Message(2, 400, xml('<Code>BadDigest</Code><Message>The CRC32C you specified did not match the calculated checksum.</Message>')),
+    'S3 refused part 2 of the upload: The CRC32C you specified did not match the calculated checksum.'
   );
   assert.equal(
-    s3Message(403, xml('<Code>SignatureDoesNotMatch</Code><Message>a &lt;b&gt; &amp; &#39;c&#x27;</Message>')),
-    "S3 refused a part of the upload: a <b> & 'c'"
+    s3Message(1, 403, xml('<Code>SignatureDoesNotMatch</Code><Message>a &lt;b&gt; &amp; &#39;c&#x27;</Message>')),
+    "S3 refused part 1 of the upload: a <b> & 'c'"
   );
-  assert.equal(s3Message(403, xml('<Code>AccessDenied</Code>')), 'S3 refused a part of the upload: AccessDenied');
-  assert.equal(s3Message(502, '<html>bad gateway</html>'), 'S3 refused a part of the upload: HTTP 502');
+  assert.equal(s3Message(1, 403, xml('<Code>AccessDenied</Code>')), 'S3 refused part 1 of the upload: AccessDenied');
+  assert.equal(s3Message(3, 502, '<html>bad gateway</html>'), 'S3 refused part 3 of the upload: HTTP 502');
   const leaky = s3Message(
+    1,
     403,
     xml('<Message>Expired: https://s3.example/b/k?X-Amz-Signature=abc&amp;X-Amz-Security-Token=t see</Message>')
   );
   assert.ok(!/https?:|Signature|Token/.test(leaky), leaky);
-  const long = s3Message(400, xml(`<Message>${'x'.repeat(5000)}\n\u0007</Message>`), 80);
+  const long = s3Message(1, 400, xml(`<Message>${'x'.repeat(5000)}\n\u0007</Message>`), 80);
   assert.equal(long.length, 80);
-  assert.match(s3Message(0, ''), /connection to S3 was lost/);
+  assert.match(s3Message(1, 0, ''), /connection to S3 was lost/);
 });
 
 test('a signed part is its URL and headers; an answer that is not one is refused', () => {

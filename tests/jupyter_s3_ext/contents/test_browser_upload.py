@@ -191,6 +191,35 @@ def test_a_file_of_several_parts_goes_straight_to_s3(lab, seaweed, steps, tmp_pa
     assert multipart_uploads_left(seaweed, d) == []
 
 
+def test_a_part_s3_refuses_is_told_with_its_message_and_nothing_is_left(lab, seaweed, steps, tmp_path):
+    page, d = steps.page, "baddigest-" + secrets.token_hex(4)
+    s3_puts = re.compile("^" + re.escape(seaweed.endpoint) + "/.*partNumber=2")
+
+    def flip_a_bit(route):  # part 2's bytes changed on the way, after the server signed their checksum
+        if route.request.method != "PUT":
+            return route.continue_()
+        body = bytearray(route.request.post_data_buffer)
+        body[1000] ^= 1
+        route.continue_(post_data=bytes(body))
+
+    page.route(s3_puts, flip_a_bit)
+    open_folder(page, lab, f"s3/mine/{d}")
+    streamed = requests_to(page, STREAMED)
+    direct = requests_to(page, DIRECT)
+    file, _ = a_file(tmp_path, "flipped.bin", 2 * PART + 5)
+    upload(page, file)
+    dialog = page.locator(".jp-Dialog").filter(has_text="Upload Error")
+    dialog.wait_for()
+    steps.shot("part-refused")
+    expect(dialog.locator(".jp-Dialog-body")).to_contain_text("S3 refused part 2 of the upload: ")
+    said = dialog.locator(".jp-Dialog-body").inner_text()
+    assert "http" not in said and "X-Amz" not in said, said
+    assert direct[-1].method == "DELETE" and direct[-1].response().status == 204
+    assert streamed == []
+    assert sha256_in_s3(seaweed, f"{d}/flipped.bin") is None
+    assert multipart_uploads_left(seaweed, d) == []
+
+
 def test_s3_out_of_the_browsers_reach_leaves_the_file_to_the_streamed_upload(
     lab_s3_unreachable, seaweed, steps, tmp_path
 ):
