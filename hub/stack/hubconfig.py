@@ -72,6 +72,7 @@ def apply(c, s: dict) -> None:
     b = c.CredentialBroker
     b.s3_mode = "optional"
     b.s3_endpoint = s["s3_endpoint"]
+    b.s3_browser_endpoint = s.get("s3_browser_endpoint", "")
     b.s3_region = seaweed.REGION
     b.s3_role_arn = seaweed.ROLE_ARN
     b.s3_bucket_template = seaweed.BUCKET_TEMPLATE

@@ -7,6 +7,7 @@ start from the defaults below, editable), so issuer URLs and addresses stay the 
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import secrets
@@ -130,6 +131,18 @@ def public_address(env: dict[str, str] | None = None) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise ValueError(f"DATALAB_PORT must be between 1 and 65535, not {port}")
     return host, port
+
+
+def browser_origins(host: str, port: int) -> list[str]:
+    """The origins of the datalab's pages when only this machine's browsers can open it (a loopback
+    bind address), else none: only those browsers reach SeaweedFS, which listens on the loopback too."""
+    if host != "localhost":
+        try:
+            if not ipaddress.ip_address(host).is_loopback:
+                return []
+        except ValueError:
+            return []
+    return [f"http://127.0.0.1:{port}", f"http://localhost:{port}"]
 
 
 def public_url(host: str, port: int) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from . import seaweed, versions
-from .layout import Layout, secret
+from .layout import Layout, browser_origins, secret
 from .supervisor import STACK_ENV, Part
 
 
@@ -37,7 +37,7 @@ def parts(
     )  # fmt: skip
     s3 = Part(
         "seaweedfs",
-        seaweed.argv(versions.tool("weed"), lay, p),
+        seaweed.argv(versions.tool("weed"), lay, p, browser_origins(host, port) or [url]),
         logs / "seaweedfs.log",
         env,
         f"http://127.0.0.1:{p['s3']}",

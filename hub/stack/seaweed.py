@@ -171,10 +171,11 @@ def security_toml(keys: dict[str, str], tls: Material) -> str:
     return "\n".join(lines) + "\n"
 
 
-def argv(weed: str | Path, layout: Layout, ports: dict[str, int]) -> list[str]:
+def argv(weed: str | Path, layout: Layout, ports: dict[str, int], origins: list[str]) -> list[str]:
     """`weed mini` on 127.0.0.1 with every port pinned (none left to its defaults or chance), the master's
     and filer's HTTP APIs off and no telemetry (it would report to seaweedfs.com). No secret: those are in
-    security.toml."""
+    security.toml. Its S3 answers browsers (CORS) from `origins` only, the datalab's pages (whose uploads
+    go straight to S3), not SeaweedFS's default of any origin."""
     s3 = layout.s3
     flags = {
         "dir": s3 / "data",
@@ -190,6 +191,7 @@ def argv(weed: str | Path, layout: Layout, ports: dict[str, int]) -> list[str]:
         "s3.debug.port": 0,
         "s3.config": s3 / "s3.json",
         "s3.iam.config": s3 / "iam.json",
+        "s3.allowedOrigins": ",".join(origins),
         "s3.port": ports["s3"],
         "s3.port.grpc": ports["s3_grpc"],
         "master.port": ports["master"],

@@ -31,6 +31,7 @@ from .hubconfig import CONFIG_PY
 from .layout import (
     Layout,
     blocking_ancestor,
+    browser_origins,
     load_ports,
     public_address,
     public_url,
@@ -212,6 +213,10 @@ class Stack:
             "client_id": CLIENT_ID,
             "client_secret": self.client_secret,
             "s3_endpoint": f"http://127.0.0.1:{self.ports['s3']}",
+            # browsers on this machine send uploads straight to S3; others cannot reach it
+            "s3_browser_endpoint": f"http://127.0.0.1:{self.ports['s3']}"
+            if browser_origins(self.host, self.port)
+            else "",
             "vault_addr": f"http://127.0.0.1:{self.ports['vault']}",
             "tools_path": [str(tools)] if tools.is_dir() else [],
             "catalog_dir": self.env_in.get("DATALAB_CATALOG_DIR", ""),
