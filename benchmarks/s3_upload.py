@@ -3,13 +3,18 @@
     .venv/bin/python benchmarks/s3_upload.py [--size-mb 100] [--rounds 5] [--no-s3contents]
     .venv/bin/python benchmarks/s3_upload.py --size-mb 2048 --rounds 5 --no-s3contents   # memory stays flat
 
-Ours, streamed (what Datalab's labextension sends into the S3 folder): the file as the body of one
+Ours, direct (what Datalab's labextension sends into the S3 folder when S3 is reachable from the browser,
+`browser_endpoint_url`): the server starts a multipart upload and signs each part's URL
+(`POST /datalab/direct-upload/s3/bench/upload.bin`), the client sends the parts straight to S3, 3 at a
+time with their CRC32C (computed here natively; the browser computes it in JS), and the server completes
+it (`PUT`).
+Ours, streamed (what the labextension sends otherwise): the file as the body of one
 `PUT /datalab/upload/s3/bench/upload.bin`, as a browser's XMLHttpRequest sends a File.
 Ours, chunked (stock JupyterLab, API clients): 1 MiB chunks, base64, `chunk` 1..N-1 then -1, one request
 after the other, to `PUT /api/contents/s3/bench/upload.bin`; the client builds each JSON body natively,
 as a browser's JSON.stringify does.
 Baseline: boto3's `upload_fileobj` of the same file (its transfer manager: 8 MiB parts from 10 threads).
-The three are interleaved (s3_common.interleaved), for `--rounds` rounds straight to SeaweedFS; every
+The four are interleaved (s3_common.interleaved), for `--rounds` rounds straight to SeaweedFS; every
 object is read back and checked by SHA-256. One more upload of each of ours goes through a counting proxy
 to count S3 requests at the wire (not timed: the proxy shares this process).
 The server's peak memory is VmHWM after a reset (writing 5 to /proc/PID/clear_refs) before each upload.
@@ -17,8 +22,8 @@ CPU seconds are counted per process for every side (client, server, SeaweedFS): 
 busy, the wall ratio follows the CPU ratio, whose floor the client and S3 set, not the server
 (`ratio_cpu_without_server_p50`: the CPU ratio if our server cost nothing).
 s3contents (in its own throwaway venv, made by pip when missing) uploads the same file once, as a
-reference. Last line: one JSON object; its top-level ratios are the streamed upload's, `chunked` holds
-the chunked one's.
+reference. Last line: one JSON object; its top-level ratios are the direct upload's, `streamed` and
+`chunked` hold the others'.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import requests
 from s3_common import (
     CountingProxy,
     group_cpu_s,
@@ -49,10 +57,12 @@ from s3_common import (
     vm_rss_kb,
 )
 
+from jupyter_s3_ext.contents.multipart import checksum_b64
 from tests.jupyter_s3_ext.contents.harness import run_jupyter
 from tests.support.seaweedfs import run_seaweedfs
 
 CHUNK = 1024 * 1024
+DIRECT_IN_FLIGHT = 3  # parts the labextension sends to S3 at once
 
 
 def make_file(path: Path, size: int) -> str:
@@ -85,7 +95,46 @@ def upload_streamed(jp, api_path: str, src: Path, size: int) -> None:
         r.raise_for_status()
 
 
-PROTOCOLS = {"streamed": upload_streamed, "chunked": upload_like_jupyterlab}
+def upload_direct(jp, api_path: str, src: Path, size: int) -> None:
+    """As the labextension sends a big file when S3 is reachable from the browser: the server starts the
+    upload and signs each part; the parts go straight to S3 (3 in flight), without the session's token."""
+    url = f"{jp.url}/datalab/direct-upload/{api_path}"
+    r = jp.http.post(url, json={"size": size}, timeout=60)
+    r.raise_for_status()
+    up = r.json()
+    local = threading.local()
+
+    def session(name: str, auth: bool) -> requests.Session:
+        if not hasattr(local, name):
+            s = requests.Session()
+            if auth:
+                s.headers.update(jp.http.headers)
+                s.cookies.update(jp.http.cookies)
+            setattr(local, name, s)
+        return getattr(local, name)
+
+    def part(k: int) -> str:
+        with open(src, "rb") as f:
+            f.seek((k - 1) * up["part_size"])
+            data = f.read(up["part_size"])
+        checksum = checksum_b64(up["checksum"], data)  # the browser: @aws-crypto/crc32c or WebCrypto
+        signed = session("hub", True).post(
+            url, json={"id": up["id"], "part": k, "checksum": checksum}, timeout=60
+        )
+        signed.raise_for_status()
+        answer = session("s3", False).put(
+            signed.json()["url"], data=data, headers=signed.json()["headers"], timeout=300
+        )
+        answer.raise_for_status()
+        return answer.headers["ETag"]
+
+    with ThreadPoolExecutor(DIRECT_IN_FLIGHT) as pool:
+        etags = list(pool.map(part, range(1, up["parts"] + 1)))
+    r = jp.http.put(url, json={"id": up["id"], "etags": etags}, timeout=300)
+    r.raise_for_status()
+
+
+PROTOCOLS = {"direct": upload_direct, "streamed": upload_streamed, "chunked": upload_like_jupyterlab}
 
 
 def sha_of_object(client, bucket: str, key: str) -> str:
@@ -139,7 +188,8 @@ def count_requests(sw, src: Path, size: int, tmp: str, tuning: dict) -> dict:
     """S3 requests at the wire for one upload by each of our protocols."""
     proxy = CountingProxy(sw.ports["s3"])
     counts = {}
-    with run_jupyter(Path(tmp) / "jp-count", mount_settings(sw, proxy.url, **tuning)) as jp:
+    settings = mount_settings(sw, proxy.url, browser_endpoint_url=proxy.url, **tuning)
+    with run_jupyter(Path(tmp) / "jp-count", settings) as jp:
         warm(jp, "s3/bench/", tmp, PROTOCOLS)
         for name, send in PROTOCOLS.items():
             proxy.reset()
@@ -226,7 +276,8 @@ def main() -> None:
         raw = raw_client(sw, sw.endpoint)
         rows: list[dict] = []
         row: dict = {}
-        with run_jupyter(Path(tmp) / "jp", mount_settings(sw, sw.endpoint, **tuning)) as jp:
+        settings = mount_settings(sw, sw.endpoint, browser_endpoint_url=sw.endpoint, **tuning)
+        with run_jupyter(Path(tmp) / "jp", settings) as jp:
             warm(jp, "s3/bench/", tmp, PROTOCOLS)
             raw_upload(raw, src, "bench", "raw-warm.bin")
 
@@ -268,20 +319,21 @@ def main() -> None:
         )
     sha_ok = all(r[side]["sha_ok"] for r in rows for side in r)
     figures = {name: against_raw(rows, name) for name in PROTOCOLS}
-    streamed = figures["streamed"]
+    direct = figures["direct"]
     result = {
         "size_mb": args.size_mb,
         "settings": tuning,
         "rounds": args.rounds,
         "sha256_ok": sha_ok,
-        **streamed,
+        **direct,
+        "streamed": figures["streamed"],
         "chunked": figures["chunked"],
         "raw_cpu_s_p50": {k: round(p50([r["raw"]["cpu"][k] for r in rows]), 2) for k in ("client", "s3")},
         "s3_requests": requests,
         "incomplete_uploads_left": len(leftovers),
         "load_avg_1m_before_after": [round(load_before, 1), round(os.getloadavg()[0], 1)],
         "targets_met": sha_ok
-        and streamed["ratio_wall_p50"] <= 1.0
+        and direct["ratio_wall_p50"] <= 1.0
         and max(f["peak_rss_growth_mb_max"] for f in figures.values()) <= 32
         and not leftovers,
         "s3contents": s3c,
