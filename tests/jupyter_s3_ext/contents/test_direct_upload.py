@@ -79,7 +79,9 @@ def complete(jp, path: str, upload: str, etags) -> requests.Response:
 
 
 def journal(jp) -> list:
-    return json.loads((jp.root.parent / "data" / "datalab" / "s3-uploads.json").read_text())
+    """The open uploads the server has journaled (none before its first)."""
+    path = jp.root.parent / "data" / "datalab" / "s3-uploads.json"
+    return json.loads(path.read_text()) if path.exists() else []
 
 
 def no_secret_in(log: str) -> bool:
