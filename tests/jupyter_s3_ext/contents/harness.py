@@ -100,6 +100,7 @@ def run_jupyter(
         "DATALAB_S3_BUCKET",
         "DATALAB_S3_PREFIX",
         "DATALAB_CREDENTIALS_FILE",
+        "DATALAB_S3_BROWSER_ENDPOINT",  # set only where a test turns direct uploads on
     ):
         full_env.pop(k, None)
     full_env.update(env or {})
