@@ -39,7 +39,7 @@ def start_server(lab, token: str, user: str, name: str = "", **options) -> dict:
     h = {"Authorization": f"token {token}"}
     url = f"{lab.url}/hub/api/users/{user}/" + (f"servers/{name}" if name else "server")
     r = requests.post(url, json={"service": "jupyter-python", **options}, headers=h)
-    assert r.status_code in (201, 202), r.text
+    assert r.status_code in (201, 202) or "already running" in r.text, r.text  # an earlier test's
     deadline = time.monotonic() + 150
     while not (
         requests.get(f"{lab.url}/hub/api/users/{user}", headers=h).json()["servers"].get(name) or {}
@@ -171,3 +171,58 @@ def test_a_project_server_holds_the_projects_credentials_only_even_for_whoever_r
     assert "runs in the project demo" in text and "none of yours" in text and "project-demo" in text
     personal = browser.get(lab.url + "/hub/datalab/share", timeout=30).text
     assert "act as you" in " ".join(re.sub(r"<[^>]+>", " ", personal).split())
+
+
+def test_bobs_browser_sends_a_big_upload_straight_to_s3_which_admits_the_datalabs_pages_only(lab):
+    from jupyter_s3_ext.contents.multipart import checksum_b64
+
+    bob = sign_in(lab.url, "bob", lab.passwords["bob"])
+    h = start_server(lab, bob, "bob")
+    base = f"{lab.url}/user/bob/datalab"
+    direct = requests.get(f"{base}/upload", headers=h, timeout=60).json()["direct"]
+    assert direct and direct["part_size"] >= 5 * 2**20, direct
+    data = os.urandom(direct["part_size"] + 4099)
+    where = f"{base}/direct-upload/s3/project-demo/direct.bin"
+    r = requests.post(where, json={"size": len(data)}, headers=h, timeout=60)
+    assert r.status_code == 201, r.text
+    started = r.json()
+    assert started["parts"] == 2, started
+    etags, size = [], started["part_size"]
+    for n, piece in enumerate((data[:size], data[size:]), 1):
+        r = requests.post(
+            where, json={"id": started["id"], "part": n, "checksum": checksum_b64(started["checksum"], piece)},
+            headers=h, timeout=60,
+        )  # fmt: skip
+        assert r.status_code == 200, r.text
+        signed = r.json()
+        # signed with the session's STS credentials, on S3 as this machine's browsers reach it
+        assert "X-Amz-Security-Token=" in signed["url"] and not signed["url"].startswith(lab.url)
+        headers = {**signed["headers"], "Origin": lab.url}
+        preflight = {
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": ",".join(headers),
+        }
+        ok = requests.options(signed["url"], headers={"Origin": lab.url, **preflight}, timeout=30)
+        assert ok.headers.get("Access-Control-Allow-Origin") == lab.url, (ok.status_code, dict(ok.headers))
+        for stranger in ("http://127.0.0.1:1", "https://evil.example"):
+            other = requests.options(signed["url"], headers={"Origin": stranger, **preflight}, timeout=30)
+            assert other.headers.get("Access-Control-Allow-Origin") in (None, ""), (
+                stranger,
+                dict(other.headers),
+            )
+        r = requests.put(signed["url"], data=piece, headers=headers, timeout=60)
+        assert r.status_code == 200, r.text
+        assert r.headers.get("Access-Control-Allow-Origin") == lab.url
+        assert "etag" in r.headers.get("Access-Control-Expose-Headers", "").lower(), dict(r.headers)
+        etags.append(r.headers["ETag"])
+    # carol cannot complete (or sign) bob's upload through his session
+    carol = {"Authorization": f"token {sign_in(lab.url, 'carol', lab.passwords['carol'])}"}
+    r = requests.put(
+        where, json={"id": started["id"], "etags": etags}, headers=carol, timeout=60, allow_redirects=False
+    )
+    assert r.status_code in (302, 403), (r.status_code, r.text[:300])
+    r = requests.put(where, json={"id": started["id"], "etags": etags}, headers=h, timeout=60)
+    assert r.status_code == 201 and r.json()["size"] == len(data), r.text
+    alice_creds = credentials(lab.url, sign_in(lab.url, "alice", lab.passwords["alice"]))
+    stored = s3_client(alice_creds).get_object(Bucket="project-demo", Key="direct.bin")["Body"].read()
+    assert hashlib.sha256(stored).digest() == hashlib.sha256(data).digest()
