@@ -42,8 +42,8 @@ LAB = "c.ServerApp.jpserver_extensions = {'jupyter_s3_ext': True, 'jupyterlab': 
 PART = 5 * 2**20  # s3_settings' part size: files of at least this go direct
 
 
-def start_lab(tmp_path_factory, seaweed, browser_endpoint: str):
-    s3 = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": browser_endpoint}
+def start_lab(tmp_path_factory, seaweed, browser_endpoint: str, **settings):
+    s3 = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": browser_endpoint, **settings}
     return run_jupyter(tmp_path_factory.mktemp("lab"), s3, extra=LAB)
 
 
@@ -57,6 +57,13 @@ def lab(seaweed, tmp_path_factory):
 def lab_s3_unreachable(seaweed, tmp_path_factory):
     """A server that tells browsers an S3 endpoint where nothing listens (as if S3 were not reachable)."""
     with start_lab(tmp_path_factory, seaweed, f"http://127.0.0.1:{free_port()}") as jp:
+        yield jp
+
+
+@pytest.fixture(scope="module")
+def lab_sha256(seaweed, tmp_path_factory):
+    """A server whose parts S3 verifies with SHA-256 (as `auto` picks for plain HTTP to another machine)."""
+    with start_lab(tmp_path_factory, seaweed, seaweed.endpoint, upload_checksum="SHA256") as jp:
         yield jp
 
 
@@ -188,6 +195,25 @@ def test_a_file_of_several_parts_goes_straight_to_s3(lab, seaweed, steps, tmp_pa
     calls = [(r.method, urllib.parse.urlsplit(r.url).path.split("/datalab/")[1]) for r in to_server]
     path = f"direct-upload/s3/mine/{d}/big%20data.bin"
     assert calls == [("POST", path)] * 4 + [("PUT", path)], calls  # start, 3 signed parts, complete
+    assert multipart_uploads_left(seaweed, d) == []
+
+
+def test_parts_s3_verifies_with_sha256_are_hashed_by_the_browser(lab_sha256, seaweed, steps, tmp_path):
+    page, d = steps.page, "sha256-" + secrets.token_hex(4)
+    open_folder(page, lab_sha256, f"s3/mine/{d}")
+    to_s3 = requests_to(page, re.compile("^" + re.escape(seaweed.endpoint) + "/"))
+    file, digest = a_file(tmp_path, "hashed.bin", PART + 777)
+    with page.expect_response(lambda r: r.request.method == "PUT" and DIRECT.search(r.url)) as done:
+        upload(page, file)
+    assert done.value.status == 201
+    listed(page, file.name).wait_for()
+    assert sha256_in_s3(seaweed, f"{d}/{file.name}") == digest
+    puts = [r for r in to_s3 if r.method == "PUT"]
+    assert len(puts) == 2
+    for r in puts:  # S3 checked each part against the SHA-256 the server signed
+        headers = r.all_headers()
+        assert r.response().status == 200 and "x-amz-checksum-sha256" in headers, headers
+        assert "x-amz-checksum-crc32c" not in headers
     assert multipart_uploads_left(seaweed, d) == []
 
 
