@@ -7,11 +7,13 @@ CRC32C per part.
 
 On `/datalab/direct-upload/<api path>`, after the checks every upload shares (upload_access.py):
 - `POST {"size": N}` starts a multipart upload (the session's client, journaled so that a killed server's
-  is swept) → 201 `{"id", "part_size", "parts", "checksum"}`.
+  is swept) → 201 `{"id", "part_size", "parts", "checksum"}`; checksum is null when the parts carry none
+  (multipart.browser_checksum_for: over TLS or the loopback, with `upload_checksum` auto).
 - `POST {"id", "part": K, "checksum": <base64>}` signs part K → `{"url", "headers"}`: an UploadPart URL on
   `browser_endpoint_url`, SigV4 in its query, valid `EXPIRES` seconds, whose signed headers are the part's
-  exact Content-Length and its checksum. S3 itself then refuses other bytes, another length, or the URL
-  used for another part or key; the server keeps the checksum it signed for the completion.
+  exact Content-Length and its checksum, if any. S3 itself then refuses another length, other bytes (with a
+  checksum), or the URL used for another part or key; the server keeps the checksum it signed for the
+  completion.
 - `PUT {"id", "etags": [...]}` completes with exactly the n parts and the signed checksums → 201 and the
   contents model; S3 refusing aborts the upload (400: nothing stored).
 - `DELETE ?id=` aborts → 204.
@@ -54,7 +56,7 @@ class Direct:
     upload_id: str
     size: int
     part_size: int
-    signed: dict[int, str] = field(default_factory=dict)  # part number -> the checksum signed for it
+    signed: dict[int, str | None] = field(default_factory=dict)  # part number -> the checksum signed
     timer: asyncio.TimerHandle | None = None
 
     @property
@@ -83,11 +85,11 @@ def whole(value) -> bool:
 class DirectUploads:
     """The open direct uploads by ID, each aborted once idle for the uploads' idle timeout."""
 
-    def __init__(self, client: S3Client, presigner: S3Client, uploads: Uploads, checksum: str):
+    def __init__(self, client: S3Client, presigner: S3Client, uploads: Uploads, checksum: str | None):
         self.client = client  # the session's, on the server's endpoint
         self.presigner = presigner  # the same credentials, on the endpoint as browsers reach it
         self.uploads = uploads  # part size, idle timeout, journal, log
-        self.checksum = checksum  # multipart.CHECKSUMS
+        self.checksum = checksum  # one of multipart.CHECKSUMS, or None: the parts' length only
         self.log = uploads.log
         self._open: dict[str, Direct] = {}
 
@@ -135,7 +137,8 @@ class DirectUploads:
         if size > MAX_OBJECT:
             raise too_big(size)
         client = await self.client.get()
-        r = await client.create_multipart_upload(Bucket=bucket, Key=key, ChecksumAlgorithm=self.checksum)
+        algorithm = {"ChecksumAlgorithm": self.checksum} if self.checksum else {}
+        r = await client.create_multipart_upload(Bucket=bucket, Key=key, **algorithm)
         d = Direct(path, bucket, key, r["UploadId"], size, part_size_for(size, self.part_size))
         try:
             await self._journal("add", bucket, key, d.upload_id)
@@ -151,7 +154,9 @@ class DirectUploads:
         d = self.find(upload, path)
         if not whole(part) or not 1 <= part <= d.parts:
             raise HTTPError(400, f"part must be a part number from 1 to {d.parts} (got {shown(repr(part))})")
-        if not valid_checksum(self.checksum, checksum):
+        if self.checksum is None and checksum is not None:
+            raise HTTPError(400, "this upload takes no checksum: S3 checks each part's length only")
+        if self.checksum is not None and not valid_checksum(self.checksum, checksum):
             raise HTTPError(
                 400,
                 f"checksum must be the base64 of the part's {self.checksum} ({DIGEST_BYTES[self.checksum]} bytes)",
@@ -159,11 +164,15 @@ class DirectUploads:
         self._arm(upload, d)
         presigner = await self.presigner.get()
         params = {"Bucket": d.bucket, "Key": d.key, "UploadId": d.upload_id, "PartNumber": part}
-        params.update({"ContentLength": d.length(part), f"Checksum{self.checksum}": checksum})
+        params["ContentLength"] = d.length(part)
+        headers = {}
+        if self.checksum:
+            params[f"Checksum{self.checksum}"] = checksum
+            headers[f"x-amz-checksum-{self.checksum.lower()}"] = checksum
         url = await presigner.generate_presigned_url("upload_part", Params=params, ExpiresIn=EXPIRES)
         d.signed[part] = checksum
         await self._journal("touch", d.upload_id)
-        return {"url": url, "headers": {f"x-amz-checksum-{self.checksum.lower()}": checksum}}
+        return {"url": url, "headers": headers}
 
     async def complete(self, upload, path: str, etags) -> Direct:
         d = self._take(upload, path)
@@ -200,7 +209,8 @@ class DirectUploads:
                 raise HTTPError(400, f"the ETag of part {n} of {shown(d.path)} is missing or malformed")
             if n not in d.signed:
                 raise HTTPError(400, f"part {n} of {shown(d.path)} was never signed")
-            parts.append({"PartNumber": n, "ETag": etag, f"Checksum{self.checksum}": d.signed[n]})
+            checksum = {f"Checksum{self.checksum}": d.signed[n]} if self.checksum else {}
+            parts.append({"PartNumber": n, "ETag": etag, **checksum})
         return parts
 
     async def abort(self, upload, path: str) -> None:

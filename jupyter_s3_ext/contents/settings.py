@@ -21,7 +21,7 @@ from .client import S3Client
 from .direct_upload import DirectUploads
 from .journal import UploadJournal
 from .mounts import build_table
-from .multipart import CHECKSUMS, checksum_for
+from .multipart import CHECKSUMS, browser_checksum_for, checksum_for
 from .s3side import S3Side
 from .uploads import Uploads
 
@@ -104,7 +104,9 @@ class S3Settings(LoggingConfigurable):
         "auto",
         help="The checksum S3 verifies on every uploaded part: SHA256 (stops tampering on the way) or CRC32C "
         "(catches corruption, 16x cheaper). auto: SHA256 when the endpoint is plain HTTP to another machine, "
-        "CRC32C over HTTPS or the loopback, where tampering on the way is already impossible.",
+        "CRC32C over HTTPS or the loopback, where tampering on the way is already impossible. Parts a browser "
+        "sends straight to S3 (browser_endpoint_url) get, with auto, SHA256 over plain HTTP to another machine "
+        "and no checksum otherwise (S3 checks their signed length; hashing in the browser is costly).",
     ).tag(config=True)
     upload_idle_timeout = Float(
         600.0,
@@ -204,7 +206,9 @@ class S3Settings(LoggingConfigurable):
         direct = None
         if self.browser_endpoint_url:  # presigned on the browser's endpoint, in SigV4 (query-signed)
             presigner = self._client(self.browser_endpoint_url, factory, signature_version="s3v4")
-            direct = DirectUploads(client, presigner, uploads, self._checksum(self.browser_endpoint_url))
+            direct = DirectUploads(
+                client, presigner, uploads, self._direct_checksum(self.browser_endpoint_url)
+            )
         self.log.info("S3 contents: %s/ shows %s", self.s3_folder, ", ".join(m.name for m in table))
         return S3Side(
             folder=self.s3_folder.strip("/"),
@@ -230,6 +234,10 @@ class S3Settings(LoggingConfigurable):
     def _checksum(self, endpoint_url: str) -> str:
         """The configured upload checksum; for auto, the one the way to `endpoint_url` calls for."""
         return checksum_for(endpoint_url) if self.upload_checksum == "auto" else self.upload_checksum
+
+    def _direct_checksum(self, endpoint_url: str) -> str | None:
+        """The checksum of parts the browser sends: the configured one; for auto, browser_checksum_for."""
+        return browser_checksum_for(endpoint_url) if self.upload_checksum == "auto" else self.upload_checksum
 
     def _credentials_factory(self):
         if self.credentials is not None:

@@ -34,8 +34,21 @@ def browser_endpoint(seaweed) -> str:
 
 @pytest.fixture(scope="module")
 def direct(seaweed, tmp_path_factory):
-    settings = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": browser_endpoint(seaweed)}
+    """Parts checked by CRC32C (set: on the loopback, auto signs the parts' length only)."""
+    settings = {
+        **s3_settings(seaweed.endpoint),
+        "browser_endpoint_url": browser_endpoint(seaweed),
+        "upload_checksum": "CRC32C",
+    }
     with run_jupyter(tmp_path_factory.mktemp("direct"), settings) as jp:
+        yield jp
+
+
+@pytest.fixture(scope="module")
+def length_only(seaweed, tmp_path_factory):
+    """upload_checksum auto, S3 for browsers on the loopback: no checksum, the parts' length signed."""
+    settings = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": browser_endpoint(seaweed)}
+    with run_jupyter(tmp_path_factory.mktemp("length-only"), settings) as jp:
         yield jp
 
 
@@ -96,7 +109,7 @@ def test_a_file_sent_in_parts_straight_to_s3_is_stored_whole(direct, seaweed):
     assert {k: started[k] for k in ("part_size", "parts", "checksum")} == {
         "part_size": PART,
         "parts": 4,
-        "checksum": "CRC32C",  # loopback: tampering on the way is already impossible
+        "checksum": "CRC32C",
     }
     assert [e["key"] for e in journal(direct)] == [f"{d}/big file.bin"]  # a killed server's is swept
     signed = sign(direct, path, started["id"], 1, data[:PART])
@@ -121,6 +134,31 @@ def test_a_file_sent_in_parts_straight_to_s3_is_stored_whole(direct, seaweed):
     assert open_uploads(seaweed, d) == [] and journal(direct) == []
     assert complete(direct, path, started["id"], etags).status_code == 404  # finished: the ID is gone
     assert "bytes, direct)" in direct.log() and no_secret_in(direct.log())
+
+
+def test_on_the_loopback_auto_signs_each_parts_length_and_no_checksum(length_only, seaweed):
+    jp, d = length_only, "length-" + secrets.token_hex(4)
+    path = f"s3/mine/{d}/data.bin"
+    data = os.urandom(PART + 777)
+    started = start(jp, path, len(data))
+    assert (started["parts"], started["checksum"]) == (2, None)
+    with_checksum = call(jp, "POST", path, {"id": started["id"], "part": 1, "checksum": "AAAAAA=="})
+    assert with_checksum.status_code == 400 and "takes no checksum" in with_checksum.json()["message"]
+    r = call(jp, "POST", path, {"id": started["id"], "part": 1})
+    assert r.status_code == 200, r.text
+    signed = r.json()
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(signed["url"]).query)
+    assert query["X-Amz-SignedHeaders"] == ["content-length;host"] and signed["headers"] == {}
+    assert to_s3(signed, data[: PART - 1]).status_code == 403  # S3 refuses another length
+    first = to_s3(signed, data[:PART])
+    assert first.status_code == 200, first.text
+    r = call(jp, "POST", path, {"id": started["id"], "part": 2, "checksum": None})
+    second = to_s3(r.json(), data[PART:])
+    assert second.status_code == 200, second.text
+    r = complete(jp, path, started["id"], [first.headers["ETag"], second.headers["ETag"]])
+    assert r.status_code == 201 and r.json()["size"] == len(data), r.text
+    assert hashlib.sha256(stored(seaweed, f"{d}/data.bin")).digest() == hashlib.sha256(data).digest()
+    assert open_uploads(seaweed, d) == []
 
 
 def test_a_file_smaller_than_a_part_is_one_part(direct, seaweed):
@@ -290,7 +328,11 @@ def test_a_deleted_upload_is_aborted(direct, seaweed):
 def test_an_idle_upload_is_aborted(seaweed, tmp_path):
     d = "direct-idle-" + secrets.token_hex(4)
     path = f"s3/mine/{d}/x.bin"
-    settings = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": seaweed.endpoint}
+    settings = {
+        **s3_settings(seaweed.endpoint),
+        "browser_endpoint_url": seaweed.endpoint,
+        "upload_checksum": "CRC32C",
+    }
     with run_jupyter(tmp_path, {**settings, "upload_idle_timeout": 2.0}) as jp:
         upload = start(jp, path, 2 * PART)["id"]
         signed = sign(jp, path, upload, 1, b"a" * PART)  # a request re-arms the timer
@@ -307,7 +349,11 @@ def test_an_idle_upload_is_aborted(seaweed, tmp_path):
 
 def test_a_clean_stop_aborts_the_open_direct_uploads(seaweed, tmp_path):
     d = "direct-stop-" + secrets.token_hex(4)
-    settings = {**s3_settings(seaweed.endpoint), "browser_endpoint_url": seaweed.endpoint}
+    settings = {
+        **s3_settings(seaweed.endpoint),
+        "browser_endpoint_url": seaweed.endpoint,
+        "upload_checksum": "CRC32C",
+    }
     with run_jupyter(tmp_path, settings) as jp:
         for name in ("a.bin", "b.bin"):
             start(jp, f"s3/mine/{d}/{name}", 3 * PART)

@@ -17,7 +17,13 @@ from aiobotocore.credentials import AioCredentials
 from botocore.exceptions import ClientError
 
 from jupyter_s3_ext.contents.client import S3Client
-from jupyter_s3_ext.contents.multipart import CHECKSUMS, MultipartWriter, checksum_for, put_checked
+from jupyter_s3_ext.contents.multipart import (
+    CHECKSUMS,
+    MultipartWriter,
+    browser_checksum_for,
+    checksum_for,
+    put_checked,
+)
 from tests.jupyter_s3_ext.contents.conftest import USER_KEY, USER_SECRET
 
 PART = 5 * 2**20
@@ -92,3 +98,5 @@ async def test_a_whole_file_altered_on_the_way_is_refused_and_the_old_one_kept(s
 )
 def test_sha256_where_plain_http_crosses_a_network(endpoint, checksum):
     assert checksum_for(endpoint) == checksum
+    # parts from the browser: SHA-256 where it stops tampering, else none (hashing in a page is costly)
+    assert browser_checksum_for(endpoint) == (checksum if checksum == "SHA256" else None)
