@@ -1,8 +1,8 @@
 /**
  * A direct upload: the file's parts go from the browser straight to S3, on part URLs the session server
  * presigns (`datalab/direct-upload/<api path>`: start, sign each part, complete, abort), so that the server
- * copies no byte. Up to PARTS_IN_FLIGHT parts at once, each read, checksummed (CRC32C or SHA-256, as the
- * server chose; S3 checks it and the part's length), signed, then PUT with XHR (fetch reports no upload
+ * copies no byte. Up to PARTS_IN_FLIGHT parts at once, each checksummed when the server asks for one
+ * (CRC32C or SHA-256; S3 checks it and the part's length), signed, then PUT with XHR (fetch reports no upload
  * progress) carrying only the headers the server returned: no cookie, no token (the URL is the authorisation).
  *
  * Throws a DirectFailure: with `fallBack` when the server has no direct uploads or S3 cannot be reached from
@@ -132,8 +132,10 @@ async function sendParts(
   return inFlight(started.parts, PARTS_IN_FLIGHT, async (part, signal) => {
     const [begin, end] = partRange(part, file.size, started.partSize);
     const blob = file.slice(begin, end);
-    const checksum = await checksumOf(started.checksum, new Uint8Array(await blob.arrayBuffer()));
-    const signed = await call(settings, url, 'POST', { id: started.id, part, checksum });
+    // Hashing reads the part into the page; without a checksum the browser streams it from the file.
+    const checksum =
+      started.checksum && (await checksumOf(started.checksum, new Uint8Array(await blob.arrayBuffer())));
+    const signed = await call(settings, url, 'POST', { id: started.id, part, ...(checksum && { checksum }) });
     if (signed.status !== 200) {
       throw new DirectFailure(errorMessage(signed.status, signed.statusText, signed.body), false);
     }

@@ -154,7 +154,8 @@ export interface Started {
   id: string;
   partSize: number;
   parts: number;
-  checksum: Checksum;
+  /** null: S3 checks each part's signed length only (the server signs no checksum). */
+  checksum: Checksum | null;
 }
 
 /** The start's answer, checked against the file's size (its parts must cover it exactly); null if not one. */
@@ -173,7 +174,7 @@ export function startedOf(body: string, size: number): Started | null {
     !Number.isSafeInteger(partSize) ||
     partSize <= 0 ||
     parts !== Math.ceil(size / partSize) ||
-    (checksum !== 'CRC32C' && checksum !== 'SHA256')
+    (checksum !== 'CRC32C' && checksum !== 'SHA256' && checksum !== null)
   ) {
     return null;
   }

@@ -73,6 +73,8 @@ test('a start is used only when its parts cover the file and its checksum is kno
     checksum: 'CRC32C'
   });
   assert.equal(startedOf(JSON.stringify({ ...good, checksum: 'SHA256' }), size)?.checksum, 'SHA256');
+  assert.equal(startedOf(JSON.stringify({ ...good, checksum: null }), size)?.checksum, null); // length only
+  assert.equal(startedOf(JSON.stringify({ id: 'abc', part_size: 5 * MiB, parts: 3 }), size), null); // none said
   for (const bad of [
     { ...good, parts: 2 },
     { ...good, part_size: 0 },

@@ -174,8 +174,6 @@ def test_a_project_server_holds_the_projects_credentials_only_even_for_whoever_r
 
 
 def test_bobs_browser_sends_a_big_upload_straight_to_s3_which_admits_the_datalabs_pages_only(lab):
-    from jupyter_s3_ext.contents.multipart import checksum_b64
-
     bob = sign_in(lab.url, "bob", lab.passwords["bob"])
     h = start_server(lab, bob, "bob")
     base = f"{lab.url}/user/bob/datalab"
@@ -186,22 +184,18 @@ def test_bobs_browser_sends_a_big_upload_straight_to_s3_which_admits_the_datalab
     r = requests.post(where, json={"size": len(data)}, headers=h, timeout=60)
     assert r.status_code == 201, r.text
     started = r.json()
-    assert started["parts"] == 2, started
+    assert (started["parts"], started["checksum"]) == (2, None), started  # loopback: the length signed
     etags, size = [], started["part_size"]
     for n, piece in enumerate((data[:size], data[size:]), 1):
-        r = requests.post(
-            where, json={"id": started["id"], "part": n, "checksum": checksum_b64(started["checksum"], piece)},
-            headers=h, timeout=60,
-        )  # fmt: skip
+        r = requests.post(where, json={"id": started["id"], "part": n}, headers=h, timeout=60)
         assert r.status_code == 200, r.text
         signed = r.json()
         # signed with the session's STS credentials, on S3 as this machine's browsers reach it
         assert "X-Amz-Security-Token=" in signed["url"] and not signed["url"].startswith(lab.url)
         headers = {**signed["headers"], "Origin": lab.url}
-        preflight = {
-            "Access-Control-Request-Method": "PUT",
-            "Access-Control-Request-Headers": ",".join(signed["headers"]),  # as Chromium asks
-        }
+        preflight = {"Access-Control-Request-Method": "PUT"}  # as Chromium asks (PUT is not safelisted)
+        if signed["headers"]:
+            preflight["Access-Control-Request-Headers"] = ",".join(signed["headers"])
         ok = requests.options(signed["url"], headers={"Origin": lab.url, **preflight}, timeout=30)
         assert ok.headers.get("Access-Control-Allow-Origin") == lab.url, (ok.status_code, dict(ok.headers))
         allowed = {h.strip().lower() for h in ok.headers.get("Access-Control-Allow-Headers", "").split(",")}
