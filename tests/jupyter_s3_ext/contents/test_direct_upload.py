@@ -336,7 +336,7 @@ def test_an_idle_upload_is_aborted(seaweed, tmp_path):
     with run_jupyter(tmp_path, {**settings, "upload_idle_timeout": 2.0}) as jp:
         upload = start(jp, path, 2 * PART)["id"]
         signed = sign(jp, path, upload, 1, b"a" * PART)  # a request re-arms the timer
-        assert len(open_uploads(seaweed, d)) == 1
+        # (not asserted open here: on a loaded machine the 2 s may already be over; the log says it was)
         deadline = time.monotonic() + 30
         while open_uploads(seaweed, d):
             assert time.monotonic() < deadline, jp.log()[-3000:]
