@@ -6,7 +6,7 @@ What a user waits for, in a real browser: Datalab's JupyterLab (with the labexte
 the file chosen through the file browser's upload button, timed from the file handed to the page to the
 server's answer to the completion.
 - direct: a server with `browser_endpoint_url`: the parts go from Chromium straight to SeaweedFS (3 in
-  flight, CRC32C computed in JS), the server only signs;
+  flight, their length signed and no checksum on the loopback), the server only signs;
 - streamed: the same page on a server without it: the file as one `PUT /datalab/upload/...`.
 Baseline: boto3's `upload_fileobj` of the same file (8 MiB parts from 10 threads).
 Sides interleaved (s3_common.interleaved) for `--rounds` rounds; every object read back and checked by
